@@ -1,0 +1,65 @@
+# Two commands a newcomer needs: `make run` and `make test`. Everything else is here for them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export AWS_DEFAULT_REGION ?= cn-north-1
+
+.PHONY: run test lint typecheck unit site package stress bench system-deps node-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# Debian packages the tests drive: Chromium for the browser tests, the CJK font the
+# verification form embeds, and poppler's pdftotext to read the form back.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: node_modules/.installed
+
+site: $(STAMP) node-deps
+	$(BIN)/mkdocs build --strict --quiet
+
+run: $(STAMP) site
+	$(BIN)/beian serve --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy api/chalicelib crypto beian api/app.py
+
+test: $(STAMP) system-deps node-deps lint typecheck
+	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/pytest -q
+
+package: $(STAMP)
+	$(BIN)/beian package --output build/package
+
+stress: $(STAMP) system-deps node-deps
+	BEIAN_STRESS=1 $(BIN)/pytest -q -m "not browser" tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf build api/vendor .mypy_cache .ruff_cache

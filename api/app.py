@@ -1,0 +1,112 @@
+"""The beian API: routes only. Each parses, authorises, calls the domain, shapes the reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import AuthRequest, AuthResponse, Chalice, Response
+from chalicelib.adapters.http import guarded, install_error_handling, json_body, principal
+from chalicelib.auth import Principal
+from chalicelib.errors import DomainError
+from chalicelib.openapi import openapi_document
+from chalicelib.rules import load_rules
+from chalicelib.services import current_services
+
+app = Chalice(app_name="beian")
+install_error_handling(app)
+
+
+@app.authorizer()
+def bearer(auth_request: AuthRequest) -> AuthResponse:
+    """Staff JWTs and applicants' filing tokens, checked the same locally and on AWS."""
+    try:
+        who = current_services().auth.authenticate(auth_request.token)
+    except DomainError:
+        return AuthResponse(routes=[], principal_id="anonymous")
+    return AuthResponse(routes=["*"], principal_id=who.subject, context=who.to_context())
+
+
+def request_body() -> dict[str, Any]:
+    return json_body(app.current_request)
+
+
+def caller() -> Principal:
+    return principal(app.current_request)
+
+
+@app.route("/health")
+@guarded
+def health() -> dict[str, Any]:
+    services = current_services()
+    return {"status": "ok", "backend": services.settings.backend,
+            "rules_version": load_rules().version}
+
+
+@app.route("/openapi.json")
+def openapi() -> dict[str, Any]:
+    return openapi_document()
+
+
+@app.route("/rules")
+@guarded
+def rules() -> dict[str, Any]:
+    return load_rules().to_dict()
+
+
+@app.route("/archive-key")
+@guarded
+def archive_key() -> dict[str, Any]:
+    return current_services().keys.public_key_info()
+
+
+@app.route("/filings", methods=["POST"])
+@guarded
+def submit_filing() -> Response:
+    filing, token = current_services().filings.submit(request_body())
+    return Response(body={"filing": filing, "token": token}, status_code=201)
+
+
+@app.route("/filings/{filing_id}", authorizer=bearer)
+@guarded
+def view_filing(filing_id: str) -> dict[str, Any]:
+    return current_services().filings.view(caller(), filing_id)
+
+
+@app.route("/filings/{filing_id}/transitions", methods=["POST"], authorizer=bearer)
+@guarded
+def transition_filing(filing_id: str) -> dict[str, Any]:
+    body = request_body()
+    return current_services().steps.act(
+        caller(), filing_id, body.get("action"), body.get("params", {}),
+        expected_version=body.get("expected_version"))
+
+
+@app.route("/filings/{filing_id}/documents", authorizer=bearer)
+@guarded
+def list_documents(filing_id: str) -> dict[str, Any]:
+    documents = current_services().documents.list_for(caller(), filing_id)
+    return {"documents": documents}
+
+
+@app.route("/filings/{filing_id}/documents", methods=["POST"], authorizer=bearer)
+@guarded
+def request_upload(filing_id: str) -> Response:
+    slot = current_services().documents.request_upload(
+        caller(), filing_id, request_body())
+    return Response(body=slot, status_code=201)
+
+
+@app.route("/filings/{filing_id}/documents/{document_id}/complete", methods=["POST"],
+           authorizer=bearer)
+@guarded
+def complete_upload(filing_id: str, document_id: str) -> dict[str, Any]:
+    return current_services().documents.complete_upload(
+        caller(), filing_id, document_id)
+
+
+@app.route("/filings/{filing_id}/documents/{document_id}/key-release", methods=["POST"],
+           authorizer=bearer)
+@guarded
+def release_key(filing_id: str, document_id: str) -> dict[str, Any]:
+    return current_services().documents.release_key(
+        caller(), filing_id, document_id, request_body())

@@ -1,0 +1,491 @@
+"""The AWS backend: one DynamoDB table, S3 with Object Lock, KMS and SNS.
+
+Imported only when BEIAN_BACKEND=aws. Clients are made on first use; boto3 itself
+honours AWS_ENDPOINT_URL (moto, LocalStack), so nothing here reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from ..config import Settings
+from ..ports import (
+    Backend,
+    BlobInfo,
+    BlobLocked,
+    BlobMissing,
+    IndexEntry,
+    Page,
+    Record,
+    SentMessage,
+    StorageError,
+    UploadSlot,
+    VersionConflict,
+)
+from .embedded import (
+    AUDIT_PAGE,
+    check_blob_key,
+    check_link,
+    check_phone,
+    check_query,
+    check_record_names,
+    check_seq,
+    check_upload_slot,
+    decode_cursor,
+    decode_indexes,
+    dump_json,
+    encode_cursor,
+    encode_indexes,
+    now_iso,
+    refuse_if_locked,
+    retention_date,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        KeysAndAttributesTypeDef,
+        TransactWriteItemTypeDef,
+    )
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
+    from mypy_boto3_sns import SNSClient
+
+    Item = Mapping[str, AttributeValueTypeDef]
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_LOST_RACE = {"ConditionalCheckFailed", "TransactionConflict"}
+_BATCH_GET = 100
+_BATCH_ATTEMPTS = 6
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+# One session per process loads each service's model once, so later clients are cheap.
+# A session is not thread-safe (the clients it makes are): make clients under the lock.
+_SESSION_LOCK = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+class AwsClients:
+    """The boto3 clients of one configuration, each made on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.config = Config(signature_version="s3v4", region_name=settings.region,
+                             retries={"max_attempts": 3, "mode": "standard"})
+
+    @functools.cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        with _SESSION_LOCK:
+            return _session().client("dynamodb", config=self.config)
+
+    @functools.cached_property
+    def s3(self) -> S3Client:
+        with _SESSION_LOCK:
+            return _session().client("s3", config=self.config)
+
+    @functools.cached_property
+    def kms(self) -> KMSClient:
+        with _SESSION_LOCK:
+            return _session().client("kms", config=self.config)
+
+    @functools.cached_property
+    def sns(self) -> SNSClient:
+        with _SESSION_LOCK:
+            return _session().client("sns", config=self.config)
+
+
+# --- Records and audit (DynamoDB) ---------------------------------------------------
+
+
+def _s(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def _record_key(kind: str, key: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": _s(f"{kind}#{key}"), "sk": _s("record")}
+
+
+def _entry_item(entry: IndexEntry, kind: str, key: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": _s(f"idx#{entry.index}#{entry.value}"), "sk": _s(f"{entry.sort}#{kind}#{key}")}
+
+
+def _item_record(item: Item) -> Record:
+    return Record(item["kind"]["S"], item["key"]["S"], json.loads(item["body"]["S"]),
+                  int(item["version"]["N"]), decode_indexes(item["indexes"]["S"]))
+
+
+def _guarded(version: int, **operation: Any) -> Any:
+    """A transaction Put or Delete of a record item that holds only at ``version``."""
+    # Stored versions start at 1: for an insert only the first test can hold.
+    condition = ("attribute_not_exists(#v) OR " if version == 0 else "") + "#v = :v"
+    return {**operation, "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":v": {"N": str(version)}}}
+
+
+class DynamoRecords:
+    """A record item (pk "kind#key", sk "record") and one item per index entry (pk
+    "idx#index#value", sk "sort#kind#key"), written together in one transaction."""
+
+    def __init__(self, clients: AwsClients, table: str) -> None:
+        self._clients = clients
+        self._table = table
+
+    def get(self, kind: str, key: str) -> Record | None:
+        item = self._clients.dynamodb.get_item(
+            TableName=self._table, Key=_record_key(kind, key), ConsistentRead=True).get("Item")
+        return None if item is None else _item_record(item)
+
+    def save(self, record: Record) -> Record:
+        check_record_names(record.kind, record.key, record.indexes)
+        old = self._stored_entries(record) if record.version else set()
+        new = set(record.indexes)
+        saved = dataclasses.replace(record, version=record.version + 1)
+        item = {**_record_key(record.kind, record.key), "kind": _s(record.kind),
+                "key": _s(record.key), "version": {"N": str(saved.version)},
+                "body": _s(dump_json(record.body)), "indexes": _s(encode_indexes(record.indexes))}
+        writes: list[TransactWriteItemTypeDef] = [
+            {"Put": _guarded(record.version, TableName=self._table, Item=item)}]
+        # Unchanged entries stay as they are: a transaction may touch an item only once.
+        writes += [{"Delete": {"TableName": self._table,
+                               "Key": _entry_item(entry, record.kind, record.key)}}
+                   for entry in old - new]
+        writes += [{"Put": {"TableName": self._table, "Item": {
+                        **_entry_item(entry, record.kind, record.key), "kind": _s(record.kind),
+                        "key": _s(record.key), "sort": _s(entry.sort)}}}
+                   for entry in new - old]
+        self._transact(writes, record)
+        return saved
+
+    def delete(self, record: Record) -> None:
+        entries = self._stored_entries(record)
+        writes: list[TransactWriteItemTypeDef] = [{"Delete": _guarded(
+            record.version, TableName=self._table, Key=_record_key(record.kind, record.key))}]
+        writes += [{"Delete": {"TableName": self._table,
+                               "Key": _entry_item(entry, record.kind, record.key)}}
+                   for entry in entries]
+        self._transact(writes, record)
+
+    def _stored_entries(self, record: Record) -> set[IndexEntry]:
+        """The index entries stored with ``record.version``; the transaction's condition
+        makes sure they are still the stored ones when it commits."""
+        stored = self.get(record.kind, record.key)
+        if stored is None or stored.version != record.version:
+            raise VersionConflict(f"{record.kind}/{record.key} is not at version {record.version}")
+        return set(stored.indexes)
+
+    def _transact(self, writes: list[TransactWriteItemTypeDef], record: Record) -> None:
+        try:
+            self._clients.dynamodb.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            reasons = {reason.get("Code") for reason in
+                       error.response.get("CancellationReasons", [])}
+            if error_code(error) == "TransactionCanceledException" and reasons & _LOST_RACE:
+                raise VersionConflict(f"{record.kind}/{record.key} was saved by someone else") \
+                    from error
+            raise
+
+    def query(self, index: str, value: str, *, sort_from: str = "", sort_to: str = "\uffff",
+              limit: int = 100, after: str | None = None) -> Page:
+        check_query(index, sort_from, sort_to, limit)
+        # Sort values hold no character up to "#", so "sort_to#\uffff" is above every entry
+        # sorting at sort_to and below every later one. DynamoDB refuses an empty bound.
+        values: dict[str, AttributeValueTypeDef] = {
+            ":pk": _s(f"idx#{index}#{value}"), ":hi": _s(f"{sort_to}#\uffff")}
+        condition = "pk = :pk AND sk <= :hi"
+        if sort_from:
+            values[":lo"] = _s(sort_from)
+            condition = "pk = :pk AND sk BETWEEN :lo AND :hi"
+        start: dict[str, Any] = {}
+        if after is not None:
+            pk, sk = decode_cursor(after)
+            start["ExclusiveStartKey"] = {"pk": _s(str(pk)), "sk": _s(str(sk))}
+        # One item more than asked tells whether another page exists.
+        reply = self._clients.dynamodb.query(
+            TableName=self._table, KeyConditionExpression=condition,
+            ExpressionAttributeValues=values, Limit=limit + 1, ConsistentRead=True, **start)
+        items = reply["Items"]
+        page = items[:limit]
+        last = page[-1] if len(items) > limit else reply.get("LastEvaluatedKey")
+        cursor = encode_cursor([last["pk"]["S"], last["sk"]["S"]]) if last else None
+        found = self._batch_get([(item["kind"]["S"], item["key"]["S"]) for item in page])
+        records = []
+        for item in page:
+            record = found.get((item["kind"]["S"], item["key"]["S"]))
+            # Skip records deleted or re-indexed between the query and the read.
+            if record is not None and IndexEntry(index, value, item["sort"]["S"]) in record.indexes:
+                records.append(record)
+        return Page(records, cursor, examined=reply["ScannedCount"])
+
+    def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], Record] = {}
+        for first in range(0, len(wanted), _BATCH_GET):
+            request: Mapping[str, KeysAndAttributesTypeDef] = {self._table: {
+                "Keys": [_record_key(kind, key) for kind, key in wanted[first:first + _BATCH_GET]],
+                "ConsistentRead": True}}
+            for attempt in range(_BATCH_ATTEMPTS):
+                reply = self._clients.dynamodb.batch_get_item(RequestItems=request)
+                for item in reply["Responses"].get(self._table, []):
+                    record = _item_record(item)
+                    found[(record.kind, record.key)] = record
+                request = cast("Mapping[str, KeysAndAttributesTypeDef]",
+                               reply.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+                # DynamoDB returns unprocessed keys under load: back off, as its docs ask.
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise StorageError("DynamoDB kept records unprocessed")
+        return found
+
+
+class DynamoAudit:
+    """Entries under pk "audit", sk the zero-padded sequence number."""
+
+    def __init__(self, clients: AwsClients, table: str) -> None:
+        self._clients = clients
+        self._table = table
+
+    def append(self, seq: int, entry: Mapping[str, Any]) -> None:
+        check_seq(seq)
+        try:
+            self._clients.dynamodb.put_item(
+                TableName=self._table,
+                Item={"pk": _s("audit"), "sk": _s(f"{seq:020d}"), "entry": _s(dump_json(entry))},
+                ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise VersionConflict(f"audit sequence number {seq} is taken") from error
+            raise
+
+    def last(self) -> tuple[int, Mapping[str, Any]] | None:
+        items = self._clients.dynamodb.query(
+            TableName=self._table, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s("audit")},
+            ScanIndexForward=False, Limit=1, ConsistentRead=True)["Items"]
+        return (int(items[0]["sk"]["S"]), json.loads(items[0]["entry"]["S"])) if items else None
+
+    def read(self, start: int = 1, end: int | None = None) -> Iterator[Mapping[str, Any]]:
+        """Entries ``start`` to ``end`` inclusive, read a page at a time."""
+        pages = self._clients.dynamodb.get_paginator("query").paginate(
+            TableName=self._table, KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={":pk": _s("audit"), ":lo": _s(f"{start:020d}"),
+                                       ":hi": _s("9" * 20 if end is None else f"{end:020d}")},
+            ConsistentRead=True, PaginationConfig={"PageSize": AUDIT_PAGE})
+        for page in pages:
+            yield from (json.loads(item["entry"]["S"]) for item in page["Items"])
+
+
+# --- Blobs (S3) ---------------------------------------------------------------------
+
+
+def _head_info(key: str, head: HeadObjectOutputTypeDef) -> BlobInfo:
+    until = head.get("ObjectLockRetainUntilDate")
+    return BlobInfo(key, head["ContentLength"], until and until.astimezone(UTC),
+                    head.get("ObjectLockLegalHoldStatus") == "ON")
+
+
+class S3Blobs:
+    """Uploads land in the staging bucket (expired by lifecycle); promote copies them into
+    the archive bucket, where every version is locked in COMPLIANCE mode."""
+
+    def __init__(self, clients: AwsClients, settings: Settings) -> None:
+        self._clients = clients
+        self._staging = settings.staging_bucket
+        self._archive = settings.archive_bucket
+
+    def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> UploadSlot:
+        check_upload_slot(key, max_bytes, expires_in)
+        expires_at = (datetime.now(UTC) + timedelta(seconds=expires_in)).replace(microsecond=0)
+        # boto3 adds the exact bucket and key to the policy's conditions itself.
+        post = self._clients.s3.generate_presigned_post(
+            Bucket=self._staging, Key=key, Conditions=[["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in)
+        fields = {name: str(value) for name, value in post["fields"].items()}
+        return UploadSlot(post["url"], fields, key, max_bytes, expires_at)
+
+    def read_staged(self, key: str, length: int) -> tuple[int, bytes]:
+        try:
+            reply = self._clients.s3.get_object(Bucket=self._staging, Key=check_blob_key(key),
+                                                Range=f"bytes=0-{max(length, 1) - 1}")
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                raise BlobMissing(f"nothing staged at {key}") from error
+            raise
+        with reply["Body"] as body:
+            head = body.read()
+        return int(reply["ContentRange"].rsplit("/", 1)[1]), head[:length]
+
+    def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
+        until = retention_date(retain_until)
+        refuse_if_locked(self.info(key))
+        # Copy, then lock that version: moto wants a Content-MD5 on a CopyObject carrying
+        # lock headers, which CopyObject cannot send. The staged original stays until the
+        # lock holds, so a failure here leaves nothing lost and promote can be retried.
+        try:
+            copied = self._clients.s3.copy_object(
+                Bucket=self._archive, Key=key, CopySource={"Bucket": self._staging, "Key": key})
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                raise BlobMissing(f"nothing staged at {key}") from error
+            raise
+        self._lock(key, copied["VersionId"], until)
+        self._clients.s3.delete_object(Bucket=self._staging, Key=key)
+        return self._existing(key)[0]
+
+    def put(self, key: str, data: bytes, *, retain_until: datetime) -> BlobInfo:
+        until = retention_date(retain_until)
+        refuse_if_locked(self.info(key))
+        # Object Lock wants a checksum on uploads that carry a retention period.
+        self._clients.s3.put_object(
+            Bucket=self._archive, Key=key, Body=data, ChecksumAlgorithm="SHA256",
+            ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+        return BlobInfo(key, len(data), until)
+
+    def info(self, key: str) -> BlobInfo | None:
+        head = self._head(key)
+        return None if head is None else _head_info(key, head)
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            body = self._clients.s3.get_object(
+                Bucket=self._archive, Key=check_blob_key(key))["Body"]
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                raise BlobMissing(f"nothing archived at {key}") from error
+            raise
+        # StreamingBody has readinto, all a raw stream needs: stream, never load whole.
+        return io.BufferedReader(cast(io.RawIOBase, body))
+
+    def download_url(self, key: str, *, expires_in: int) -> str:
+        check_link(key, expires_in)
+        return self._clients.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._archive, "Key": key}, ExpiresIn=expires_in)
+
+    def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:
+        until = retention_date(retain_until)
+        info, version = self._existing(key)
+        # COMPLIANCE mode refuses this too; moto does not, so check here.
+        if info.retain_until is not None and until < info.retain_until:
+            raise BlobLocked(f"{key} is retained until {info.retain_until}: cannot shorten")
+        self._lock(key, version, until)
+        return dataclasses.replace(info, retain_until=until)
+
+    def set_legal_hold(self, key: str, on: bool) -> BlobInfo:
+        info, version = self._existing(key)
+        self._clients.s3.put_object_legal_hold(
+            Bucket=self._archive, Key=key, VersionId=version,
+            LegalHold={"Status": "ON" if on else "OFF"})
+        return dataclasses.replace(info, legal_hold=on)
+
+    def delete(self, key: str) -> None:
+        """Every version and delete marker, newest first, without any bypass: S3 refuses a
+        locked version. Older versions were superseded only once unlocked, so the refusal
+        comes before anything is gone."""
+        pages = self._clients.s3.get_paginator("list_object_versions").paginate(
+            Bucket=self._archive, Prefix=check_blob_key(key))
+        versions = [version["VersionId"] for page in pages
+                    for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                    if version["Key"] == key]
+        if not versions:
+            raise BlobMissing(f"nothing archived at {key}")
+        for version in versions:
+            try:
+                self._clients.s3.delete_object(Bucket=self._archive, Key=key, VersionId=version)
+            except ClientError as error:
+                if error_code(error) == "AccessDenied":
+                    raise BlobLocked(f"{key} is under retention or legal hold") from error
+                raise
+
+    def _head(self, key: str) -> HeadObjectOutputTypeDef | None:
+        try:
+            return self._clients.s3.head_object(Bucket=self._archive, Key=check_blob_key(key))
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                return None
+            raise
+
+    def _existing(self, key: str) -> tuple[BlobInfo, str]:
+        """The current version's info and id; raises BlobMissing."""
+        head = self._head(key)
+        if head is None:
+            raise BlobMissing(f"nothing archived at {key}")
+        return _head_info(key, head), head["VersionId"]
+
+    def _lock(self, key: str, version: str, until: datetime) -> None:
+        self._clients.s3.put_object_retention(
+            Bucket=self._archive, Key=key, VersionId=version,
+            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+
+
+# --- Key custody (KMS) and notifier (SNS) -------------------------------------------
+
+
+class KmsKeyCustody:
+    """KMS Encrypt/Decrypt; the purpose is the encryption context, so a secret sealed for
+    one purpose cannot be unsealed for another (and KMS logs which purpose asked)."""
+
+    def __init__(self, clients: AwsClients, key_id: str) -> None:
+        self._clients = clients
+        self.key_id = key_id
+
+    def seal(self, secret: bytes, purpose: str) -> bytes:
+        return self._clients.kms.encrypt(KeyId=self.key_id, Plaintext=secret,
+                                         EncryptionContext={"purpose": purpose})["CiphertextBlob"]
+
+    def unseal(self, sealed: bytes, purpose: str) -> bytes:
+        try:
+            return self._clients.kms.decrypt(CiphertextBlob=sealed, KeyId=self.key_id,
+                                             EncryptionContext={"purpose": purpose})["Plaintext"]
+        except ClientError as error:
+            if error_code(error) in ("InvalidCiphertextException", "IncorrectKeyException"):
+                raise StorageError(
+                    "sealed data is foreign, tampered with, or for another purpose") from error
+            raise
+
+
+class SnsNotifier:
+    def __init__(self, clients: AwsClients, sender_id: str) -> None:
+        self._clients = clients
+        self._sender_id = sender_id
+
+    def send_sms(self, phone: str, text: str) -> SentMessage:
+        check_phone(phone)
+        reply = self._clients.sns.publish(PhoneNumber=phone, Message=text, MessageAttributes={
+            "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": self._sender_id},
+            "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}})
+        return SentMessage(reply["MessageId"], phone, text, now_iso())
+
+
+def build(settings: Settings) -> Backend:
+    clients = AwsClients(settings)
+    return Backend(
+        name="aws",
+        records=DynamoRecords(clients, settings.table),
+        blobs=S3Blobs(clients, settings),
+        custody=KmsKeyCustody(clients, settings.kms_key_id),
+        notifier=SnsNotifier(clients, settings.sms_sender_id),
+        audit=DynamoAudit(clients, settings.table),
+    )

@@ -1,0 +1,683 @@
+"""The embedded backend: everything in one folder, no cloud account needed.
+
+Records and the audit log live in SQLite (WAL, a connection per thread), blobs in
+``blobs/`` with atomic writes and retention enforced in code, the master key in
+``keys/`` and text messages in an outbox file.
+
+The first section holds the rules both adapters share (the AWS adapter imports
+them), so that data one backend accepts the other accepts too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlencode
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from ..config import Settings
+from ..ports import (
+    Backend,
+    BlobInfo,
+    BlobLocked,
+    BlobMissing,
+    IndexEntry,
+    Page,
+    Record,
+    SentMessage,
+    StorageError,
+    UploadSlot,
+    VersionConflict,
+)
+
+# --- Rules shared by both adapters -------------------------------------------------
+
+# A DynamoDB transaction holds 100 writes: the record, the old entries removed and
+# the new ones added.
+MAX_INDEX_ENTRIES = 49
+AUDIT_PAGE = 500
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# The AWS adapter joins sort, kind and key with "#" into one sort key; characters up
+# to "#" would sort differently there than in SQLite.
+_SORT_FORBIDDEN = re.compile(r"[\x00-#]")
+_KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def check_record_names(kind: str, key: str, indexes: Iterable[IndexEntry]) -> None:
+    """Raise ValueError unless the names can be stored unambiguously on both backends."""
+    # "idx" prefixes the DynamoDB partitions of index entries.
+    if not _NAME.fullmatch(kind) or kind == "idx":
+        raise ValueError(f"bad record kind {kind!r}: use 1-64 of A-Z a-z 0-9 _ . - (not 'idx')")
+    if not key:
+        raise ValueError("a record key cannot be empty")
+    entries = list(indexes)
+    if len(set(entries)) > MAX_INDEX_ENTRIES:
+        raise ValueError(f"a record can have at most {MAX_INDEX_ENTRIES} index entries")
+    for entry in entries:
+        check_index(entry.index, entry.sort)
+
+
+def check_index(index: str, *sorts: str) -> None:
+    if not _NAME.fullmatch(index):
+        raise ValueError(f"bad index name {index!r}: use 1-64 of A-Z a-z 0-9 _ . -")
+    for sort in sorts:
+        if _SORT_FORBIDDEN.search(sort):
+            raise ValueError(f"bad sort value {sort!r}: no control characters, space, ! \" or #")
+
+
+def check_query(index: str, sort_from: str, sort_to: str, limit: int) -> None:
+    check_index(index, sort_from, sort_to)
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+
+
+def check_blob_key(key: str) -> str:
+    """A relative "/"-separated path of safe segments (none empty, none starting with ".")."""
+    if len(key) > 512 or not all(_KEY_SEGMENT.fullmatch(part) for part in key.split("/")):
+        raise ValueError(f"bad blob key {key!r}: use segments of A-Z a-z 0-9 . _ - joined by /")
+    return key
+
+
+def check_link(key: str, expires_in: int) -> None:
+    check_blob_key(key)
+    if expires_in < 1:
+        raise ValueError("expires_in must be at least 1")
+
+
+def check_upload_slot(key: str, max_bytes: int, expires_in: int) -> None:
+    check_link(key, expires_in)
+    if max_bytes < 1:
+        raise ValueError("max_bytes must be at least 1")
+
+
+def check_phone(phone: str) -> None:
+    if not _PHONE.fullmatch(phone):
+        raise ValueError(f"bad phone number {phone!r}: use E.164, e.g. +8613800138000")
+
+
+def check_seq(seq: int) -> None:
+    if seq < 1:
+        raise ValueError("audit sequence numbers start at 1")
+
+
+def retention_date(retain_until: datetime) -> datetime:
+    """UTC, rounded up to a whole second (what S3 keeps), in the future (S3 refuses the past)."""
+    if retain_until.tzinfo is None:
+        raise ValueError("retain_until must be timezone-aware")
+    until = retain_until.astimezone(UTC)
+    if until.microsecond:
+        until = until.replace(microsecond=0) + timedelta(seconds=1)
+    if until <= datetime.now(UTC):
+        raise ValueError("retain_until must be in the future")
+    return until
+
+
+def is_locked(info: BlobInfo) -> bool:
+    return info.legal_hold or (
+        info.retain_until is not None and info.retain_until > datetime.now(UTC)
+    )
+
+
+def refuse_if_locked(info: BlobInfo | None) -> None:
+    if info is not None and is_locked(info):
+        raise BlobLocked(f"{info.key} is retained until {info.retain_until} or under legal hold")
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_indexes(indexes: Iterable[IndexEntry]) -> str:
+    return dump_json([[entry.index, entry.value, entry.sort] for entry in indexes])
+
+
+def decode_indexes(text: str) -> tuple[IndexEntry, ...]:
+    return tuple(IndexEntry(index, value, sort) for index, value, sort in json.loads(text))
+
+
+def encode_cursor(position: Any) -> str:
+    return base64.urlsafe_b64encode(dump_json(position).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("bad cursor") from error
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- Files ---------------------------------------------------------------------------
+
+
+class TooLargeUpload(StorageError):
+    """An upload passed its slot's max_bytes; nothing was kept."""
+
+
+def _ensure_dir(path: Path) -> None:
+    # Path.mkdir(parents=True) gives the parents default permissions: make each level 0700.
+    for folder in reversed([path, *path.parents]):
+        if not folder.is_dir():
+            folder.mkdir(mode=0o700, exist_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes: int = 0,
+                  max_bytes: int | None = None, replace: bool = True) -> int:
+    """Write to a temp file beside ``target``, fsync, then rename (or link, refusing to
+    replace, when ``replace`` is false) and fsync the folder: readers never see half a file.
+    Returns the size."""
+    _ensure_dir(target.parent)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise TooLargeUpload(f"upload larger than {max_bytes} bytes")
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size < min_bytes:
+            raise ValueError("empty upload")
+        os.chmod(temp, mode)
+        if replace:
+            os.replace(temp, target)
+        else:
+            os.link(temp, target)
+            os.unlink(temp)
+        _fsync_dir(target.parent)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return size
+
+
+def _load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The file's content, creating it owner-only with ``make()`` if missing. Threads and
+    processes racing to create it all end up reading the winner's content."""
+    if not path.exists():
+        with suppress(FileExistsError):
+            _atomic_write(path, [make()], mode=0o600, replace=False)
+    return path.read_bytes()
+
+
+# --- Records and audit (SQLite) -----------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,
+    body TEXT NOT NULL, indexes TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+    idx TEXT NOT NULL, value TEXT NOT NULL, sort TEXT NOT NULL,
+    kind TEXT NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY (idx, value, sort, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_record ON entries (kind, key);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
+"""
+_BUSY_MS = 10_000
+_DELETE_ENTRIES = "DELETE FROM entries WHERE kind = ? AND key = ?"
+
+
+class _Database:
+    """One SQLite file for records and audit: a connection per thread, WAL, FULL sync."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._schema_lock = threading.Lock()
+        self._schema_ready = False
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        _ensure_dir(self._path.parent)
+        # Create the file owner-only first: SQLite gives -wal and -shm the same mode.
+        os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
+        conn = sqlite3.connect(self._path, timeout=_BUSY_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        with self._schema_lock:
+            if not self._schema_ready:
+                conn.executescript(_SCHEMA)
+                self._schema_ready = True
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connection()
+        # IMMEDIATE takes the write lock up front, so a version read inside stays true.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _row_record(kind: str, key: str, version: int, body: str, indexes: str) -> Record:
+    return Record(kind, key, json.loads(body), version, decode_indexes(indexes))
+
+
+class SqliteRecords:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    def get(self, kind: str, key: str) -> Record | None:
+        row = self._db.connection().execute(
+            "SELECT version, body, indexes FROM records WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        return None if row is None else _row_record(kind, key, *row)
+
+    def save(self, record: Record) -> Record:
+        check_record_names(record.kind, record.key, record.indexes)
+        saved = dataclasses.replace(record, version=record.version + 1)
+        with self._db.transaction() as conn:
+            self._check_version(conn, record, allow_new=True)
+            conn.execute(
+                "INSERT OR REPLACE INTO records (kind, key, version, body, indexes)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (saved.kind, saved.key, saved.version, dump_json(saved.body),
+                 encode_indexes(saved.indexes)),
+            )
+            conn.execute(_DELETE_ENTRIES, (record.kind, record.key))
+            conn.executemany(
+                "INSERT OR IGNORE INTO entries (idx, value, sort, kind, key)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(e.index, e.value, e.sort, record.kind, record.key) for e in record.indexes],
+            )
+        return saved
+
+    def delete(self, record: Record) -> None:
+        with self._db.transaction() as conn:
+            self._check_version(conn, record, allow_new=False)
+            conn.execute("DELETE FROM records WHERE kind = ? AND key = ?",
+                         (record.kind, record.key))
+            conn.execute(_DELETE_ENTRIES, (record.kind, record.key))
+
+    @staticmethod
+    def _check_version(conn: sqlite3.Connection, record: Record, *, allow_new: bool) -> None:
+        row = conn.execute(
+            "SELECT version FROM records WHERE kind = ? AND key = ?", (record.kind, record.key)
+        ).fetchone()
+        stored = row[0] if row else 0
+        if stored != record.version or (row is None and not allow_new):
+            raise VersionConflict(f"{record.kind}/{record.key} is not at version {record.version}")
+
+    def query(self, index: str, value: str, *, sort_from: str = "", sort_to: str = "\uffff",
+              limit: int = 100, after: str | None = None) -> Page:
+        check_query(index, sort_from, sort_to, limit)
+        # Kinds are never empty, so every entry sorting at sort_from is after (sort_from, "", "").
+        start = (sort_from, "", "")
+        if after is not None:
+            after_sort, after_kind, after_key = decode_cursor(after)
+            start = max(start, (str(after_sort), str(after_kind), str(after_key)))
+        # The row value lets SQLite seek the primary key straight to the start, and reading
+        # one row more than asked tells whether another page exists.
+        rows = self._db.connection().execute(
+            "SELECT e.sort, e.kind, e.key, r.version, r.body, r.indexes"
+            " FROM entries AS e JOIN records AS r ON r.kind = e.kind AND r.key = e.key"
+            " WHERE e.idx = ? AND e.value = ? AND (e.sort, e.kind, e.key) > (?, ?, ?)"
+            " AND e.sort <= ? ORDER BY e.sort, e.kind, e.key LIMIT ?",
+            (index, value, *start, sort_to, limit + 1),
+        ).fetchall()
+        page = rows[:limit]
+        cursor = encode_cursor(list(page[-1][:3])) if len(rows) > limit else None
+        return Page([_row_record(*row[1:]) for row in page], cursor, examined=len(rows))
+
+
+class SqliteAudit:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    def append(self, seq: int, entry: Mapping[str, Any]) -> None:
+        check_seq(seq)
+        try:
+            with self._db.transaction() as conn:
+                conn.execute("INSERT INTO audit (seq, entry) VALUES (?, ?)",
+                             (seq, dump_json(entry)))
+        except sqlite3.IntegrityError as error:
+            raise VersionConflict(f"audit sequence number {seq} is taken") from error
+
+    def last(self) -> tuple[int, Mapping[str, Any]] | None:
+        row = self._db.connection().execute(
+            "SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def read(self, start: int = 1, end: int | None = None) -> Iterator[Mapping[str, Any]]:
+        """Entries ``start`` to ``end`` inclusive, read a page at a time."""
+        last = (1 << 63) - 1 if end is None else end
+        while start <= last:
+            rows = self._db.connection().execute(
+                "SELECT seq, entry FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (start, last, AUDIT_PAGE),
+            ).fetchall()
+            yield from (json.loads(entry) for _, entry in rows)
+            if len(rows) < AUDIT_PAGE:
+                return
+            start = rows[-1][0] + 1
+
+
+# --- Blobs (a folder) ---------------------------------------------------------------
+
+
+class LocalBlobs:
+    """Staging and archive folders; retention lives in a sidecar per archived blob, in
+    ``retention/`` (a tree of its own, so no key can collide with a sidecar)."""
+
+    def __init__(self, settings: Settings) -> None:
+        root = settings.data_dir / "blobs"
+        self._staging = root / "staging"
+        self._archive = root / "archive"
+        self._retention = root / "retention"
+        self._lock_file = root / ".lock"
+        self._signing_key_path = settings.data_dir / "keys" / "upload-signing.key"
+        self._signing_key: bytes | None = None
+        self._public_url = settings.public_url
+
+    # The local presigned POST and GET: an HMAC binds the key, the expiry and (for uploads)
+    # the size limit; the embedded server checks it.
+
+    def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> UploadSlot:
+        check_upload_slot(key, max_bytes, expires_in)
+        expires = int(time.time()) + expires_in
+        fields = {"key": key, "expires": str(expires), "max_bytes": str(max_bytes),
+                  "signature": self._sign("upload", key, expires, max_bytes)}
+        return UploadSlot(f"{self._public_url}/blobs/upload", fields, key, max_bytes,
+                          datetime.fromtimestamp(expires, UTC))
+
+    def verify_upload_fields(self, fields: Mapping[str, str]) -> tuple[str, int]:
+        """The slot's key and max_bytes; ValueError if not signed here or expired."""
+        (max_bytes,) = self._verify("upload", fields, "max_bytes")
+        return fields["key"], max_bytes
+
+    def download_url(self, key: str, *, expires_in: int) -> str:
+        check_link(key, expires_in)
+        expires = int(time.time()) + expires_in
+        query = {"key": key, "expires": expires, "signature": self._sign("download", key, expires)}
+        return f"{self._public_url}/blobs/download?{urlencode(query)}"
+
+    def verify_download(self, query: Mapping[str, str]) -> str:
+        """The key a download URL grants; ValueError if not signed here or expired."""
+        self._verify("download", query)
+        return query["key"]
+
+    def _verify(self, purpose: str, fields: Mapping[str, str], *numbers: str) -> list[int]:
+        """Checks the signature and expiry of ``fields``; returns the signed ``numbers``."""
+        try:
+            key, signature, expires = fields["key"], fields["signature"], int(fields["expires"])
+            values = [int(fields[name]) for name in numbers]
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"incomplete {purpose} fields") from error
+        if not hmac.compare_digest(signature, self._sign(purpose, key, expires, *values)):
+            raise ValueError(f"bad {purpose} signature")
+        if time.time() >= expires:
+            raise ValueError(f"{purpose} link expired")
+        check_blob_key(key)
+        return values
+
+    def write_staged(self, key: str, chunks: Iterable[bytes], max_bytes: int) -> int:
+        """Stream an upload into staging; TooLargeUpload past max_bytes, ValueError if empty."""
+        return _atomic_write(self._staging / check_blob_key(key), chunks, mode=0o600,
+                             min_bytes=1, max_bytes=max_bytes)
+
+    def _sign(self, purpose: str, key: str, *numbers: int) -> str:
+        if self._signing_key is None:
+            self._signing_key = _load_or_create(self._signing_key_path, lambda: os.urandom(32))
+        # The purpose comes first and keys hold no "|": no upload signature fits a download.
+        message = "|".join([purpose, key, *map(str, numbers)]).encode()
+        return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+
+    # Staging
+
+    def read_staged(self, key: str, length: int) -> tuple[int, bytes]:
+        try:
+            with (self._staging / check_blob_key(key)).open("rb") as staged:
+                return os.fstat(staged.fileno()).st_size, staged.read(length)
+        except FileNotFoundError as error:
+            raise BlobMissing(f"nothing staged at {key}") from error
+
+    # Archive
+
+    def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
+        staged = self._staging / check_blob_key(key)
+        until = retention_date(retain_until)
+        with self._exclusive():
+            if not staged.is_file():
+                raise BlobMissing(f"nothing staged at {key}")
+            refuse_if_locked(self.info(key))
+            info = BlobInfo(key, staged.stat().st_size, until)
+            # Retention first: a crash in between leaves a file more locked, never less.
+            self._write_state(info)
+            target = self._archive / key
+            _ensure_dir(target.parent)
+            os.chmod(staged, 0o444)
+            os.replace(staged, target)
+            _fsync_dir(target.parent)
+            _fsync_dir(staged.parent)
+        return info
+
+    def put(self, key: str, data: bytes, *, retain_until: datetime) -> BlobInfo:
+        info = BlobInfo(check_blob_key(key), len(data), retention_date(retain_until))
+        with self._exclusive():
+            refuse_if_locked(self.info(key))
+            self._write_state(info)
+            _atomic_write(self._archive / key, [data], mode=0o444)
+        return info
+
+    def info(self, key: str) -> BlobInfo | None:
+        try:
+            size = (self._archive / check_blob_key(key)).stat().st_size
+        except FileNotFoundError:
+            return None
+        try:
+            state = json.loads(self._state_path(key).read_text())
+        except FileNotFoundError as error:
+            # Promote and put write the state first: a blob without one was tampered with.
+            raise StorageError(f"retention state of {key} is missing") from error
+        until = state["retain_until"]
+        return BlobInfo(key, size, until and datetime.fromisoformat(until), state["legal_hold"])
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return (self._archive / check_blob_key(key)).open("rb")
+        except FileNotFoundError as error:
+            raise BlobMissing(f"nothing archived at {key}") from error
+
+    def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:
+        until = retention_date(retain_until)
+        with self._exclusive():
+            info = self._existing(key)
+            if info.retain_until is not None and until < info.retain_until:
+                raise BlobLocked(f"{key} is retained until {info.retain_until}: cannot shorten")
+            info = dataclasses.replace(info, retain_until=until)
+            self._write_state(info)
+        return info
+
+    def set_legal_hold(self, key: str, on: bool) -> BlobInfo:
+        with self._exclusive():
+            info = dataclasses.replace(self._existing(key), legal_hold=on)
+            self._write_state(info)
+        return info
+
+    def delete(self, key: str) -> None:
+        with self._exclusive():
+            refuse_if_locked(self._existing(key))
+            # The blob goes first: a crash in between leaves a harmless orphan state.
+            target = self._archive / key
+            target.unlink()
+            _fsync_dir(target.parent)
+            self._state_path(key).unlink()
+
+    def _existing(self, key: str) -> BlobInfo:
+        info = self.info(key)
+        if info is None:
+            raise BlobMissing(f"nothing archived at {key}")
+        return info
+
+    def _state_path(self, key: str) -> Path:
+        return self._retention / f"{key}.json"
+
+    def _write_state(self, info: BlobInfo) -> None:
+        state = {"retain_until": info.retain_until and info.retain_until.isoformat(),
+                 "legal_hold": info.legal_hold}
+        _atomic_write(self._state_path(info.key), [dump_json(state).encode()], mode=0o600)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise read-check-write on the archive across threads and processes, so two
+        concurrent extensions cannot leave the earlier date."""
+        _ensure_dir(self._lock_file.parent)
+        fd = os.open(self._lock_file, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+# --- Key custody (a master key file) ------------------------------------------------
+
+_SEALED_VERSION = b"\x01"
+_SEALED_KEY_MAGIC = b"beian-master-key-scrypt-v1\n"
+
+
+class FileKeyCustody:
+    """AES-256-GCM under a random master key in ``keys/master.key``, optionally itself sealed
+    by a passphrase (BEIAN_MASTER_PASSPHRASE, scrypt). The key loads when the backend is
+    built, because ``key_id`` must be a plain attribute."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._path = settings.data_dir / "keys" / "master.key"
+        passphrase = os.environ.get("BEIAN_MASTER_PASSPHRASE")
+        self._passphrase = passphrase.encode() if passphrase else None
+        master = self._open_master(_load_or_create(self._path, self._new_master))
+        self._aead = AESGCM(master)
+        self.key_id = "local:" + hashlib.sha256(master).hexdigest()[:16]
+
+    def seal(self, secret: bytes, purpose: str) -> bytes:
+        nonce = os.urandom(12)
+        return _SEALED_VERSION + nonce + self._aead.encrypt(nonce, secret, purpose.encode())
+
+    def unseal(self, sealed: bytes, purpose: str) -> bytes:
+        if sealed[:1] != _SEALED_VERSION:
+            raise StorageError("not sealed by this key custody")
+        try:
+            return self._aead.decrypt(sealed[1:13], sealed[13:], purpose.encode())
+        except (InvalidTag, ValueError) as error:
+            raise StorageError("sealed data is foreign, tampered with, or for another purpose") \
+                from error
+
+    def _new_master(self) -> bytes:
+        master = AESGCM.generate_key(bit_length=256)
+        if self._passphrase is None:
+            return master
+        salt, nonce = os.urandom(16), os.urandom(12)
+        sealed = AESGCM(_passphrase_key(self._passphrase, salt)).encrypt(
+            nonce, master, _SEALED_KEY_MAGIC)
+        return _SEALED_KEY_MAGIC + salt + nonce + sealed
+
+    def _open_master(self, stored: bytes) -> bytes:
+        if not stored.startswith(_SEALED_KEY_MAGIC):
+            if self._passphrase is not None:
+                raise StorageError(f"{self._path} is not sealed but a passphrase is set")
+            if len(stored) != 32:
+                raise StorageError(f"{self._path} is not a 256-bit key")
+            return stored
+        if self._passphrase is None:
+            raise StorageError(f"{self._path} is sealed: set BEIAN_MASTER_PASSPHRASE")
+        body = stored[len(_SEALED_KEY_MAGIC):]
+        try:
+            return AESGCM(_passphrase_key(self._passphrase, body[:16])).decrypt(
+                body[16:28], body[28:], _SEALED_KEY_MAGIC)
+        except InvalidTag as error:
+            raise StorageError("wrong BEIAN_MASTER_PASSPHRASE") from error
+
+
+def _passphrase_key(passphrase: bytes, salt: bytes) -> bytes:
+    return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase)
+
+
+# --- Notifier (an outbox file) ------------------------------------------------------
+
+
+class OutboxNotifier:
+    """Appends each text message to ``outbox/sms.jsonl`` (personal data: owner-only)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._path = settings.data_dir / "outbox" / "sms.jsonl"
+
+    def send_sms(self, phone: str, text: str) -> SentMessage:
+        check_phone(phone)
+        message = SentMessage(uuid.uuid4().hex, phone, text, now_iso())
+        _ensure_dir(self._path.parent)
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            # One write of a whole line: O_APPEND keeps concurrent lines from interleaving.
+            os.write(fd, (dump_json(dataclasses.asdict(message)) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return message
+
+    def sent(self) -> list[SentMessage]:
+        try:
+            lines = self._path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [SentMessage(**json.loads(line)) for line in lines]
+
+
+def build(settings: Settings) -> Backend:
+    db = _Database(settings.data_dir / "beian.db")
+    return Backend(
+        name="embedded",
+        records=SqliteRecords(db),
+        blobs=LocalBlobs(settings),
+        custody=FileKeyCustody(settings),
+        notifier=OutboxNotifier(settings),
+        audit=SqliteAudit(db),
+    )

@@ -1,0 +1,100 @@
+"""The HTTP edge: JSON in, JSON out, every error in one shape with Chinese and English.
+
+This is the only module besides app.py that knows Chalice.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Chalice, Request, Response
+
+from ..auth import Principal
+from ..errors import DomainError, Invalid, TooLarge, Unauthorized
+
+MAX_JSON_BYTES = 256 * 1024
+JSON = "application/json"
+STATUS: dict[str, int] = {
+    "invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
+    "conflict": 409, "too_large": 413, "retention_locked": 409, "unavailable": 503,
+}
+# Chalice's own errors, reworded for people.
+CHALICE_ERRORS: dict[str, tuple[str, str, str]] = {
+    "UnsupportedMediaType": ("unsupported_media_type", "请求的内容类型不受支持，请以 JSON 发送",
+                             "Unsupported content type: send JSON (application/json)"),
+    "MethodNotAllowedError": ("method_not_allowed", "该地址不支持此请求方法",
+                              "This method is not allowed here"),
+    "BadRequestError": ("invalid", "请求格式有误", "The request is malformed"),
+    "NotFoundError": ("not_found", "请求的地址不存在", "No such route"),
+    "InternalServerError": ("internal", "服务器内部错误，请稍后重试；如持续出现请联系接入服务单位",
+                            "Internal error; try again later, and tell the provider if it persists"),
+}
+
+
+def error_response(status: int, code: str, message_zh: str, message_en: str,
+                   extra: dict[str, Any] | None = None) -> Response:
+    body = {"code": code, "message_zh": message_zh, "message_en": message_en, **(extra or {})}
+    return Response(body=body, status_code=status, headers={"Content-Type": JSON})
+
+
+def domain_error_response(error: DomainError) -> Response:
+    body = error.to_dict()
+    return error_response(STATUS.get(error.code, 400), body.pop("code"), body.pop("message_zh"),
+                          body.pop("message_en"), body)
+
+
+def json_body(request: Request | None) -> dict[str, Any]:
+    """The request's JSON object, or Invalid/TooLarge with a message a person understands."""
+    raw = (request.raw_body if request is not None else b"") or b""
+    if len(raw) > MAX_JSON_BYTES:
+        raise TooLarge("请求内容过大", f"The request body is over {MAX_JSON_BYTES} bytes",
+                       field="body")
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Invalid("请求内容不是有效的 JSON", "The request body is not valid JSON",
+                      field="body") from error
+    if not isinstance(body, dict):
+        raise Invalid("请求内容须为 JSON 对象", "The request body must be a JSON object",
+                      field="body")
+    return body
+
+
+def principal(request: Request | None) -> Principal:
+    context = ((request.context if request is not None else None) or {}).get("authorizer") or {}
+    if not context.get("role"):
+        raise Unauthorized("需要登录或访问令牌", "Authentication is required")
+    return Principal.from_context(context)
+
+
+def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the domain's errors into their HTTP status (Chalice would answer 500)."""
+
+    @functools.wraps(view)
+    def respond(**path: str) -> Any:
+        try:
+            return view(**path)
+        except DomainError as error:
+            return domain_error_response(error)
+
+    return respond
+
+
+def install_error_handling(app: Chalice) -> None:
+    """Reword Chalice's own errors (405, 415, 500) into the same bilingual shape."""
+
+    @app.middleware("http")
+    def errors_as_json(event: Request, get_response: Callable[[Request], Response]) -> Response:
+        response = get_response(event)
+        body = response.body
+        if isinstance(body, dict) and "Code" in body and body["Code"] in CHALICE_ERRORS:
+            return _reworded(body["Code"], response.status_code)
+        return response
+
+
+def _reworded(chalice_code: str, status: int) -> Response:
+    code, zh, en = CHALICE_ERRORS[chalice_code]
+    return error_response(status, code, zh, en)

@@ -1,0 +1,194 @@
+"""The append-only, hash-chained audit log with signed checkpoints.
+
+Every entry carries the hash of the one before it; a checkpoint entry signs the
+head hash with the archive's Ed25519 checkpoint key. An export ends with a fresh
+checkpoint, so ``verify_export`` detects any edited, deleted, inserted or reordered
+entry offline, with nothing but the public checkpoint key.
+
+Entries name objects by id and never hold ID numbers, tokens or keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from .auth import Principal
+from .errors import Unavailable
+from .ports import AuditStore, StorageError, VersionConflict
+from .vault import Vault
+
+CHECKPOINT_KEY = "audit-checkpoint-key"
+CHECKPOINT = "checkpoint"
+GENESIS = "0" * 64
+CHECKPOINT_EVERY = 100
+APPEND_ATTEMPTS = 50
+
+
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
+
+
+def checkpoint_message(seq: int, head_hash: str) -> bytes:
+    return f"beian-audit-checkpoint-v1\n{seq}\n{head_hash}".encode()
+
+
+def _unavailable() -> Unavailable:
+    return Unavailable("审计日志暂不可用，本次操作未执行，请稍后重试",
+                       "The audit log is unavailable; nothing was done. Try again later")
+
+
+class AuditLog:
+    def __init__(self, store: AuditStore, vault: Vault) -> None:
+        self._store = store
+        self._vault = vault
+
+    def _key(self) -> Ed25519PrivateKey:
+        raw = self._vault.secret(
+            CHECKPOINT_KEY,
+            lambda: Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                serialization.NoEncryption()),
+        )
+        return Ed25519PrivateKey.from_private_bytes(raw)
+
+    def public_key_pem(self) -> str:
+        return self._key().public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def record(self, actor: Principal, action: str, obj: str, *, purpose: str = "",
+               details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Append one entry. Raises Unavailable if it could not be stored: callers
+        do this before releasing anything, so a failed audit releases nothing."""
+        content = {
+            "action": action, "object": obj, "purpose": purpose,
+            "actor": {"subject": actor.subject, "role": actor.role,
+                      "provider": actor.provider, "province": actor.province},
+            "details": dict(details or {}),
+        }
+        entry = self._append(lambda _seq, _prev: content)
+        if entry["seq"] % CHECKPOINT_EVERY == 0:
+            self.checkpoint()
+        return entry
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Sign the current head; the signature covers every entry before it."""
+        key = self._key()
+
+        def signed_head(seq: int, head: str) -> dict[str, Any]:
+            signature = key.sign(checkpoint_message(seq - 1, head))
+            return {
+                "action": CHECKPOINT, "object": f"audit:{seq - 1}", "purpose": "",
+                "actor": {"subject": "system", "role": "system", "provider": "", "province": ""},
+                "details": {"head_seq": seq - 1, "head_hash": head,
+                            "signature": base64.b64encode(signature).decode()},
+            }
+
+        return self._append(signed_head)
+
+    def entries(self, start: int = 1, end: int | None = None) -> list[dict[str, Any]]:
+        try:
+            return [dict(entry) for entry in self._store.read(start, end)]
+        except StorageError as error:
+            raise _unavailable() from error
+
+    def export(self) -> dict[str, Any]:
+        """The whole log up to a checkpoint made now, verifiable offline with ``verify_export``."""
+        closing = self.checkpoint()
+        return {
+            "format": "beian-audit-export-v1",
+            "public_key": self.public_key_pem(),
+            "entries": self.entries(1, closing["seq"]),
+        }
+
+    def _last(self) -> tuple[int, Mapping[str, Any]] | None:
+        try:
+            return self._store.last()
+        except StorageError as error:
+            raise _unavailable() from error
+
+    def _append(self, content: Callable[[int, str], dict[str, Any]]) -> dict[str, Any]:
+        """Chain an entry onto the head; ``content(seq, prev_hash)`` makes its body."""
+        for _ in range(APPEND_ATTEMPTS):
+            last = self._last()
+            seq, prev = (last[0] + 1, str(last[1]["hash"])) if last else (1, GENESIS)
+            entry = {"seq": seq, "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+                     "prev": prev, **content(seq, prev)}
+            entry["hash"] = entry_hash(entry)
+            try:
+                self._store.append(seq, entry)
+                return entry
+            except VersionConflict:
+                continue  # another writer took this seq: chain onto theirs
+            except StorageError as error:
+                raise _unavailable() from error
+        raise _unavailable()
+
+
+@dataclass
+class Verification:
+    ok: bool
+    entries: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str) -> Verification:
+    """Check a log export offline: hashes, links, sequence and checkpoint signatures.
+
+    The export must end with a checkpoint, so nothing after the last signature can be
+    cut off unnoticed.
+    """
+    key = serialization.load_pem_public_key(public_key_pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        return Verification(False, problems=["the checkpoint key is not an Ed25519 public key"])
+    result = Verification(ok=True)
+    prev_hash, prev_seq, last_action = GENESIS, None, ""
+    for entry in entries:
+        result.entries += 1
+        seq = entry.get("seq")
+        where = f"entry {seq}"
+        if not isinstance(seq, int):
+            result.problems.append(f"{where}: no sequence number")
+            continue
+        if prev_seq is not None and seq != prev_seq + 1:
+            result.problems.append(f"{where}: follows {prev_seq} (missing, inserted or reordered)")
+        if entry.get("prev") != prev_hash:
+            result.problems.append(f"{where}: does not link to the entry before it")
+        if entry.get("hash") != entry_hash(entry):
+            result.problems.append(f"{where}: its content does not match its hash (edited)")
+        if entry.get("action") == CHECKPOINT:
+            result.checkpoints += 1
+            details = entry.get("details") or {}
+            try:
+                signature = base64.b64decode(str(details.get("signature", "")))
+                key.verify(signature, checkpoint_message(int(details["head_seq"]),
+                                                         str(details["head_hash"])))
+                if details["head_hash"] != prev_hash or details["head_seq"] != seq - 1:
+                    result.problems.append(f"{where}: signs a head other than the entry before it")
+            except (InvalidSignature, KeyError, ValueError, TypeError):
+                result.problems.append(f"{where}: the checkpoint signature does not verify")
+        prev_hash, prev_seq = str(entry.get("hash")), seq
+        last_action = str(entry.get("action"))
+    if result.entries and last_action != CHECKPOINT:
+        result.problems.append("the export does not end with a signed checkpoint")
+    if result.entries == 0:
+        result.problems.append("the export holds no entries")
+    result.ok = not result.problems
+    return result

@@ -1,0 +1,137 @@
+"""Who is calling: staff JWTs and applicants' per-filing capability tokens.
+
+Staff tokens are EdDSA JWTs from the local issuer (``beian users add``) or, in
+production, from a JWKS issuer such as a Cognito user pool. An applicant holds a
+capability token for one filing, ``bft_<filing id>.<secret>``; only its SHA-256
+is stored. Both are checked by the same code locally and on AWS (field notes:
+only a built-in Chalice authorizer really runs under ``chalice local``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .config import Settings
+from .errors import Invalid, Unauthorized
+from .vault import Vault
+
+APPLICANT = "applicant"
+STAFF_ROLES = (
+    "verifier", "reviewer", "filing_center", "compliance_officer", "inspector", "admin",
+)
+ROLES = (APPLICANT, *STAFF_ROLES)
+FILING_TOKEN_PREFIX = "bft_"  # noqa: S105 (a prefix, not a secret)
+SIGNING_KEY = "jwt-signing-key"
+DEFAULT_TTL_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    provider: str = ""
+    province: str = ""
+    filing: str = ""  # set for applicants: the one filing their token opens
+
+    def to_context(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_context(cls, context: dict[str, Any]) -> Principal:
+        return cls(**{name: str(context.get(name, "")) for name in cls.__dataclass_fields__})
+
+
+def new_filing_token(filing_id: str) -> tuple[str, str]:
+    """A fresh capability token for ``filing_id`` and the hash to store instead of it."""
+    token = f"{FILING_TOKEN_PREFIX}{filing_id}.{secrets.token_urlsafe(32)}"
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invalid_token() -> Unauthorized:
+    return Unauthorized("访问令牌无效或已过期，请重新登录或核对令牌",
+                        "The access token is invalid or expired; sign in again or check the token")
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, vault: Vault,
+                 filing_token_hash: Callable[[str], str | None]) -> None:
+        self._settings = settings
+        self._vault = vault
+        self._filing_token_hash = filing_token_hash
+
+    def _signing_key(self) -> Ed25519PrivateKey:
+        raw = self._vault.secret(
+            SIGNING_KEY,
+            lambda: Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                serialization.NoEncryption()),
+        )
+        return Ed25519PrivateKey.from_private_bytes(raw)
+
+    def issue(self, subject: str, role: str, *, provider: str = "", province: str = "",
+              ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
+        """A staff token from the local issuer."""
+        if role not in STAFF_ROLES:
+            raise Invalid(f"未知角色：{role}", f"Unknown role: {role}", field="role")
+        now = int(time.time())
+        claims = {
+            "sub": subject, "role": role, "provider": provider, "province": province,
+            "iss": self._settings.jwt_issuer, "aud": self._settings.jwt_audience,
+            "iat": now, "exp": now + ttl_seconds,
+        }
+        return jwt.encode(claims, self._signing_key(), algorithm="EdDSA")
+
+    def authenticate(self, authorization: str) -> Principal:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise invalid_token()
+        if token.startswith(FILING_TOKEN_PREFIX):
+            return self._applicant(token)
+        return self._staff(token)
+
+    def _applicant(self, token: str) -> Principal:
+        filing_id = token[len(FILING_TOKEN_PREFIX):].partition(".")[0]
+        stored = self._filing_token_hash(filing_id) if filing_id else None
+        if stored is None or not hmac.compare_digest(stored, token_hash(token)):
+            raise invalid_token()
+        return Principal(subject=f"applicant:{filing_id}", role=APPLICANT, filing=filing_id)
+
+    def _staff(self, token: str) -> Principal:
+        try:
+            key: Any = (_jwks_client(self._settings.jwks_url).get_signing_key_from_jwt(token).key
+                        if self._settings.jwks_url else self._signing_key().public_key())
+            claims = jwt.decode(
+                token, key, algorithms=["EdDSA", "RS256"],
+                audience=self._settings.jwt_audience, issuer=self._settings.jwt_issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as error:
+            raise invalid_token() from error
+        role = str(claims.get("role") or claims.get("custom:role") or "")
+        if role not in STAFF_ROLES:
+            raise invalid_token()
+        return Principal(
+            subject=str(claims["sub"]), role=role,
+            provider=str(claims.get("provider") or claims.get("custom:provider") or ""),
+            province=str(claims.get("province") or claims.get("custom:province") or ""),
+        )
+
+
+@functools.cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True)

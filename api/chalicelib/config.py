@@ -1,0 +1,60 @@
+"""Settings read from the environment when first needed, never at import time.
+
+Chalice applies a stage's environment variables per request, so reading them at
+import would see the wrong values (field notes, Chalice).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Backend = Literal["embedded", "aws"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: Backend
+    data_dir: Path
+    provider: str
+    province: str
+    public_url: str
+    max_document_bytes: int
+    upload_slot_seconds: int
+    jwt_issuer: str
+    jwt_audience: str
+    jwks_url: str  # production: a JWKS issuer such as a Cognito user pool; empty: the local issuer
+    # AWS backend only
+    table: str
+    archive_bucket: str
+    staging_bucket: str
+    kms_key_id: str
+    sms_sender_id: str
+    region: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ) if env is None else env
+        backend = env.get("BEIAN_BACKEND", "embedded")
+        if backend not in ("embedded", "aws"):
+            raise ValueError(f"BEIAN_BACKEND must be 'embedded' or 'aws', not {backend!r}")
+        return cls(
+            backend=backend,  # type: ignore[arg-type]
+            data_dir=Path(env.get("BEIAN_DATA_DIR", "var")).resolve(),
+            provider=env.get("BEIAN_PROVIDER", "demo-idc"),
+            province=env.get("BEIAN_PROVINCE", "京"),
+            public_url=env.get("BEIAN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            max_document_bytes=int(env.get("BEIAN_MAX_DOCUMENT_BYTES", str(20 * 1024 * 1024))),
+            upload_slot_seconds=int(env.get("BEIAN_UPLOAD_SLOT_SECONDS", "900")),
+            jwt_issuer=env.get("BEIAN_JWT_ISSUER", "beian-local"),
+            jwt_audience=env.get("BEIAN_JWT_AUDIENCE", "beian"),
+            jwks_url=env.get("BEIAN_JWKS_URL", ""),
+            table=env.get("BEIAN_TABLE", "beian"),
+            archive_bucket=env.get("BEIAN_ARCHIVE_BUCKET", "beian-archive"),
+            staging_bucket=env.get("BEIAN_STAGING_BUCKET", "beian-staging"),
+            kms_key_id=env.get("BEIAN_KMS_KEY_ID", "alias/beian-archive"),
+            sms_sender_id=env.get("BEIAN_SMS_SENDER_ID", "BEIAN"),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "cn-north-1")),
+        )

@@ -1,0 +1,233 @@
+"""Documents: upload slots, the envelope check on arrival, and key release.
+
+Document bytes never pass through the API. The client encrypts to the archive's
+public key, uploads ciphertext to a presigned slot, and asks the API to check it:
+the API reads only the envelope header. To read a document, staff state a purpose;
+the release is audited first (no audit, no key), then that one document's data key
+is unwrapped and returned wrapped to the caller's own public key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import policy
+from .audit import AuditLog
+from .auth import Principal
+from .config import Settings
+from .errors import Conflict, Forbidden, Invalid, TooLarge, not_found
+from .filings import FilingService
+from .keyring import (
+    HEADER_READ_BYTES,
+    ArchiveKeys,
+    EnvelopeRejected,
+    ciphertext_bound,
+    requester_key,
+)
+from .ports import BlobMissing, Blobs, IndexEntry, Record, Records
+from .rules import load_rules
+
+DOCUMENT = "document"
+AWAITING_UPLOAD = "awaiting_upload"
+RECEIVED = "received"
+REJECTED = "rejected"
+MIN_PURPOSE_CHARS = 4
+# Beyond the identity documents the rules list: the on-site photo (二.(二)1(4)), the domain
+# certificate the domain check relies on (二.(二)1(5)), and the forms the system makes.
+FACE_PHOTO = "face_photo"
+DOMAIN_CERTIFICATE = "domain_certificate"
+VERIFICATION_FORM = "verification_form"
+EXTRA_UPLOAD_TYPES = (FACE_PHOTO, DOMAIN_CERTIFICATE)
+
+
+def uploadable_types() -> set[str]:
+    return {document.id for document in load_rules().documents} | set(EXTRA_UPLOAD_TYPES)
+
+
+def retain_until(start: datetime) -> datetime:
+    """At least the rules' retention period (三.(一)4), with a margin for leap days."""
+    years = load_rules().deadline("retention").amount
+    return start + timedelta(days=365 * years + years // 4 + 1)
+DOWNLOAD_SECONDS = 300
+
+
+def new_document_id() -> str:
+    return f"D{secrets.token_hex(6).upper()}"
+
+
+def document_key(filing_id: str, document_id: str) -> str:
+    return f"{filing_id}/{document_id}"
+
+
+class DocumentService:
+    def __init__(self, settings: Settings, records: Records, blobs: Blobs, keys: ArchiveKeys,
+                 filings: FilingService, audit: AuditLog, clock: Callable[[], datetime]) -> None:
+        self._settings = settings
+        self._records = records
+        self._blobs = blobs
+        self._keys = keys
+        self._filings = filings
+        self._audit = audit
+        self._clock = clock
+
+    def request_upload(self, principal: Principal, filing_id: str,
+                       request: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a document and return a slot to upload its ciphertext to."""
+        filing = self._filings.load_for(principal, filing_id, "upload")
+        if not filing.body.get("consent", {}).get("sensitive_processing"):
+            raise Conflict("上传证件前须同意处理敏感个人信息",
+                           "Consent to processing sensitive personal information is required "
+                           "before any document is accepted", field="consent")
+        document_type = request.get("document_type")
+        if document_type not in uploadable_types():
+            raise Invalid("不支持的材料类型", "Unknown document type", field="document_type")
+        size = request.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise Invalid("文件大小须为非负整数（字节）", "size must be a whole number of bytes",
+                          field="size")
+        if size > self._settings.max_document_bytes:
+            limit_mb = self._settings.max_document_bytes // (1024 * 1024)
+            raise TooLarge(f"文件过大，单个文件不得超过 {limit_mb} MB",
+                           f"The file is too large; the limit is {limit_mb} MB", field="size")
+        photo = self._photo_metadata(principal, document_type, request.get("photo"))
+        document_id = new_document_id()
+        staged_key = f"documents/{filing_id}/{document_id}"
+        max_bytes = ciphertext_bound(size)
+        slot = self._blobs.upload_slot(staged_key, max_bytes=max_bytes,
+                                       expires_in=self._settings.upload_slot_seconds)
+        now = self._clock()
+        body = {
+            "id": document_id, "filing": filing_id, "document_type": document_type,
+            "state": AWAITING_UPLOAD, "declared_size": size, "staged_key": staged_key,
+            "created_at": now.isoformat(), "uploaded_by": principal.subject,
+            "media_type": str(request.get("media_type", ""))[:100],
+        }
+        if photo:
+            body["photo"] = photo
+        self._records.save(Record(DOCUMENT, document_key(filing_id, document_id), body,
+                                  indexes=(IndexEntry("documents", filing_id, now.isoformat()),)))
+        return {
+            "document": self._present(body),
+            "upload": {"url": slot.url, "fields": slot.fields, "max_bytes": slot.max_bytes,
+                       "expires_at": slot.expires_at.isoformat()},
+            "envelope": {"context": self.context(filing.body, body),
+                         "recipients": [self._keys.public_key_info()]},
+        }
+
+    @staticmethod
+    def _photo_metadata(principal: Principal, document_type: object,
+                        photo: object) -> dict[str, Any] | None:
+        """The on-site photo is taken by the verifier, whose client checked and stamped it."""
+        if document_type != FACE_PHOTO:
+            return None
+        if principal.role != "verifier":
+            raise Forbidden("现场照片须由核验人员在备案现场采集",
+                            "The on-site photo is taken by the verifier at the filing desk")
+        spec = load_rules().photo
+        if not isinstance(photo, Mapping) or not (
+                {photo.get("width"), photo.get("height")} == {spec.long_side_px, spec.short_side_px}
+                and photo.get("colour") is True and isinstance(photo.get("captured_at"), str)
+                and isinstance(photo.get("curtain_marker"), str) and photo["curtain_marker"]):
+            raise Invalid("照片须为 800×600 像素彩色照片，并注明拍照时间和幕布标识",
+                          "The photo must be 800x600 colour, with its capture time and curtain "
+                          "marker", field="photo")
+        return {"width": photo["width"], "height": photo["height"], "colour": True,
+                "captured_at": str(photo["captured_at"])[:40],
+                "curtain_marker": str(photo["curtain_marker"])[:60]}
+
+    def complete_upload(self, principal: Principal, filing_id: str,
+                        document_id: str) -> dict[str, Any]:
+        """Check the uploaded envelope's header and move it into the archive."""
+        filing = self._filings.load_for(principal, filing_id, "upload")
+        record = self._load(filing_id, document_id)
+        if record.body["state"] == RECEIVED:
+            return self._present(record.body)
+        try:
+            size, head = self._blobs.read_staged(record.body["staged_key"], HEADER_READ_BYTES)
+        except BlobMissing as error:
+            raise Conflict("尚未收到文件，请重新上传", "Nothing was uploaded yet; upload the file again",
+                           field="upload") from error
+        body = dict(record.body)
+        try:
+            header = self._keys.check_upload(head, size, self.context(filing.body, body),
+                                             int(body["declared_size"]))
+        except EnvelopeRejected as rejected:
+            raise Invalid(f"文件未按要求加密：{rejected.message_zh}",
+                          f"The file is not a valid envelope: {rejected.message_en}",
+                          field="upload") from rejected
+        now = self._clock()
+        keep_until = retain_until(now)
+        info = self._blobs.promote(record.body["staged_key"], retain_until=keep_until)
+        body.update(state=RECEIVED, size=size, received_at=now.isoformat(), archive_key=info.key,
+                    retain_until=keep_until.isoformat(), envelope=header)
+        saved = self._records.save(Record(DOCUMENT, record.key, body, record.version,
+                                          record.indexes))
+        return self._present(saved.body)
+
+    def list_for(self, principal: Principal, filing_id: str) -> list[dict[str, Any]]:
+        self._filings.load_for(principal, filing_id)
+        page = self._records.query("documents", filing_id, limit=1000)
+        return [self._present(record.body) for record in page.records]
+
+    def release_key(self, principal: Principal, filing_id: str, document_id: str,
+                    request: Mapping[str, Any]) -> dict[str, Any]:
+        filing = self._filings.load(filing_id)
+        policy.require(principal, "release_key", filing.body)
+        purpose = str(request.get("purpose", "")).strip()
+        if len(purpose) < MIN_PURPOSE_CHARS:
+            raise Invalid("请说明调阅目的", "State the purpose of this retrieval", field="purpose")
+        requester = requester_key(request.get("public_key"))
+        record = self._load(filing_id, document_id)
+        if record.body["state"] != RECEIVED:
+            raise Conflict("该材料尚未收妥", "The document has not been received", field="state")
+        self._audit.record(principal, "document.key_release",
+                           f"document:{filing_id}/{document_id}", purpose=purpose)
+        with self._blobs.open(record.body["archive_key"]) as stream:
+            wrapped = self._keys.release(stream.read(HEADER_READ_BYTES), requester)
+        return {
+            "document": self._present(record.body),
+            "wrapped_key": wrapped,
+            "context": self.context(filing.body, record.body),
+            "download_url": self._blobs.download_url(record.body["archive_key"],
+                                                     expires_in=DOWNLOAD_SECONDS),
+        }
+
+    def find(self, filing_id: str, document_id: str) -> Mapping[str, Any] | None:
+        record = self._records.get(DOCUMENT, document_key(filing_id, document_id))
+        return None if record is None else record.body
+
+    def store_generated(self, filing: Mapping[str, Any], document_type: str,
+                        encrypt: Callable[[str], bytes]) -> str:
+        """Archive a document the system made (already encrypted by ``encrypt(document_id)``)."""
+        document_id = new_document_id()
+        now = self._clock()
+        keep_until = retain_until(now)
+        info = self._blobs.put(f"documents/{filing['id']}/{document_id}", encrypt(document_id),
+                               retain_until=keep_until)
+        body = {"id": document_id, "filing": filing["id"], "document_type": document_type,
+                "state": RECEIVED, "size": info.size, "created_at": now.isoformat(),
+                "received_at": now.isoformat(), "uploaded_by": "system", "archive_key": info.key,
+                "retain_until": keep_until.isoformat()}
+        self._records.save(Record(DOCUMENT, document_key(str(filing["id"]), document_id), body,
+                                  indexes=(IndexEntry("documents", str(filing["id"]),
+                                                      now.isoformat()),)))
+        return document_id
+
+    def _load(self, filing_id: str, document_id: str) -> Record:
+        record = self._records.get(DOCUMENT, document_key(filing_id, document_id))
+        if record is None:
+            raise not_found("材料", "Document")
+        return record
+
+    @staticmethod
+    def context(filing: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, str]:
+        return {"provider": str(filing["provider"]), "filing": str(filing["id"]),
+                "document_id": str(document["id"]), "document_type": str(document["document_type"])}
+
+    @staticmethod
+    def _present(body: Mapping[str, Any]) -> dict[str, Any]:
+        hidden = ("staged_key", "archive_key")
+        return {name: value for name, value in body.items() if name not in hidden}

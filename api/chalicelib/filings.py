@@ -1,0 +1,227 @@
+"""Filings: submission, the workflow's transitions, deadlines and what each role sees.
+
+The filing record is the unit of optimistic concurrency: every change saves the
+version it read, so of two conflicting transitions exactly one wins and the other
+gets a 409.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from . import policy, workflow
+from .audit import AuditLog
+from .auth import Principal, new_filing_token
+from .config import Settings
+from .consent import consent_errors, consent_record
+from .deadlines import Deadlines
+from .errors import Conflict, Invalid, not_found
+from .ports import IndexEntry, Notifier, Record, Records, StorageError, VersionConflict
+from .rules import load_rules
+from .sensitive import SensitiveFields
+from .validation import validate_filing
+
+FILING = "filing"
+log = logging.getLogger("beian.filings")
+SENSITIVE_PATHS = (("subject", "id_number"), ("responsible_person", "id_number"))
+
+
+def e164(mobile: str) -> str:
+    """A validated mainland mobile number in the form SMS gateways take."""
+    return mobile if mobile.startswith("+") else f"+86{mobile}"
+
+
+def new_filing_id(today: date) -> str:
+    return f"F{today:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+class FilingService:
+    def __init__(self, settings: Settings, records: Records, notifier: Notifier, audit: AuditLog,
+                 sensitive: SensitiveFields, deadlines: Deadlines,
+                 clock: Callable[[], datetime]) -> None:
+        self._settings = settings
+        self._records = records
+        self._notifier = notifier
+        self._audit = audit
+        self._sensitive = sensitive
+        self._deadlines = deadlines
+        self._clock = clock
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load(self, filing_id: str) -> Record:
+        record = self._records.get(FILING, filing_id)
+        if record is None:
+            raise not_found("备案", "Filing")
+        return record
+
+    def load_for(self, principal: Principal, filing_id: str, action: str = "view") -> Record:
+        record = self.load(filing_id)
+        policy.require(principal, action, record.body)
+        return record
+
+    def token_hash(self, filing_id: str) -> str | None:
+        record = self._records.get(FILING, filing_id)
+        return None if record is None else str(record.body["token_hash"])
+
+    def view(self, principal: Principal, filing_id: str) -> dict[str, Any]:
+        record = self.load_for(principal, filing_id)
+        return self.present(record)
+
+    def present(self, record: Record) -> dict[str, Any]:
+        """What a caller in scope sees: everything but the token hash and sealed numbers."""
+        body = copy.deepcopy(dict(record.body))
+        body.pop("token_hash", None)
+        body.pop("id_hashes", None)
+        for section, name in SENSITIVE_PATHS:
+            stored = body.get("payload", {}).get(section, {}).get(name)
+            if isinstance(stored, dict):
+                body["payload"][section][name] = stored["masked"]
+        state = body["state"]
+        body["state_name"] = dict(zip(("zh", "en"), workflow.STATE_NAMES[state], strict=True))
+        body["deadlines"] = self._deadlines.annotate(body.get("deadlines", {}), self._clock())
+        body["version"] = record.version
+        return body
+
+    # -- submission ----------------------------------------------------------------------
+
+    def submit(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+        """A new filing from an applicant: validated whole, all errors at once."""
+        request = dict(payload)
+        consent = request.pop("consent", None)
+        normalised = validated(request, extra_errors=consent_errors(consent))
+        now = self._clock()
+        filing_id = new_filing_id(now.date())
+        token, token_hash = new_filing_token(filing_id)
+        body: dict[str, Any] = {
+            "id": filing_id,
+            "state": workflow.SUBMITTED,
+            "provider": self._settings.provider,
+            "province": self._settings.province,
+            "rules_version": load_rules().version,
+            "token_hash": token_hash,
+            "created_at": now.isoformat(),
+            "updated_at": now.isoformat(),
+            "history": [],
+            "deadlines": {},
+            "consent": consent_record(consent or {}, now.isoformat()),
+        }
+        self.apply_payload(body, normalised)
+        self._enter(body, workflow.SUBMITTED, now)
+        body["history"].append({"at": now.isoformat(), "action": "submit", "to": workflow.SUBMITTED,
+                                "actor": f"applicant:{filing_id}"})
+        saved = self._records.save(Record(FILING, filing_id, body, indexes=self._indexes(body)))
+        self._audit.record(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id),
+                           "filing.submit", f"filing:{filing_id}")
+        return self.present(saved), token
+
+    def apply_payload(self, body: dict[str, Any], normalised: Mapping[str, Any]) -> None:
+        """Store a validated payload in ``body``, ID numbers sealed and indexed by keyed hash."""
+        payload = copy.deepcopy(dict(normalised))
+        id_hashes = []
+        for section, name in SENSITIVE_PATHS:
+            value = payload.get(section, {}).get(name)
+            if isinstance(value, str) and value:
+                id_hashes.append(self._sensitive.index_value(value))
+                payload[section][name] = self._sensitive.seal(
+                    value, filing_id=body["id"], path=f"{section}.{name}")
+        body["payload"] = payload
+        body["id_hashes"] = sorted(set(id_hashes))
+        body["subject_type"] = payload.get("subject_type", "")
+
+    # -- transitions ---------------------------------------------------------------------
+
+    def act(self, principal: Principal, filing_id: str, action: str,
+            params: Mapping[str, Any] | None = None, *, expected_version: int | None = None,
+            on_apply: Callable[[dict[str, Any], Mapping[str, Any]], None] | None = None,
+            ) -> dict[str, Any]:
+        """Take one workflow transition. ``on_apply`` lets a step (on-site verification,
+        approval) check its evidence and add to the record before it is saved."""
+        record = self.load_for(principal, filing_id)
+        if expected_version is not None and expected_version != record.version:
+            raise stale(record.version)
+        step = workflow.transition(action, str(record.body["state"]))
+        policy.require(principal, action, record.body, roles=step.roles)
+        now = self._clock()
+        body = copy.deepcopy(dict(record.body))
+        params = dict(params or {})
+        if on_apply is not None:
+            on_apply(body, params)
+        self._leave(body, str(record.body["state"]), now)
+        self._enter(body, step.target, now)
+        body["history"].append({
+            "at": now.isoformat(), "action": action, "from": record.body["state"],
+            "to": step.target, "actor": principal.subject, "role": principal.role,
+            "note": str(params.get("note", ""))[:500],
+        })
+        body["updated_at"] = now.isoformat()
+        try:
+            saved = self._records.save(Record(FILING, filing_id, body, record.version,
+                                              self._indexes(body)))
+        except VersionConflict as error:
+            raise stale(record.version) from error
+        self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}")
+        if step.notice:
+            self._notify(saved.body, step.notice)
+        return self.present(saved)
+
+    def _notify(self, body: Mapping[str, Any], notice: str) -> None:
+        """Send the notice's official text; the step stands even if the SMS gateway fails."""
+        mobile = body.get("payload", {}).get("contact", {}).get("mobile")
+        if not mobile:
+            return
+        try:
+            self._notifier.send_sms(e164(str(mobile)), load_rules().notice_text(notice).text)
+        except (StorageError, ValueError):
+            log.exception("SMS %s for filing %s was not sent", notice, body["id"])
+
+    def _enter(self, body: dict[str, Any], state: str, now: datetime) -> None:
+        body["state"] = state
+        pending = workflow.PENDING_DEADLINE.get(state)
+        if pending:
+            body["deadlines"][pending] = self._deadlines.start(pending, now)
+
+    def _leave(self, body: dict[str, Any], state: str, now: datetime) -> None:
+        pending = workflow.PENDING_DEADLINE.get(state)
+        if pending and pending in body["deadlines"]:
+            body["deadlines"][pending] = self._deadlines.meet(body["deadlines"][pending], now)
+
+    def _indexes(self, body: Mapping[str, Any]) -> tuple[IndexEntry, ...]:
+        created = str(body["created_at"])
+        entries = [
+            IndexEntry("provider", str(body["provider"]), created),
+            IndexEntry("province", str(body["province"]), created),
+            IndexEntry("state", f"{body['provider']}#{body['state']}", created),
+        ]
+        entries += [IndexEntry("domain", domain, created)
+                    for domain in body.get("payload", {}).get("website", {}).get("domains", [])]
+        entries += [IndexEntry("id_hash", value, created) for value in body.get("id_hashes", [])]
+        if body.get("filing_number"):
+            entries.append(IndexEntry("filing_number", str(body["filing_number"]), created))
+        for name, deadline in body.get("deadlines", {}).items():
+            if not deadline.get("met_at"):
+                scope = body["province"] if name == workflow.REVIEW else body["provider"]
+                entries.append(IndexEntry("due", f"{name}#{scope}", str(deadline["due"])))
+        return tuple(entries)
+
+
+def validated(payload: Mapping[str, Any],
+              extra_errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The normalised payload, or Invalid listing every field error at once."""
+    result = validate_filing(payload)
+    errors = [error.to_dict() for error in result.errors] + (extra_errors or [])
+    if errors:
+        raise Invalid("备案信息有误，请逐项修改后重新提交",
+                      "The filing has errors; correct each one and submit again", details=errors)
+    return dict(result.normalised)
+
+
+def stale(version: int) -> Conflict:
+    return Conflict("备案已被他人修改，请刷新后重试",
+                    f"The filing was changed by someone else (now version {version}); "
+                    "reload and try again", field="version")

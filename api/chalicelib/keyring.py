@@ -1,0 +1,103 @@
+"""The archive's envelope key: what uploads are encrypted to, and what releases unwrap.
+
+The RSA-3072 private key exists only sealed by key custody (a local master key, or
+KMS on AWS) and in the memory of the process that releases a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import crypto
+from crypto.format import DEFAULT_CHUNK_SIZE, TAG_SIZE
+
+from .errors import Invalid
+from .vault import Vault
+
+ARCHIVE_KEY = "archive-key-v1"
+# A header is at most about 75 KB (16 recipients, 1 KiB context fields): read this much.
+HEADER_READ_BYTES = 80 * 1024
+TRAILER_ALLOWANCE = 256
+
+
+def ciphertext_bound(plaintext_size: int) -> int:
+    """The largest envelope a plaintext of this size can produce: the upload slot's cap."""
+    chunks = plaintext_size // DEFAULT_CHUNK_SIZE + 2
+    return plaintext_size + HEADER_READ_BYTES + chunks * TAG_SIZE + TRAILER_ALLOWANCE
+
+
+class EnvelopeRejected(Exception):
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+class ArchiveKeys:
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+
+    def _private(self) -> crypto.PrivateKey:
+        pem = self._vault.secret(ARCHIVE_KEY, lambda: crypto.PrivateKey.generate().dump_pem(None))
+        return crypto.PrivateKey.load(pem, None)
+
+    def public_key(self) -> crypto.PublicKey:
+        return self._private().public_key
+
+    def public_key_info(self) -> dict[str, Any]:
+        public = self.public_key()
+        return {
+            "key_id": public.key_id,
+            "fingerprint": public.fingerprint,
+            "algorithm": "RSA-OAEP-3072-SHA-256",
+            "public_key_pem": public.dump_pem().decode(),
+            "spki": base64.b64encode(public.spki).decode(),
+            "chunk_size": DEFAULT_CHUNK_SIZE,
+            "format": "beian-envelope v1",
+        }
+
+    def check_upload(self, head: bytes, size: int, context: Mapping[str, str],
+                     declared_size: int) -> dict[str, Any]:
+        """Check an uploaded envelope by its header alone (the server never decrypts)."""
+        try:
+            header = crypto.read_header(io.BytesIO(head))
+        except crypto.UnsupportedVersion as error:
+            raise EnvelopeRejected("加密格式版本不受支持", "unsupported envelope version") from error
+        except crypto.CryptoError as error:
+            raise EnvelopeRejected("文件头无法解析", "the envelope header does not parse") from error
+        if header.context != crypto.Context(**context):
+            raise EnvelopeRejected("文件加密时绑定的备案或材料信息不符",
+                                   "it was encrypted for another filing or document")
+        if self._private().key_id not in {entry.key_id for entry in header.recipients}:
+            raise EnvelopeRejected("文件未加密给本单位档案密钥",
+                                   "the archive key is not among its recipients")
+        if header.chunk_size != DEFAULT_CHUNK_SIZE:
+            raise EnvelopeRejected("分块大小不符合要求", "the chunk size must be 64 KiB")
+        if not header.length < size <= ciphertext_bound(declared_size):
+            raise EnvelopeRejected("文件大小与申报不符", "its size does not match the declared size")
+        return {"version": header.version, "chunk_size": header.chunk_size,
+                "header_bytes": header.length,
+                "recipients": [entry.key_id for entry in header.recipients]}
+
+    def release(self, head: bytes, requester: crypto.PublicKey) -> str:
+        """The document's file key wrapped to the requester's RSA-3072 public key (base64)."""
+        header = crypto.read_header(io.BytesIO(head))
+        file_key = crypto.unwrap_file_key(header, self._private(), context=header.context)
+        return base64.b64encode(crypto.wrap_file_key_for(requester, file_key)).decode()
+
+
+def requester_key(text: object) -> crypto.PublicKey:
+    """The caller's RSA-3072 public key: PEM, or base64 SPKI DER as WebCrypto exports it."""
+    try:
+        if not isinstance(text, str):
+            raise ValueError("not text")
+        data = text.encode() if "-----BEGIN" in text else base64.b64decode(text, validate=True)
+        return crypto.PublicKey.load(data)
+    except (ValueError, binascii.Error, crypto.CryptoError) as error:
+        raise Invalid("接收方公钥须为 RSA-3072 公钥（PEM 或 SPKI base64）",
+                      "public_key must be an RSA-3072 public key (PEM or base64 SPKI)",
+                      field="public_key") from error

@@ -1,0 +1,103 @@
+"""The on-site photo of the responsible person (notice 二.1(4)).
+
+800x600 pixels, colour, front-facing, showing the capture time and the curtain's
+marker. The verifier's client runs ``prepare_photo`` before encrypting: it refuses
+other sizes and greyscale images, reads the capture time from EXIF, and stamps the
+time and the provider's curtain marker visibly on the image if they are absent.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageChops, ImageDraw, ImageFont, UnidentifiedImageError
+
+from .errors import Invalid
+
+WIDTH, HEIGHT = 800, 600
+STAMP_KEY = "beian-stamp"
+EXIF_DATETIME_ORIGINAL = 0x9003
+EXIF_IFD = 0x8769
+DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    width: int
+    height: int
+    colour: bool
+    captured_at: str
+    curtain_marker: str
+    stamped_by_client: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cjk_font_path() -> Path:
+    return Path(os.environ.get("BEIAN_CJK_FONT", DEFAULT_FONT))
+
+
+def _refuse(zh: str, en: str) -> Invalid:
+    return Invalid(zh, en, field="photo")
+
+
+def _is_colour(image: Image.Image) -> bool:
+    if image.mode not in ("RGB", "RGBA", "YCbCr", "CMYK", "P"):
+        return False
+    rgb = image.convert("RGB")
+    red, green, blue = rgb.split()
+    # A greyscale picture saved as RGB has three identical channels.
+    return bool(ImageChops.difference(red, green).getbbox() or ImageChops.difference(green, blue).getbbox())
+
+
+def _capture_time(image: Image.Image) -> datetime | None:
+    exif = image.getexif()
+    raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(0x0132)
+    try:
+        return datetime.strptime(str(raw), "%Y:%m:%d %H:%M:%S") if raw else None
+    except ValueError:
+        return None
+
+
+def prepare_photo(data: bytes, *, curtain_marker: str, now: datetime) -> tuple[bytes, PhotoInfo]:
+    """Check the photo and return it as a stamped JPEG with what was found."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise _refuse("照片无法识别，请上传 JPEG 或 PNG 图片",
+                      "The photo cannot be read; use a JPEG or PNG image") from error
+    if image.size != (WIDTH, HEIGHT):
+        width, height = image.size
+        raise _refuse(f"照片须为 800×600 像素，当前为 {width}×{height}",
+                      f"The photo must be 800x600 pixels, not {width}x{height}")
+    if not _is_colour(image):
+        raise _refuse("照片须为彩色照片", "The photo must be in colour, not greyscale")
+    captured = _capture_time(image)
+    already = image.info.get(STAMP_KEY) or image.getexif().get(0x010E) == STAMP_KEY
+    stamped = image.convert("RGB")
+    captured_at = (captured or now).strftime("%Y-%m-%d %H:%M:%S")
+    if not already:
+        _stamp(stamped, f"{captured_at}  {curtain_marker}")
+    exif = Image.Exif()
+    exif[0x010E] = STAMP_KEY  # ImageDescription: marks a photo this client has stamped
+    exif[0x0132] = (captured or now).strftime("%Y:%m:%d %H:%M:%S")
+    out = io.BytesIO()
+    stamped.save(out, format="JPEG", quality=92, exif=exif)
+    info = PhotoInfo(WIDTH, HEIGHT, True, captured_at, curtain_marker, not already)
+    return out.getvalue(), info
+
+
+def _stamp(image: Image.Image, text: str) -> None:
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(cjk_font_path()), 22, index=0)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x, y = WIDTH - (right - left) - 16, HEIGHT - (bottom - top) - 16
+    draw.rectangle((x - 8, y - 6, WIDTH - 8, HEIGHT - 8), fill=(0, 0, 0))
+    draw.text((x, y - top), text, font=font, fill=(255, 255, 255))

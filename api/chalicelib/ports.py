@@ -1,0 +1,175 @@
+"""The five ports every backend implements. The domain talks only to these.
+
+Each has two adapters: ``adapters/embedded.py`` (SQLite, a local folder, a key
+file, an outbox) and ``adapters/aws.py`` (DynamoDB, S3, KMS, SNS). One contract
+test suite runs against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, BinaryIO, Protocol
+
+
+class StorageError(Exception):
+    """Base of the errors adapters raise; the domain turns them into DomainErrors."""
+
+
+class VersionConflict(StorageError):
+    """Someone else saved this record (or audit sequence number) first."""
+
+
+class BlobLocked(StorageError):
+    """Deleting or overwriting a blob before its retain-until date, or under legal hold."""
+
+
+class BlobMissing(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One way to find a record: all records with ``value`` in ``index``, ordered by ``sort``."""
+
+    index: str
+    value: str
+    sort: str = ""
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    key: str
+    body: Mapping[str, Any]
+    version: int = 0  # 0: never saved; saving increments it
+    indexes: tuple[IndexEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    cursor: str | None = None  # pass back as ``after`` for the next page
+    examined: int = 0  # index entries the backend read to answer: the cost of the query
+
+
+class Records(Protocol):
+    def get(self, kind: str, key: str) -> Record | None: ...
+
+    def save(self, record: Record) -> Record:
+        """Insert (version 0) or replace the stored ``record.version``, with its index entries,
+        atomically. Returns the saved record (version + 1). Raises VersionConflict."""
+        ...
+
+    def delete(self, record: Record) -> None:
+        """Delete the stored ``record.version`` and its index entries. Raises VersionConflict."""
+        ...
+
+    def query(self, index: str, value: str, *, sort_from: str = "", sort_to: str = "\uffff",
+              limit: int = 100, after: str | None = None) -> Page: ...
+
+
+@dataclass(frozen=True)
+class UploadSlot:
+    """A presigned POST: the client sends ``fields`` then the file as multipart/form-data."""
+
+    url: str
+    fields: dict[str, str]
+    key: str
+    max_bytes: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    size: int
+    retain_until: datetime | None = None
+    legal_hold: bool = False
+
+
+class Blobs(Protocol):
+    def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> UploadSlot:
+        """A one-off slot to upload ciphertext into the staging area under ``key``."""
+        ...
+
+    def read_staged(self, key: str, length: int) -> tuple[int, bytes]:
+        """The staged object's size and its first ``length`` bytes. Raises BlobMissing."""
+        ...
+
+    def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
+        """Move a staged object into the archive, locked until ``retain_until``."""
+        ...
+
+    def put(self, key: str, data: bytes, *, retain_until: datetime) -> BlobInfo:
+        """Write a server-made artefact (already encrypted) straight into the archive."""
+        ...
+
+    def info(self, key: str) -> BlobInfo | None: ...
+
+    def open(self, key: str) -> BinaryIO:
+        """Read an archived object. Raises BlobMissing."""
+        ...
+
+    def download_url(self, key: str, *, expires_in: int) -> str:
+        """A short-lived URL from which a client fetches an archived object's ciphertext
+        (a presigned GET on S3; on the embedded backend a signed URL that the local server
+        checks with ``verify_download(query) -> key``, like the upload slot)."""
+        ...
+
+    def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:
+        """Move retain-until later; an earlier date is refused with BlobLocked."""
+        ...
+
+    def set_legal_hold(self, key: str, on: bool) -> BlobInfo: ...
+
+    def delete(self, key: str) -> None:
+        """Delete every version. Raises BlobLocked before retain-until or under legal hold."""
+        ...
+
+
+class KeyCustody(Protocol):
+    """Seals small secrets (private keys, data keys) under a key the backend guards."""
+
+    key_id: str
+
+    def seal(self, secret: bytes, purpose: str) -> bytes: ...
+
+    def unseal(self, sealed: bytes, purpose: str) -> bytes:
+        """Raises StorageError if ``sealed`` was not made by ``seal`` for ``purpose``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_id: str
+    phone: str
+    text: str
+    sent_at: str = field(default="")
+
+
+class Notifier(Protocol):
+    def send_sms(self, phone: str, text: str) -> SentMessage: ...
+
+
+class AuditStore(Protocol):
+    """Append-only storage for the audit chain; the chain logic lives in the domain."""
+
+    def append(self, seq: int, entry: Mapping[str, Any]) -> None:
+        """Store ``entry`` at ``seq``; raises VersionConflict if ``seq`` is taken."""
+        ...
+
+    def last(self) -> tuple[int, Mapping[str, Any]] | None: ...
+
+    def read(self, start: int = 1, end: int | None = None) -> Iterator[Mapping[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    records: Records
+    blobs: Blobs
+    custody: KeyCustody
+    notifier: Notifier
+    audit: AuditStore

@@ -1,0 +1,746 @@
+"""The filing rules of the 2010 MIIT notice, loaded from one data file.
+
+``notice-2010.toml`` holds every rule (subject types, documents, fields,
+deadlines, notice texts, the verification form and the security agreement);
+this module reads it into frozen dataclasses for the API, the CLI, the site
+build (``Rules.to_dict()``) and the form generator.
+
+    rules = load_rules()
+    rules.documents_for("enterprise", "cn")   # what to bring, first choice first
+    rules.required_fields("individual")
+    rules.deadline("pre_verification")        # 5 working days, cite 二.(二)1(2)
+    rules.notice_text("sms_pre_verification_passed").text
+
+``load_rules(path)`` reads ``path``, else the file named by the environment
+variable ``BEIAN_RULES_FILE`` (read at call time, not import time), else the
+packaged file; each path is parsed once per process. Loading checks the
+notice copy's sha256 and that every rule's ``quote`` appears verbatim in the
+section its ``cite`` names, and raises ``RulesError`` otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal, Protocol, TypeVar
+
+from chalicelib.rules._model import Bilingual, Serialisable
+from chalicelib.rules._notice import Cite, Notice, Paragraph, split_sections
+from chalicelib.rules._toml import DataFileError, Table, read_toml
+from chalicelib.validators import VALIDATORS
+
+__all__ = [
+    "DEFAULT_RULES_FILE",
+    "RULES_FILE_ENV",
+    "RULE_VALIDATORS",
+    "AgreementPoint",
+    "Bilingual",
+    "Choice",
+    "Citation",
+    "Cite",
+    "Deadline",
+    "Document",
+    "DocumentOptions",
+    "DocumentRule",
+    "Field",
+    "FieldGroup",
+    "FormSection",
+    "Kind",
+    "KindInfo",
+    "Nationality",
+    "NationalityInfo",
+    "Notice",
+    "NoticeText",
+    "Paragraph",
+    "PersonDocuments",
+    "Photo",
+    "ResponsiblePerson",
+    "Rules",
+    "RulesError",
+    "Section",
+    "SecurityAgreement",
+    "Serialisable",
+    "SubjectType",
+    "VerificationForm",
+    "load_rules",
+]
+
+RULES_FILE_ENV = "BEIAN_RULES_FILE"
+DEFAULT_RULES_FILE = Path(__file__).with_name("notice-2010.toml")
+
+Kind = Literal["unit", "individual"]
+Nationality = Literal["cn", "foreign"]
+Holder = Literal["subject", "responsible_person"]
+EnteredBy = Literal["applicant", "provider"]
+DeadlineUnit = Literal["working_days", "months", "years"]
+DeadlineBound = Literal["within", "at_least"]
+FormSectionKind = Literal["fields", "checks", "notes", "signatures"]
+KINDS: tuple[Kind, ...] = ("unit", "individual")
+NATIONALITIES: tuple[Nationality, ...] = ("cn", "foreign")
+_ENTERED_BY: tuple[EnteredBy, ...] = ("applicant", "provider")
+_DEADLINE_UNITS: tuple[DeadlineUnit, ...] = ("working_days", "months", "years")
+_DEADLINE_BOUNDS: tuple[DeadlineBound, ...] = ("within", "at_least")
+_FORM_SECTION_KINDS: tuple[FormSectionKind, ...] = ("fields", "checks", "notes", "signatures")
+
+RULE_VALIDATORS = frozenset({"choice", "nationality", "document_type", "document_number"})
+"""Validator names resolved against the rules rather than ``chalicelib.validators``."""
+
+RulesError = DataFileError
+
+
+@dataclass(frozen=True)
+class Citation(Serialisable):
+    """Where a rule comes from: the section and the words quoted from it."""
+
+    cite: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class KindInfo(Serialisable):
+    """A kind of subject (一.1): unit or individual."""
+
+    id: Kind
+    name: Bilingual
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class NationalityInfo(Serialisable):
+    """Whether a person is a Chinese citizen, which decides their documents."""
+
+    id: Nationality
+    name: Bilingual
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Document(Serialisable):
+    """A document accepted for verification and the number it carries."""
+
+    id: str
+    name: Bilingual
+    number_label: Bilingual
+    identifier: str
+    """Name of the validator in ``chalicelib.validators`` for the document's number."""
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class DocumentRule(Serialisable):
+    """Accepted documents by id: the first choice, then fallbacks in order."""
+
+    documents: tuple[str, ...]
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class PersonDocuments(Serialisable):
+    """A person's accepted documents by nationality."""
+
+    cn: DocumentRule
+    foreign: DocumentRule
+
+    def rule(self, nationality: Nationality) -> DocumentRule:
+        """Return the rule for ``nationality``."""
+        return self.cn if nationality == "cn" else self.foreign
+
+
+@dataclass(frozen=True)
+class SubjectType(Serialisable):
+    """A type of website subject with the documents that prove it.
+
+    A unit has ``documents`` (its own certificates) and its responsible
+    person's documents come from ``Rules.responsible_person``; an individual
+    has ``person_documents`` instead.
+    """
+
+    id: str
+    kind: Kind
+    name: Bilingual
+    citation: Citation
+    documents: DocumentRule | None
+    person_documents: PersonDocuments | None
+
+
+@dataclass(frozen=True)
+class ResponsiblePerson(Serialisable):
+    """The person responsible for the website (一.1(3)) and their documents (一.1(1))."""
+
+    name: Bilingual
+    definition_unit: Bilingual
+    definition_individual: Bilingual
+    citation: Citation
+    in_person: Citation
+    documents: PersonDocuments
+
+
+@dataclass(frozen=True)
+class DocumentOptions(Serialisable):
+    """What one holder must present: one of ``documents``, the first preferred."""
+
+    holder: Holder
+    documents: tuple[Document, ...]
+    citation: Citation
+
+    def ids(self) -> tuple[str, ...]:
+        """The ids of the accepted documents, in order of preference."""
+        return tuple(document.id for document in self.documents)
+
+
+@dataclass(frozen=True)
+class Section(Serialisable):
+    """A part of the filing payload (``subject``, ``contact`` ...)."""
+
+    id: str
+    label: Bilingual
+    entered_by: EnteredBy
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Choice(Serialisable):
+    """One allowed value of a choice field, or one check item on the form."""
+
+    id: str
+    name: Bilingual
+
+
+@dataclass(frozen=True)
+class Field(Serialisable):
+    """One field of the filing payload, addressed as ``<section>.<key>``."""
+
+    id: str
+    label: Bilingual
+    hint: Bilingual
+    validator: str
+    applies_to: tuple[Kind, ...]
+    required_for: tuple[Kind, ...]
+    many: bool
+    max_items: int | None
+    max_length: int | None
+    choices: tuple[Choice, ...]
+    citation: Citation
+
+    @property
+    def section(self) -> str:
+        """The payload section holding the field."""
+        return self.id.partition(".")[0]
+
+    @property
+    def key(self) -> str:
+        """The field's key inside its section."""
+        return self.id.partition(".")[2]
+
+    def applies(self, kind: Kind) -> bool:
+        """Whether subjects of ``kind`` have this field."""
+        return kind in self.applies_to
+
+    def required(self, kind: Kind) -> bool:
+        """Whether subjects of ``kind`` must fill this field."""
+        return kind in self.required_for
+
+
+@dataclass(frozen=True)
+class FieldGroup(Serialisable):
+    """At least ``minimum`` of ``fields`` must be filled by subjects of ``applies_to``."""
+
+    id: str
+    fields: tuple[str, ...]
+    minimum: int
+    applies_to: tuple[Kind, ...]
+    message: Bilingual
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Deadline(Serialisable):
+    """A time limit (``bound = "within"``) or minimum period (``"at_least"``)."""
+
+    id: str
+    label: Bilingual
+    amount: int
+    unit: DeadlineUnit
+    bound: DeadlineBound
+    starts: Bilingual
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Photo(Serialisable):
+    """The on-site photo of the responsible person (二.(二)1(4))."""
+
+    long_side_px: int
+    short_side_px: int
+    colour: bool
+    front_facing: bool
+    bareheaded: bool
+    shows_capture_time: bool
+    shows_curtain_marker: bool
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class NoticeText(Serialisable):
+    """Official wording to send or print verbatim, with our English translation."""
+
+    id: str
+    purpose: Bilingual
+    text: str
+    translation_en: str
+    cite: str
+
+
+@dataclass(frozen=True)
+class FormSection(Serialisable):
+    """A section of the verification form (核验单)."""
+
+    id: str
+    kind: FormSectionKind
+    title: Bilingual
+    fields_from: str | None
+    checks: tuple[Choice, ...]
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class VerificationForm(Serialisable):
+    """The verification form: title, number of copies and sections."""
+
+    title: Bilingual
+    copies: int
+    citation: Citation
+    sections: tuple[FormSection, ...]
+
+
+@dataclass(frozen=True)
+class AgreementPoint(Serialisable):
+    """A headline point of the information security agreement."""
+
+    id: str
+    text: Bilingual
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class SecurityAgreement(Serialisable):
+    """The information security agreement signed at verification (二.(二)1(6))."""
+
+    title: Bilingual
+    citation: Citation
+    points: tuple[AgreementPoint, ...]
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_I = TypeVar("_I", bound=_Identified)
+_S = TypeVar("_S", bound=str)
+
+
+def _lookup(items: Iterable[_I], wanted: str, what: str) -> _I:
+    for item in items:
+        if item.id == wanted:
+            return item
+    raise KeyError(f"unknown {what}: {wanted!r}")
+
+
+@dataclass(frozen=True)
+class Rules(Serialisable):
+    """All rules of one rules file; look-ups raise ``KeyError`` for unknown ids."""
+
+    version: str
+    effective: date
+    notice: Notice
+    kinds: tuple[KindInfo, ...]
+    nationalities: tuple[NationalityInfo, ...]
+    subject_types: tuple[SubjectType, ...]
+    documents: tuple[Document, ...]
+    responsible_person: ResponsiblePerson
+    sections: tuple[Section, ...]
+    fields: tuple[Field, ...]
+    field_groups: tuple[FieldGroup, ...]
+    deadlines: tuple[Deadline, ...]
+    photo: Photo
+    notice_texts: tuple[NoticeText, ...]
+    verification_form: VerificationForm
+    security_agreement: SecurityAgreement
+
+    def subject_type(self, subject_type: str) -> SubjectType:
+        """Return the subject type with id ``subject_type``."""
+        return _lookup(self.subject_types, subject_type, "subject type")
+
+    def kind(self, kind: Kind) -> KindInfo:
+        """Return the names of a subject kind."""
+        return _lookup(self.kinds, kind, "kind")
+
+    def nationality(self, nationality: str) -> NationalityInfo:
+        """Return the names of a nationality (``cn`` or ``foreign``)."""
+        return _lookup(self.nationalities, nationality, "nationality")
+
+    def document(self, document: str) -> Document:
+        """Return the document with id ``document``."""
+        return _lookup(self.documents, document, "document")
+
+    def section(self, section: str) -> Section:
+        """Return the payload section with id ``section``."""
+        return _lookup(self.sections, section, "section")
+
+    def field(self, field: str) -> Field:
+        """Return the field with id ``field`` (``<section>.<key>``)."""
+        return _lookup(self.fields, field, "field")
+
+    def deadline(self, deadline: str) -> Deadline:
+        """Return the deadline named ``deadline``."""
+        return _lookup(self.deadlines, deadline, "deadline")
+
+    def notice_text(self, notice_text: str) -> NoticeText:
+        """Return the official text named ``notice_text``."""
+        return _lookup(self.notice_texts, notice_text, "notice text")
+
+    def cited_text(self, cite: str) -> str:
+        """Return the words of the notice's section ``cite``."""
+        return self.notice.cited_text(cite)
+
+    def documents_for(self, subject_type: str, nationality: Nationality) -> tuple[DocumentOptions, ...]:
+        """Documents to present, per holder, first choice first.
+
+        For a unit: the unit's certificates, then the responsible person's
+        documents for ``nationality``. For an individual: the person's own
+        documents for ``nationality`` (they are their own responsible person).
+        """
+        chosen = self.subject_type(subject_type)
+        if chosen.person_documents is not None:
+            return (self._options("subject", chosen.person_documents.rule(nationality)),)
+        if chosen.documents is None:
+            raise KeyError(f"subject type {subject_type!r} lists no documents")
+        return (
+            self._options("subject", chosen.documents),
+            self._options("responsible_person", self.responsible_person.documents.rule(nationality)),
+        )
+
+    def _options(self, holder: Holder, rule: DocumentRule) -> DocumentOptions:
+        return DocumentOptions(holder, tuple(map(self.document, rule.documents)), rule.citation)
+
+    def fields_for(self, subject_type: str) -> tuple[Field, ...]:
+        """Every field a subject of this type fills, required or not, in file order."""
+        kind = self.subject_type(subject_type).kind
+        return tuple(field for field in self.fields if field.applies(kind))
+
+    def required_fields(self, subject_type: str) -> tuple[Field, ...]:
+        """The fields a subject of this type must fill."""
+        kind = self.subject_type(subject_type).kind
+        return tuple(field for field in self.fields if field.required(kind))
+
+
+def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
+    """Return the rules from ``path``, ``$BEIAN_RULES_FILE`` or the packaged file."""
+    chosen = path if path is not None else os.environ.get(RULES_FILE_ENV) or DEFAULT_RULES_FILE
+    return _load(Path(chosen).resolve())
+
+
+@functools.cache
+def _load(path: Path) -> Rules:
+    return _Reader(path).rules()
+
+
+class _Reader:
+    """Builds ``Rules`` from one file, checking every citation against the notice."""
+
+    def __init__(self, path: Path) -> None:
+        self.root = read_toml(path)
+        notice_table = self.root.table("notice")
+        self.notice_file = path.with_name(notice_table.get("file", str))
+        try:
+            raw = self.notice_file.read_bytes()
+        except OSError:
+            raise notice_table.fail("找不到通知原文副本", "the copy of the notice is missing", "file") from None
+        sha256 = notice_table.get("sha256", str)
+        if hashlib.sha256(raw).hexdigest() != sha256:
+            raise notice_table.fail(
+                "通知原文副本的sha256与记录不符",
+                "the notice copy's sha256 differs from the recorded one",
+                "sha256",
+            )
+        self.notice_text = raw.decode("utf-8")
+        self.notice = Notice(
+            self._verbatim(notice_table, "title_zh"),
+            notice_table.get("title_en", str),
+            self.notice_file.name,
+            sha256,
+            split_sections(self.notice_text),
+        )
+
+    def _verbatim(self, table: Table, key: str) -> str:
+        text = table.get(key, str)
+        if text not in self.notice_text:
+            raise table.fail("原文中找不到该文字", "this text is not in the notice", key)
+        return text
+
+    def citation(self, table: Table) -> Citation:
+        """Read ``cite`` and ``quote`` and check the quote is in the cited section."""
+        cite, quote = table.get("cite", str), table.get("quote", str)
+        if quote not in self._cited(table, cite):
+            raise table.fail(f"引文不在{cite}中", f"the quote is not in section {cite} of the notice", "quote")
+        return Citation(cite, quote)
+
+    def _cited(self, table: Table, cite: str) -> str:
+        try:
+            Cite.parse(cite)
+            return self.notice.cited_text(cite)
+        except (ValueError, KeyError):
+            raise table.fail("引用的章节不存在", "the cited section does not exist in the notice", "cite") from None
+
+    @staticmethod
+    def bilingual(table: Table, prefix: str) -> Bilingual:
+        return Bilingual(table.get(f"{prefix}_zh", str), table.get(f"{prefix}_en", str))
+
+    def rules(self) -> Rules:
+        root = self.root
+        documents = tuple(self._document(t) for t in root.tables("documents"))
+        document_ids = {document.id for document in documents}
+        fields = tuple(self._field(t) for t in root.tables("fields"))
+        sections = tuple(self._section(t) for t in root.tables("sections"))
+        rules = Rules(
+            version=root.get("version", str),
+            effective=root.get("effective", date),
+            notice=self.notice,
+            kinds=tuple(
+                KindInfo(kind, self.bilingual(t, "name"), self.citation(t))
+                for kind, t in self._exactly(root, "kinds", KINDS)
+            ),
+            nationalities=tuple(
+                NationalityInfo(nationality, self.bilingual(t, "name"), self.citation(t))
+                for nationality, t in self._exactly(root, "nationalities", NATIONALITIES)
+            ),
+            subject_types=tuple(self._subject_type(t, document_ids) for t in root.tables("subject_types")),
+            documents=documents,
+            responsible_person=self._responsible_person(root.table("responsible_person"), document_ids),
+            sections=sections,
+            fields=fields,
+            field_groups=tuple(self._field_group(t, fields) for t in root.tables("field_groups")),
+            deadlines=tuple(self._deadline(name, t) for name, t in root.named_tables("deadlines")),
+            photo=self._photo(root.table("photo")),
+            notice_texts=tuple(self._notice_text(name, t) for name, t in root.named_tables("notice_texts")),
+            verification_form=self._form(root.table("verification_form"), sections),
+            security_agreement=self._agreement(root.table("security_agreement")),
+        )
+        for field in fields:
+            if field.section not in {section.id for section in sections}:
+                raise root.fail(f"字段 {field.id} 所属的部分不存在", f"field {field.id} names no known section")
+        for name in ("subject_types", "documents", "sections", "fields", "field_groups"):
+            self._unique(root, name, [item.id for item in getattr(rules, name)])
+        root.check_unused()
+        return rules
+
+    @staticmethod
+    def _unique(root: Table, name: str, ids: list[str]) -> None:
+        duplicates = sorted({item for item in ids if ids.count(item) > 1})
+        if duplicates:
+            raise root.fail(f"id重复：{', '.join(duplicates)}", f"duplicate ids: {', '.join(duplicates)}", name)
+
+    @staticmethod
+    def _exactly(root: Table, key: str, expected: tuple[_S, ...]) -> tuple[tuple[_S, Table], ...]:
+        # The code branches on these ids, so the file must define exactly them.
+        parent = root.table(key)
+        if sorted(parent.names()) != sorted(expected):
+            listed = ", ".join(expected)
+            raise parent.fail(f"应恰好定义 {listed}", f"must define exactly {listed}")
+        return tuple((name, parent.table(name)) for name in expected)
+
+    def _document(self, t: Table) -> Document:
+        identifier = t.get("identifier", str)
+        if identifier not in VALIDATORS:
+            raise t.fail("未知的校验器", "unknown validator", "identifier")
+        return Document(
+            t.get("id", str),
+            self.bilingual(t, "name"),
+            self.bilingual(t, "number"),
+            identifier,
+            self.citation(t),
+        )
+
+    def _document_rule(self, t: Table, document_ids: set[str]) -> DocumentRule:
+        ids = t.strings("documents")
+        unknown = [item for item in ids if item not in document_ids]
+        if unknown or not ids:
+            raise t.fail(
+                "证件列表为空或含未知证件",
+                "the list is empty or names unknown documents",
+                "documents",
+            )
+        return DocumentRule(ids, self.citation(t))
+
+    def _person_documents(self, t: Table, document_ids: set[str]) -> PersonDocuments:
+        return PersonDocuments(
+            self._document_rule(t.table("cn"), document_ids),
+            self._document_rule(t.table("foreign"), document_ids),
+        )
+
+    def _subject_type(self, t: Table, document_ids: set[str]) -> SubjectType:
+        kind = t.choice("kind", KINDS)
+        if kind == "unit":
+            documents, person = self._document_rule(t, document_ids), None
+        else:
+            documents, person = (
+                None,
+                self._person_documents(t.table("person_documents"), document_ids),
+            )
+        return SubjectType(t.get("id", str), kind, self.bilingual(t, "name"), self.citation(t), documents, person)
+
+    def _responsible_person(self, t: Table, document_ids: set[str]) -> ResponsiblePerson:
+        return ResponsiblePerson(
+            self.bilingual(t, "name"),
+            self.bilingual(t, "definition_unit"),
+            self.bilingual(t, "definition_individual"),
+            self.citation(t),
+            self.citation(t.table("in_person")),
+            self._person_documents(t.table("documents"), document_ids),
+        )
+
+    def _section(self, t: Table) -> Section:
+        return Section(
+            t.get("id", str),
+            self.bilingual(t, "label"),
+            t.choice("entered_by", _ENTERED_BY),
+            self.citation(t),
+        )
+
+    def _choices(self, t: Table, key: str) -> tuple[Choice, ...]:
+        return tuple(Choice(c.get("id", str), self.bilingual(c, "name")) for c in t.tables(key))
+
+    def _kinds(self, t: Table, key: str) -> tuple[Kind, ...]:
+        values = t.strings(key)
+        if not set(values) <= set(KINDS):
+            raise t.fail("只能是 unit 或 individual", "only unit and individual are allowed", key)
+        return tuple(kind for kind in KINDS if kind in values)
+
+    def _field(self, t: Table) -> Field:
+        validator = t.get("validator", str)
+        if validator not in VALIDATORS and validator not in RULE_VALIDATORS:
+            raise t.fail("未知的校验器", "unknown validator", "validator")
+        many = t.optional("many", bool, False)
+        field = Field(
+            id=t.get("id", str),
+            label=self.bilingual(t, "label"),
+            hint=self.bilingual(t, "hint"),
+            validator=validator,
+            applies_to=self._kinds(t, "applies_to"),
+            required_for=self._kinds(t, "required_for"),
+            many=many,
+            max_items=t.get("max_items", int) if many else None,
+            max_length=t.optional("max_length", int, 0) or None,
+            choices=self._choices(t, "choices"),
+            citation=self.citation(t),
+        )
+        if not set(field.required_for) <= set(field.applies_to):
+            raise t.fail(
+                "必填类别须包含在适用类别中",
+                "required_for must be within applies_to",
+                "required_for",
+            )
+        if (validator == "choice") != bool(field.choices):
+            raise t.fail(
+                "choice 字段必须且只有它能列出 choices",
+                "choices belong to, and only to, choice fields",
+            )
+        return field
+
+    def _field_group(self, t: Table, fields: tuple[Field, ...]) -> FieldGroup:
+        members = t.strings("fields")
+        known = {field.id for field in fields}
+        minimum = t.get("minimum", int)
+        if not set(members) <= known or not 1 <= minimum <= len(members):
+            raise t.fail("字段未知或最少数目无效", "unknown fields or an impossible minimum", "fields")
+        return FieldGroup(
+            t.get("id", str),
+            members,
+            minimum,
+            self._kinds(t, "applies_to"),
+            self.bilingual(t, "message"),
+            self.citation(t),
+        )
+
+    def _deadline(self, name: str, t: Table) -> Deadline:
+        amount = t.get("amount", int)
+        if amount < 1:
+            raise t.fail("期限须为正数", "the amount must be positive", "amount")
+        return Deadline(
+            name,
+            self.bilingual(t, "label"),
+            amount,
+            t.choice("unit", _DEADLINE_UNITS),
+            t.choice("bound", _DEADLINE_BOUNDS),
+            self.bilingual(t, "starts"),
+            self.citation(t),
+        )
+
+    def _photo(self, t: Table) -> Photo:
+        return Photo(
+            t.get("long_side_px", int),
+            t.get("short_side_px", int),
+            t.get("colour", bool),
+            t.get("front_facing", bool),
+            t.get("bareheaded", bool),
+            t.get("shows_capture_time", bool),
+            t.get("shows_curtain_marker", bool),
+            self.citation(t),
+        )
+
+    def _notice_text(self, name: str, t: Table) -> NoticeText:
+        cite, text = t.get("cite", str), t.get("text", str)
+        # Official wording is quoted in the notice between “ and ”: the whole
+        # quotation must match, not just part of it.
+        if f"“{text}”" not in self._cited(t, cite):
+            raise t.fail(
+                f"文字与{cite}中引号内的原文不完全一致",
+                f"text differs from the quotation in {cite}",
+                "text",
+            )
+        return NoticeText(name, self.bilingual(t, "purpose"), text, t.get("translation_en", str), cite)
+
+    def _form(self, t: Table, sections: tuple[Section, ...]) -> VerificationForm:
+        return VerificationForm(
+            self.bilingual(t, "title"),
+            t.get("copies", int),
+            self.citation(t),
+            tuple(self._form_section(s, sections) for s in t.tables("sections")),
+        )
+
+    def _form_section(self, t: Table, sections: tuple[Section, ...]) -> FormSection:
+        kind = t.choice("kind", _FORM_SECTION_KINDS)
+        fields_from = t.optional("fields_from", str, "") or None
+        checks = self._choices(t, "checks")
+        if (kind == "fields") != (fields_from in {section.id for section in sections}) or (
+            (kind == "checks") != bool(checks)
+        ):
+            raise t.fail(
+                "fields 类须有有效的 fields_from，checks 类须有 checks",
+                "a fields section needs a valid fields_from and a checks section needs checks",
+                "kind",
+            )
+        return FormSection(
+            t.get("id", str),
+            kind,
+            self.bilingual(t, "title"),
+            fields_from,
+            checks,
+            self.citation(t),
+        )
+
+    def _agreement(self, t: Table) -> SecurityAgreement:
+        return SecurityAgreement(
+            self.bilingual(t, "title"),
+            self.citation(t),
+            tuple(
+                AgreementPoint(p.get("id", str), self.bilingual(p, "text"), self.citation(p))
+                for p in t.tables("points")
+            ),
+        )

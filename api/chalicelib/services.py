@@ -1,0 +1,64 @@
+"""The application's services wired to one backend, built once per configuration."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .audit import AuditLog
+from .auth import Authenticator
+from .backend import build_backend
+from .config import Settings
+from .deadlines import Deadlines
+from .documents import DocumentService
+from .filings import FilingService
+from .keyring import ArchiveKeys
+from .ports import Backend
+from .sensitive import SensitiveFields
+from .steps import Steps
+from .vault import Vault
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    backend: Backend
+    auth: Authenticator
+    audit: AuditLog
+    keys: ArchiveKeys
+    filings: FilingService
+    documents: DocumentService
+    steps: Steps
+
+
+def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
+    backend = build_backend(settings)
+    vault = Vault(backend.records, backend.custody)
+    audit = AuditLog(backend.audit, vault)
+    keys = ArchiveKeys(vault)
+    sensitive = SensitiveFields(vault)
+    filings = FilingService(settings, backend.records, backend.notifier, audit, sensitive,
+                            Deadlines(), clock)
+    documents = DocumentService(settings, backend.records, backend.blobs, keys, filings, audit,
+                                clock)
+    return Services(
+        settings=settings, backend=backend, audit=audit, keys=keys, filings=filings,
+        auth=Authenticator(settings, vault, filings.token_hash), documents=documents,
+        steps=Steps(filings, documents, keys, sensitive, backend.records, clock),
+    )
+
+
+@functools.cache
+def _services_for(settings: Settings) -> Services:
+    return build_services(settings)
+
+
+def current_services() -> Services:
+    """The services for the environment as it is now (Chalice sets it per request)."""
+    return _services_for(Settings.from_env())

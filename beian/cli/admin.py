@@ -1,0 +1,106 @@
+"""Running the system on one machine: initialise, serve, issue staff tokens, package for AWS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from chalicelib.auth import STAFF_ROLES
+from chalicelib.config import Settings
+from chalicelib.errors import DomainError
+from chalicelib.services import current_services
+from rich.console import Console
+
+console = Console()
+err = Console(stderr=True)
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def fail(error: DomainError) -> None:
+    err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")
+    raise typer.Exit(2)
+
+
+def initialise() -> Settings:
+    """Create the archive's keys on first run; later runs find and reuse them."""
+    services = current_services()
+    services.keys.public_key_info()
+    services.audit.public_key_pem()
+    services.auth.issue("init-check", "admin", ttl_seconds=1)
+    return services.settings
+
+
+def serve(
+    port: int = typer.Option(8000, envvar="PORT", help="端口 / Port"),
+    host: str = typer.Option("127.0.0.1", help="监听地址 / Address to listen on"),
+    site: Path = typer.Option(PROJECT / "build" / "site", help="已构建的站点 / The built site"),
+) -> None:
+    """运行本机系统：站点与 API / Run the site and the API on this machine."""
+    os.environ.setdefault("BEIAN_PUBLIC_URL", f"http://{host}:{port}")
+    settings = initialise()
+    from app import app as chalice_app  # the API, imported only when serving
+
+    from ..server import build_server, create_listener
+
+    listener = create_listener(build_server(chalice_app, site), host, port)
+    info = current_services().keys.public_key_info()
+    console.print(f"[bold]beian[/bold] 数据目录 / archive: {settings.data_dir}")
+    console.print(f"  站点 / site:  http://{host}:{port}/")
+    console.print(f"  API:          http://{host}:{port}/api/health")
+    console.print(f"  归档公钥指纹 / archive key fingerprint: {info['fingerprint']}")
+    console.print("  获取工作人员令牌 / get a staff token:\n"
+                  "    .venv/bin/beian users add --role verifier --name alice")
+    console.print("  按 Ctrl-C 停止 / press Ctrl-C to stop")
+    try:
+        listener.run()
+    except KeyboardInterrupt:
+        console.print("已停止 / stopped")
+    finally:
+        listener.stop()
+
+
+users = typer.Typer(help="工作人员 / Staff users", no_args_is_help=True)
+
+
+@users.command("add")
+def add_user(
+    role: str = typer.Option(..., help="角色 / Role: " + ", ".join(STAFF_ROLES)),
+    name: str = typer.Option(..., help="姓名或工号 / Name or staff id"),
+    provider: str = typer.Option("", help="接入服务单位 / Access provider (default: this one)"),
+    province: str = typer.Option("", help="省份简称，如 京 / Province character"),
+    hours: int = typer.Option(12, help="有效小时数 / Hours the token is valid"),
+) -> None:
+    """签发工作人员令牌（只显示一次）/ Issue a staff token (shown once)."""
+    services = current_services()
+    try:
+        token = services.auth.issue(
+            name, role, provider=provider or services.settings.provider,
+            province=province or services.settings.province, ttl_seconds=hours * 3600)
+    except DomainError as error:
+        fail(error)
+    typer.echo(token)
+
+
+def package(output: Path = typer.Option(PROJECT / "build" / "package",
+                                        help="输出目录 / Output folder")) -> None:
+    """为 AWS 打包（无需账号）/ Package for AWS with chalice package (no account needed)."""
+    vendor = PROJECT / "api" / "vendor"
+    shutil.rmtree(vendor, ignore_errors=True)
+    # Chalice packages only app.py, chalicelib/ and vendor/: bring crypto/ along.
+    shutil.copytree(PROJECT / "crypto", vendor / "crypto",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "cn-north-1")}
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run([str(chalice), "package", "--stage", "prod", str(output.resolve())],  # noqa: S603
+                   cwd=PROJECT / "api", env=env, check=True)
+    console.print(f"已打包 / packaged: {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(package)
+    app.add_typer(users, name="users")

@@ -1,0 +1,250 @@
+"""The embedded server: the public site at /, the API at /api/, local upload slots at /blobs/.
+
+One process on one machine, no cloud account: the Chalice app runs through Chalice's
+own LocalGateway (the same routing, authorizer and middleware as on API Gateway)
+behind waitress, a threaded WSGI server (field notes: about 10x ``chalice local``).
+The /blobs/ routes stand in for S3's presigned POST and GET, streaming to and from
+disk so document bytes never pass through the API.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from chalice.config import Config
+from chalice.local import ForbiddenError, LocalGateway, LocalGatewayException
+from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
+from chalicelib.ports import BlobMissing
+from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Environ = dict[str, Any]
+
+MAX_API_BODY = 1024 * 1024
+READ_SIZE = 64 * 1024
+MAX_FIELD_BYTES = 4096
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    # The upload page handles plaintext: only our own scripts, nothing inline, nothing third-party.
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+     "frame-ancestors 'none'; form-action 'self'"),
+]
+REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+           403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+           413: "Payload Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+MESSAGES = {
+    "not_found": ("请求的地址不存在", "No such page or route"),
+    "unauthorized": ("访问令牌无效或已过期，请重新登录或核对令牌",
+                     "The access token is missing, invalid or expired"),
+    "too_large": ("请求内容过大", "The request body is too large"),
+    "upload_refused": ("上传未被接受：{}", "The upload was refused: {}"),
+    "upload_too_large": ("文件超过上传凭证允许的大小，请重新申请上传",
+                         "The file is larger than the upload slot allows; request a new slot"),
+    "download_refused": ("下载链接无效或已过期", "The download link is invalid or expired"),
+}
+
+
+def status_line(code: int) -> str:
+    return f"{code} {REASONS.get(code, 'Error')}"
+
+
+def json_reply(start: StartResponse, code: int, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    start(status_line(code), [("Content-Type", "application/json; charset=utf-8"),
+                              ("Content-Length", str(len(data))), *SECURITY_HEADERS])
+    return [data]
+
+
+def error_reply(start: StartResponse, code: int, kind: str, *detail: str) -> list[bytes]:
+    zh, en = MESSAGES[kind]
+    return json_reply(start, code, {"code": kind, "message_zh": zh.format(*detail),
+                                    "message_en": en.format(*detail)})
+
+
+class EmbeddedServer:
+    """The WSGI application. ``blobs`` is the embedded backend's blob store; on the AWS
+    backend it is None, and clients upload to S3 directly."""
+
+    def __init__(self, chalice_app: Any, site_dir: Path, blobs: LocalBlobs | None) -> None:
+        config = Config.create(chalice_stage="local", app_name="beian",
+                               lambda_timeout=60, lambda_memory_size=512)
+        self._gateway = LocalGateway(chalice_app, config)
+        self._site = site_dir.resolve()
+        self._blobs = blobs
+
+    def __call__(self, environ: Environ, start: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/") or "/"
+        method = environ["REQUEST_METHOD"]
+        if path == "/api" or path.startswith("/api/"):
+            return self._api(environ, start, path[len("/api"):] or "/")
+        if self._blobs is not None and path == "/blobs/upload" and method == "POST":
+            return self._upload(environ, start, self._blobs)
+        if self._blobs is not None and path == "/blobs/download" and method == "GET":
+            return self._download(environ, start, self._blobs)
+        if method in ("GET", "HEAD"):
+            return self._static(start, path)
+        return error_reply(start, 405 if path.startswith("/blobs/") else 404, "not_found")
+
+    def _api(self, environ: Environ, start: StartResponse, path: str) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > MAX_API_BODY:
+            return error_reply(start, 413, "too_large")
+        body = environ["wsgi.input"].read(length) if length else None
+        query = environ.get("QUERY_STRING", "")
+        headers = {key[5:].replace("_", "-").lower(): value
+                   for key, value in environ.items() if key.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        try:
+            response = self._gateway.handle_request(
+                method=environ["REQUEST_METHOD"], path=path + (f"?{query}" if query else ""),
+                headers=headers, body=body)
+        except LocalGatewayException as error:
+            unknown_route = isinstance(error, ForbiddenError) and (
+                error.headers.get("x-amzn-ErrorType") == "UnauthorizedException")
+            if unknown_route:
+                return error_reply(start, 404, "not_found")
+            return error_reply(start, 401, "unauthorized")
+        out = response["body"] or b""
+        if isinstance(out, str):
+            out = out.encode()
+        reply_headers = [(k, v) for k, v in response["headers"].items()
+                         if k.lower() != "content-length"]
+        start(status_line(response["statusCode"]),
+              [*reply_headers, ("Content-Length", str(len(out))), *SECURITY_HEADERS])
+        return [out]
+
+    def _upload(self, environ: Environ, start: StartResponse,
+                blobs: LocalBlobs) -> Iterable[bytes]:
+        """The local presigned POST: form fields first, then the file, streamed to staging."""
+        content_type, options = parse_options_header(environ.get("CONTENT_TYPE", ""))
+        if content_type != "multipart/form-data" or "boundary" not in options:
+            return error_reply(start, 400, "upload_refused", "须以 multipart/form-data 上传")
+        stream = environ["wsgi.input"]
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+        events = _parse(stream, options["boundary"], length)
+        fields: dict[str, str] = {}
+        try:
+            for event in events:
+                if not isinstance(event, MultipartSegment):
+                    continue
+                if event.name == "file":
+                    key, max_bytes = blobs.verify_upload_fields(fields)
+                    blobs.write_staged(key, _segment_body(events), max_bytes)
+                    start(status_line(204), list(SECURITY_HEADERS))
+                    return [b""]
+                fields[event.name] = b"".join(_segment_body(events, MAX_FIELD_BYTES)).decode()
+        except TooLargeUpload:
+            return error_reply(start, 413, "upload_too_large")
+        except (ValueError, ParserError) as error:
+            return error_reply(start, 400, "upload_refused", str(error))
+        return error_reply(start, 400, "upload_refused", "no file part")
+
+    def _download(self, environ: Environ, start: StartResponse,
+                  blobs: LocalBlobs) -> Iterable[bytes]:
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        try:
+            key = blobs.verify_download(query)
+            stream = blobs.open(key)
+        except (ValueError, BlobMissing):
+            return error_reply(start, 403, "download_refused")
+        size = os.fstat(stream.fileno()).st_size
+        start(status_line(200), [
+            ("Content-Type", "application/octet-stream"), ("Content-Length", str(size)),
+            ("Content-Disposition", "attachment"), *SECURITY_HEADERS])
+        return _file_chunks(stream)
+
+    def _static(self, start: StartResponse, path: str) -> Iterable[bytes]:
+        target = (self._site / path.lstrip("/")).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(self._site) or not target.is_file():
+            missing = self._site / "404.html"
+            if missing.is_file():
+                data = missing.read_bytes()
+                start(status_line(404), [("Content-Type", "text/html; charset=utf-8"),
+                                         ("Content-Length", str(len(data))), *SECURITY_HEADERS])
+                return [data]
+            return error_reply(start, 404, "not_found")
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
+            kind += "; charset=utf-8"
+        start(status_line(200), [("Content-Type", kind),
+                                 ("Content-Length", str(target.stat().st_size)), *SECURITY_HEADERS])
+        return _file_chunks(target.open("rb"))
+
+
+def _parse(stream: Any, boundary: str, length: int) -> Iterator[MultipartSegment | bytes | None]:
+    with PushMultipartParser(boundary, content_length=length, max_segment_count=16) as parser:
+        while not parser.closed:
+            chunk = stream.read(READ_SIZE)
+            yield from parser.parse(chunk)
+            if not chunk:
+                break
+
+
+def _segment_body(events: Iterator[MultipartSegment | bytes | None],
+                  limit: float = float("inf")) -> Iterator[bytes]:
+    """The body chunks of the current segment, up to its end marker."""
+    seen = 0
+    for event in events:
+        if event is None:
+            return
+        if isinstance(event, bytes):
+            seen += len(event)
+            if seen > limit:
+                raise ValueError("form field too long")
+            yield event
+
+
+def _file_chunks(stream: Any) -> Iterator[bytes]:
+    with stream:
+        while chunk := stream.read(READ_SIZE):
+            yield chunk
+
+
+def build_server(chalice_app: Any, site_dir: Path) -> EmbeddedServer:
+    from chalicelib.backend import current_backend
+
+    blobs = current_backend().blobs
+    return EmbeddedServer(chalice_app, site_dir, blobs if isinstance(blobs, LocalBlobs) else None)
+
+
+class Listener:
+    """A waitress server that can also be stopped from another thread (tests, Ctrl-C)."""
+
+    def __init__(self, app: EmbeddedServer, host: str, port: int) -> None:
+        import waitress
+
+        self._server = waitress.create_server(app, host=host, port=port, threads=8,
+                                              ident="beian", clear_untrusted_proxy_headers=True)
+        self.port = int(self._server.effective_port)
+
+    def run(self) -> None:
+        self._server.run()
+
+    def stop(self) -> None:
+        """Stop from any thread: the channels are closed inside waitress's own loop."""
+        self._server.trigger.pull_trigger(self._close_channels)
+
+    def _close_channels(self) -> None:
+        # waitress's loop ends once its socket map is empty.
+        for channel in list(self._server._map.values()):
+            channel.close()
+        self._server.task_dispatcher.shutdown()
+
+
+def create_listener(app: EmbeddedServer, host: str, port: int) -> Listener:
+    """A server bound to ``host:port`` (not yet running); port 0 picks a free port."""
+    return Listener(app, host, port)

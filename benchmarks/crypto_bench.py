@@ -1,0 +1,262 @@
+"""Envelope encryption benchmark: crypto/ against a plain copy, raw AES-GCM, age and the AWS SDK.
+
+    python benchmarks/crypto_bench.py [--sizes 256,1024] [--repeat 3] [--write]
+
+Every measurement runs in a fresh interpreter that reports its own time and peak
+RSS (VmHWM); an interpreter that only starts and reports is the
+baseline RSS. Files live in /dev/shm, because disk-backed runs vary about 3x
+here. ``--write`` replaces the "## Envelope encryption" section of
+benchmarks/RESULTS.md. This is a benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # crypto/ from this tree, installed or not
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SCRATCH = Path("/dev/shm/beian-crypto-bench")
+CHUNK = 64 * 1024
+MIB = 1024 * 1024
+CONTEXT = ("bench-isp", "京ICP备11018762号-11", "doc-1", "id-card")
+
+# Worker side: one operation per fresh interpreter ----------------------------------------
+
+
+def _copy(src: Path, dst: Path) -> None:
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with src.open("rb") as source, dst.open("wb") as sink:
+        while count := source.readinto(buffer):
+            sink.write(view[:count])
+
+
+def _aesgcm_in_memory(size: int) -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead = AESGCM(os.urandom(32))
+    plain = memoryview(bytearray(os.urandom(CHUNK)))
+    sealed = bytearray(CHUNK + 16)
+    for counter in range(size // CHUNK):
+        aead.encrypt_into(counter.to_bytes(12, "big"), plain, b"", sealed)
+
+
+def _envelope(mode: str, src: Path, dst: Path) -> None:
+    import crypto
+
+    key = crypto.PrivateKey.load((SCRATCH / "key.pem").read_bytes(), None)
+    context = crypto.Context(*CONTEXT)
+    if mode == "encrypt":
+        crypto.encrypt_file(src, dst, recipients=[key.public_key], context=context)
+    else:
+        crypto.decrypt_file(src, dst, context=context, identity=key)
+
+
+def _age(mode: str, src: Path, dst: Path) -> None:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.from_str((SCRATCH / "age.key").read_text().strip())
+    if mode == "encrypt":
+        pyrage.encrypt_file(str(src), str(dst), [identity.to_public()])
+    else:
+        pyrage.decrypt_file(str(src), str(dst), [identity])
+
+
+def _aws(mode: str, src: Path, dst: Path, unsigned: bool) -> None:
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import Algorithm, EncryptionKeyType, WrappingAlgorithm
+    from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
+    from aws_encryption_sdk.key_providers.raw import RawMasterKey
+
+    key = RawMasterKey(
+        provider_id="bench",
+        key_id=b"bench-key",
+        wrapping_key=WrappingKey(
+            wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
+            wrapping_key=b"\x01" * 32,
+            wrapping_key_type=EncryptionKeyType.SYMMETRIC,
+        ),
+    )
+    client = aws_encryption_sdk.EncryptionSDKClient()
+    options: dict[str, Any] = {"key_provider": key}
+    if mode == "encrypt" and unsigned:
+        options |= {
+            "algorithm": Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+            "frame_length": CHUNK,
+        }
+    with (
+        src.open("rb") as source,
+        dst.open("wb") as sink,
+        client.stream(mode=mode[0], source=source, **options) as stream,
+    ):
+        for data in stream:
+            sink.write(data)
+
+
+def _operation(name: str, size: int) -> Callable[[], None]:
+    tool, _, mode = name.partition("-")
+    plain, sealed, back = (SCRATCH / f"{size}.{ext}" for ext in ("plain", tool, "out"))
+    if tool == "baseline":
+        return lambda: None
+    if tool == "copy":
+        return lambda: _copy(plain, back)
+    if tool == "aesgcm":
+        return lambda: _aesgcm_in_memory(size)
+    tools: dict[str, Callable[[str, Path, Path], None]] = {
+        "envelope": _envelope,
+        "age": _age,
+        "aws": functools.partial(_aws, unsigned=False),
+        "aws64k": functools.partial(_aws, unsigned=True),
+    }
+    src, dst = (plain, sealed) if mode == "encrypt" else (sealed, back)
+    return lambda: tools[tool](mode, src, dst)
+
+
+def worker(name: str, size: int) -> None:
+    operation = _operation(name, size)
+    start = time.perf_counter()
+    operation()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_mib": _peak_rss_kib() / 1024}))
+
+
+def _peak_rss_kib() -> int:
+    # VmHWM, not getrusage's ru_maxrss: Linux carries the parent's peak across fork and exec.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+# Parent side ------------------------------------------------------------------------------
+
+OPERATIONS = [
+    ("copy", "plain Python copy, 64 KiB buffer"),
+    ("aesgcm-memory", "AESGCM.encrypt_into, 64 KiB chunks, in memory"),
+    ("envelope-encrypt", "crypto/ encrypt_file"),
+    ("envelope-decrypt", "crypto/ decrypt_file"),
+    ("age-encrypt", "pyrage (age) encrypt_file"),
+    ("age-decrypt", "pyrage (age) decrypt_file"),
+    ("aws-encrypt", "aws-encryption-sdk default suite (signed, 4 KiB frames)"),
+    ("aws-decrypt", "aws-encryption-sdk default suite, decrypt"),
+    ("aws64k-encrypt", "aws-encryption-sdk unsigned, 64 KiB frames"),
+    ("aws64k-decrypt", "aws-encryption-sdk unsigned, 64 KiB frames, decrypt"),
+]
+
+
+COMPARISONS = [
+    (("copy", "copy"), "plain copy", "≥ 0.85"),
+    (("age-encrypt", "age-decrypt"), "pyrage (age)", "≥ 1.8"),
+    (("aws-encrypt", "aws-decrypt"), "AWS SDK default suite", "≥ 15"),
+    (("aws64k-encrypt", "aws64k-decrypt"), "AWS SDK unsigned, 64 KiB frames", "-"),
+]
+
+
+def measure(name: str, size: int, repeat: int) -> dict[str, float]:
+    runs = []
+    for _ in range(repeat):
+        (SCRATCH / f"{size}.out").unlink(missing_ok=True)  # every run writes a new file
+        done = subprocess.run(
+            [sys.executable, __file__, "--worker", name, "--size", str(size)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        runs.append(json.loads(done.stdout))
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "peak_mib": max(r["peak_mib"] for r in runs),
+    }
+
+
+def prepare(sizes: list[int]) -> None:
+    import pyrage
+
+    import crypto
+
+    SCRATCH.mkdir(exist_ok=True)
+    (SCRATCH / "key.pem").write_bytes(crypto.PrivateKey.generate().dump_pem(None))
+    (SCRATCH / "age.key").write_text(str(pyrage.x25519.Identity.generate()))
+    for size in sizes:
+        plain = SCRATCH / f"{size}.plain"
+        if not plain.exists() or plain.stat().st_size != size:
+            with plain.open("wb") as out:
+                for _ in range(size // (64 * MIB)):
+                    out.write(os.urandom(64 * MIB))
+
+
+def report(sizes: list[int], repeat: int, command: str) -> str:
+    baseline = measure("baseline", 0, repeat)["peak_mib"]
+    lines = [
+        "## Envelope encryption",
+        "",
+        f"Command: `{command}` (median of {repeat} runs, each in a fresh interpreter; files in",
+        f"/dev/shm; MB/s = 10^6 B/s; RSS is the child's peak minus a bare interpreter's "
+        f"{baseline:.1f} MiB).",
+        "",
+    ]
+    for size in sizes:
+        results = {name: measure(name, size, repeat) for name, _ in OPERATIONS}
+        speed = {name: size / r["seconds"] / 1e6 for name, r in results.items()}
+        lines += [f"### {size // MIB} MiB", "", "| operation | MB/s | peak RSS over baseline |"]
+        lines += ["|---|---:|---:|"]
+        for name, label in OPERATIONS:
+            extra = results[name]["peak_mib"] - baseline
+            lines.append(f"| {label} | {speed[name]:,.0f} | {extra:+.1f} MiB |")
+        lines += [
+            "",
+            "| ratio (crypto/ over ...) | target | encrypt | decrypt |",
+            "|---|---|---:|---:|",
+        ]
+        for (encrypt, decrypt), label, target in COMPARISONS:
+            enc = speed["envelope-encrypt"] / speed[encrypt]
+            dec = speed["envelope-decrypt"] / speed[decrypt]
+            lines.append(f"| {label} | {target} | {enc:.2f}x | {dec:.2f}x |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    start = text.find("## Envelope encryption")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("" if end < 0 else text[end:])
+    RESULTS.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="256,1024", help="file sizes in MiB")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.size)
+        return
+    sizes = [int(s) * MIB for s in args.sizes.split(",")]
+    prepare(sizes)
+    command = "python " + " ".join(["benchmarks/crypto_bench.py", *sys.argv[1:]])
+    section = report(sizes, args.repeat, command)
+    print(section)
+    if args.write:
+        write_section(section)
+
+
+if __name__ == "__main__":
+    main()

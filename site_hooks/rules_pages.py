@@ -1,0 +1,490 @@
+"""MkDocs hook: the parts of the site that come from the rules file, written before each build.
+
+The document checklist, the deadlines, the process diagram, the photo
+specification, the official texts, the agreement and the notice itself are
+written as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the
+hand-written pages include them with ``--8<--``, one snippet per language. The
+interactive checklist and the upload page read ``generated/rules.json``. Rules
+come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a build
+exactly as it does for the API: a rule changes in one place.
+
+A file is rewritten only when its content changed, so ``mkdocs serve`` does not
+rebuild in a loop (field notes). Mermaid is copied from the npm package, so the
+site needs no CDN.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Literal
+
+from mkdocs.config.defaults import MkDocsConfig
+
+PROJECT = Path(__file__).resolve().parents[1]
+if str(PROJECT / "api") not in sys.path:
+    sys.path.insert(0, str(PROJECT / "api"))
+
+from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
+    Bilingual,
+    Citation,
+    Deadline,
+    Document,
+    DocumentOptions,
+    Field,
+    Kind,
+    Rules,
+    load_rules,
+)
+from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
+from chalicelib.rules._notice import Cite  # noqa: E402
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+GENERATED = "generated"
+MERMAID = PROJECT / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+
+# Words of the generated pages; everything else comes from the rules.
+WORDS: dict[Lang, dict[str, str]] = {
+    "zh": {
+        "cite": "依据",
+        "holder": "出示人",
+        "first": "第一证件",
+        "fallback": "没有第一证件时可出示",
+        "none": "无",
+        "unit_docs": "单位证件",
+        "subject_self": "主办者本人",
+        "number": "号码",
+        "field": "信息项",
+        "required": "是否必填",
+        "hint": "填写说明",
+        "yes": "必填",
+        "no": "选填",
+        "by_provider": "本部分由接入服务单位填写，您无需准备。",
+        "stage": "环节",
+        "limit": "时限",
+        "starts": "起算",
+        "subject_type": "主办者类型",
+        "subject_docs": "主办者证件",
+        "person_docs": "网站负责人证件",
+        "as_individual": "主办者本人即网站负责人",
+        "or": "或",
+        "purpose": "用途",
+        "official": "官方原文",
+        "copies": "份数",
+        "check_items": "核验项目",
+    },
+    "en": {
+        "cite": "Notice",
+        "holder": "Presented by",
+        "first": "First document",
+        "fallback": "Accepted when the first is not available",
+        "none": "none",
+        "unit_docs": "Organisation's certificate",
+        "subject_self": "The individual",
+        "number": "number",
+        "field": "Item",
+        "required": "Required",
+        "hint": "How to fill it in",
+        "yes": "required",
+        "no": "optional",
+        "by_provider": "The access provider fills in this part; you need not prepare it.",
+        "stage": "Step",
+        "limit": "Time limit",
+        "starts": "Counted from",
+        "subject_type": "Subject type",
+        "subject_docs": "Subject's documents",
+        "person_docs": "Responsible person's documents",
+        "as_individual": "the individual is the responsible person",
+        "or": "or",
+        "purpose": "Purpose",
+        "official": "Official wording",
+        "copies": "Copies",
+        "check_items": "Checked items",
+    },
+}
+
+UNITS: dict[Lang, dict[str, tuple[str, str]]] = {
+    # (singular, plural)
+    "zh": {"working_days": ("个工作日", "个工作日"), "months": ("个月", "个月"), "years": ("年", "年")},
+    "en": {
+        "working_days": ("working day", "working days"),
+        "months": ("month", "months"),
+        "years": ("year", "years"),
+    },
+}
+
+
+def tr(text: Bilingual, lang: Lang) -> str:
+    return text.zh if lang == "zh" else text.en
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def zh_text(text: str, lang: Lang) -> str:
+    """Chinese words inside a page of ``lang``, marked for screen readers on English pages."""
+    return text if lang == "zh" else f'<span lang="zh">{text}</span>'
+
+
+def anchor(cite: str) -> str:
+    """The notice page's anchor for a citation such as ``二.(二)1(2)``."""
+    parsed = Cite.parse(cite)
+    return location_anchor(parsed.part, parsed.subpart, parsed.item, parsed.subitem)
+
+
+def location_anchor(part: str, subpart: str | None, item: int | None, subitem: int | None) -> str:
+    return "-".join(["n", part, *(str(level) for level in (subpart, item, subitem) if level)])
+
+
+def cite_link(cite: str, lang: Lang) -> str:
+    return f"[{WORDS[lang]['cite']} {cite}](notice.md#{anchor(cite)})"
+
+
+def quoted(citation: Citation, lang: Lang) -> str:
+    """A citation with its quoted words, as a line under a rule."""
+    return f"{cite_link(citation.cite, lang)}：「{zh_text(citation.quote, lang)}」"
+
+
+def deadline_text(deadline: Deadline, lang: Lang) -> str:
+    singular, plural = UNITS[lang][deadline.unit]
+    unit = singular if deadline.amount == 1 else plural
+    if lang == "zh":
+        return f"{deadline.amount}{unit}内" if deadline.bound == "within" else f"至少{deadline.amount}{unit}"
+    bound = "within" if deadline.bound == "within" else "at least"
+    return f"{bound} {deadline.amount} {unit}"
+
+
+def document_label(document: Document, lang: Lang) -> str:
+    name, number = tr(document.name, lang), tr(document.number_label, lang)
+    return f"{name}（{number}）" if lang == "zh" else f"{name} ({number})"
+
+
+def options_cells(options: DocumentOptions, lang: Lang) -> tuple[str, str]:
+    """The first choice, and the fallbacks in order (or "none")."""
+    first, *rest = (document_label(d, lang) for d in options.documents)
+    return first, ("、" if lang == "zh" else "; ").join(rest) or WORDS[lang]["none"]
+
+
+def holder_label(rules: Rules, options: DocumentOptions, kind: Kind, nationality: str,
+                 lang: Lang) -> str:
+    w = WORDS[lang]
+    if options.holder == "subject" and kind == "unit":
+        return w["unit_docs"]
+    who = w["subject_self"] if options.holder == "subject" else tr(rules.responsible_person.name, lang)
+    return f"{who} — {nationality}"
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    head = list(header)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+# -- the snippets ------------------------------------------------------------------------
+
+
+def checklist(rules: Rules, lang: Lang) -> str:
+    """Documents per subject type, then the information to fill in per kind of subject."""
+    w = WORDS[lang]
+    heading = {"zh": "## 证件原件（按主办者类型）", "en": "## Original documents, by type of subject"}
+    lines = [heading[lang], ""]
+    for subject_type in rules.subject_types:
+        lines += [f"### {tr(subject_type.name, lang)} {{#{subject_type.id}}}", ""]
+        rows: list[tuple[str, str, str, str]] = []
+        for nationality in rules.nationalities:
+            for options in rules.documents_for(subject_type.id, nationality.id):
+                holder = holder_label(rules, options, subject_type.kind, tr(nationality.name, lang), lang)
+                row = (holder, *options_cells(options, lang), cite_link(options.citation.cite, lang))
+                if row not in rows:  # a unit's own certificates do not depend on nationality
+                    rows.append(row)
+        lines += table((w["holder"], w["first"], w["fallback"], w["cite"]), rows)
+        lines += [quoted(subject_type.citation, lang), ""]
+    person = rules.responsible_person
+    in_person = {
+        "zh": "网站负责人须本人携带上述证件**原件**到接入服务单位备案现场办理核验。"
+        f"单位的网站负责人是{person.definition_unit.zh}；个人的网站负责人是{person.definition_individual.zh}。",
+        "en": "The person responsible for the website must bring the **originals** of these documents "
+        f"to the access provider's filing desk in person. For an organisation, that is: "
+        f"{person.definition_unit.en} For an individual: {person.definition_individual.en}",
+    }
+    lines += [in_person[lang], "", quoted(person.in_person, lang), ""]
+    lines += fields_sections(rules, lang)
+    return "\n".join(lines)
+
+
+def fields_sections(rules: Rules, lang: Lang) -> list[str]:
+    w = WORDS[lang]
+    heading = {"zh": "## 需要填写的信息", "en": "## Information to fill in"}
+    lines = [heading[lang], ""]
+    for kind in rules.kinds:
+        lines += [f"### {tr(kind.name, lang)} {{#fields-{kind.id}}}", ""]
+        for section in rules.sections:
+            fields = [f for f in rules.fields if f.section == section.id and f.applies(kind.id)]
+            if not fields:
+                continue
+            lines += [f"#### {tr(section.label, lang)} {{#fields-{kind.id}-{section.id}}}", ""]
+            if section.entered_by == "provider":
+                lines += [w["by_provider"], ""]
+            lines += table((w["field"], w["required"], w["hint"]), (field_row(f, kind.id, lang) for f in fields))
+            for group in rules.field_groups:
+                if kind.id in group.applies_to and any(f.id in group.fields for f in fields):
+                    lines += [f"- {tr(group.message, lang)}", ""]
+    return lines
+
+
+def field_row(field: Field, kind: Kind, lang: Lang) -> tuple[str, str, str]:
+    w = WORDS[lang]
+    return tr(field.label, lang), w["yes"] if field.required(kind) else w["no"], tr(field.hint, lang)
+
+
+def documents_summary(rules: Rules, lang: Lang) -> str:
+    """One row per subject type: its documents and its responsible person's."""
+    w = WORDS[lang]
+    rows = []
+    for subject_type in rules.subject_types:
+        by_holder: dict[str, list[str]] = {"subject": [], "responsible_person": []}
+        for nationality in rules.nationalities:
+            for options in rules.documents_for(subject_type.id, nationality.id):
+                first, fallbacks = options_cells(options, lang)
+                text = first if fallbacks == w["none"] else f"{first}，{w['or']} {fallbacks}"
+                if options.holder == "responsible_person" or subject_type.kind == "individual":
+                    text = f"{tr(nationality.name, lang)}：{text}"
+                if text not in by_holder[options.holder]:
+                    by_holder[options.holder].append(text)
+        rows.append((f"[{tr(subject_type.name, lang)}](checklist.md#{subject_type.id})",
+                     "<br>".join(by_holder["subject"]),
+                     "<br>".join(by_holder["responsible_person"]) or w["as_individual"]))
+    return "\n".join(table((w["subject_type"], w["subject_docs"], w["person_docs"]), rows))
+
+
+def deadlines(rules: Rules, lang: Lang) -> str:
+    w = WORDS[lang]
+    rows = [
+        (tr(d.label, lang), f"**{deadline_text(d, lang)}**", tr(d.starts, lang), cite_link(d.citation.cite, lang))
+        for d in rules.deadlines
+    ]
+    return "\n".join(table((w["stage"], w["limit"], w["starts"], w["cite"]), rows))
+
+
+# The applicant's path through 二.(二): (node id, zh, en, deadline shown on the node).
+FLOW_STEPS: tuple[tuple[str, str, str, str], ...] = (
+    ("submit", "主办者在备案系统录入并提交备案信息", "The subject enters and submits the filing", ""),
+    ("pre", "接入服务单位预核验", "Pre-verification by the access provider", "pre_verification"),
+    ("onsite", "网站负责人本人携证件原件到备案现场核验、拍照，签订信息安全管理协议书",
+     "On-site verification: the responsible person brings the originals, is photographed, "
+     "signs the security agreement", "on_site_verification"),
+    ("province", "接入服务单位提交省通信管理局", "The provider submits the filing to the province", ""),
+    ("review", "省通信管理局审核", "Review by the provincial communications administration",
+     "provincial_review"),
+    ("number", "下发备案号，接入网站", "Filing number issued, website connected", ""),
+)
+FLOW_EDGES: tuple[tuple[str, str, str, str], ...] = (
+    ("submit", "pre", "", ""),
+    ("pre", "onsite", "通过：短信通知", "passed: SMS"),
+    ("pre", "fix", "未通过：短信退回", "not passed: SMS"),
+    ("fix", "pre", "修改后重新提交", "corrected, resubmitted"),
+    ("onsite", "province", "核验无误", "all verified"),
+    ("province", "review", "", ""),
+    ("review", "number", "合格", "approved"),
+    ("review", "onsite", "不合格：退回重新核验", "returned: verified again"),
+)
+FLOW_EXTRA = {"fix": ("主办者修改备案信息", "The subject corrects the filing")}
+
+
+def flow(rules: Rules, lang: Lang) -> str:
+    """The process as a Mermaid flowchart, with the rules' deadlines on its steps."""
+    title = {"zh": "网站备案流程", "en": "The website filing process"}
+    description = {
+        "zh": "从提交备案信息到下发备案号的各个环节、分支和时限；下文有同样内容的文字说明。",
+        "en": "Each step from submitting the filing to the filing number, its branches and time "
+        "limits; the text below says the same.",
+    }
+    lines = ["```mermaid", "flowchart TD", f"  accTitle: {title[lang]}", f"  accDescr: {description[lang]}"]
+    for node, zh, en, deadline in FLOW_STEPS:
+        label = zh if lang == "zh" else en
+        if deadline:
+            label += f"<br/>（{deadline_text(rules.deadline(deadline), lang)}）"
+        lines.append(f'  {node}["{label}"]')
+    for node, (zh, en) in FLOW_EXTRA.items():
+        lines.append(f'  {node}["{zh if lang == "zh" else en}"]')
+    for source, target, zh, en in FLOW_EDGES:
+        label = zh if lang == "zh" else en
+        lines.append(f'  {source} -->|"{label}"| {target}' if label else f"  {source} --> {target}")
+    return "\n".join([*lines, "```", ""])
+
+
+def photo(rules: Rules, lang: Lang) -> str:
+    spec = rules.photo
+    items = {
+        "zh": [
+            f"电子照片规格：**{spec.long_side_px}×{spec.short_side_px} 像素**",
+            "彩色照片" if spec.colour else "",
+            "正面" if spec.front_facing else "",
+            "免冠（不戴帽子）" if spec.bareheaded else "",
+            "照片显示拍照时间" if spec.shows_capture_time else "",
+            "以备案中心统一制作、带有标识的幕布为背景，照片显示背景标识" if spec.shows_curtain_marker else "",
+        ],
+        "en": [
+            f"Digital photo of **{spec.long_side_px}×{spec.short_side_px} pixels**",
+            "In colour" if spec.colour else "",
+            "Facing the camera" if spec.front_facing else "",
+            "Bareheaded (no hat)" if spec.bareheaded else "",
+            "The photo shows when it was taken" if spec.shows_capture_time else "",
+            "Taken against the marked curtain the filing centre provides; the marker shows in the photo"
+            if spec.shows_curtain_marker else "",
+        ],
+    }
+    lines = [f"- {item}" for item in items[lang] if item]
+    return "\n".join([*lines, "", quoted(spec.citation, lang), ""])
+
+
+def official_text(rules: Rules, name: str, lang: Lang) -> str:
+    """One official text verbatim; on English pages with our translation after it."""
+    text = rules.notice_text(name)
+    lines = [f"**{tr(text.purpose, lang)}**（{cite_link(text.cite, lang)}）", ""]
+    lines += [f'<blockquote class="official" lang="zh"><p>{text.text}</p></blockquote>', ""]
+    if lang == "en":
+        lines += [f"*Our translation, not official:* {text.translation_en}", ""]
+    return "\n".join(lines)
+
+
+def sms_texts(rules: Rules, lang: Lang) -> str:
+    names = [t.id for t in rules.notice_texts if t.id.startswith("sms_")]
+    return "\n".join(official_text(rules, name, lang) for name in names)
+
+
+def contract(rules: Rules, lang: Lang) -> str:
+    return official_text(rules, "contract_clause", lang)
+
+
+def agreement(rules: Rules, lang: Lang) -> str:
+    agreement = rules.security_agreement
+    lines = [f"**{tr(agreement.title, lang)}**（{cite_link(agreement.citation.cite, lang)}）", ""]
+    lines += [f"{number}. {tr(point.text, lang)} ({cite_link(point.citation.cite, lang)})"
+              for number, point in enumerate(agreement.points, 1)]
+    return "\n".join([*lines, ""])
+
+
+def verification_form(rules: Rules, lang: Lang) -> str:
+    form = rules.verification_form
+    w = WORDS[lang]
+    lines = [f"**{tr(form.title, lang)}**（{w['copies']}：{form.copies}；{cite_link(form.citation.cite, lang)}）", ""]
+    for section in form.sections:
+        lines.append(f"- {tr(section.title, lang)}")
+        lines += [f"    - {tr(check.name, lang)}" for check in section.checks]
+    return "\n".join([*lines, ""])
+
+
+def retention(rules: Rules, lang: Lang) -> str:
+    rule = rules.deadline("retention")
+    text = {
+        "zh": f"**{deadline_text(rule, lang)}**（{tr(rule.starts, lang)}，{cite_link(rule.citation.cite, lang)}）",
+        "en": f"**{deadline_text(rule, lang)}** ({rule.starts.en}; {cite_link(rule.citation.cite, lang)})",
+    }
+    return text[lang] + "\n"
+
+
+def privacy_version(_rules: Rules, lang: Lang) -> str:
+    """The version applicants consent to; the API refuses consent to any other."""
+    label = {"zh": "本告知版本", "en": "Version of this notice"}
+    return f"{label[lang]}：**{PRIVACY_NOTICE_VERSION}**\n"
+
+
+def notice(rules: Rules, _lang: Lang) -> str:
+    """The notice's body (official Chinese on both pages), one anchor per section for citations."""
+    lines = [f"**{rules.notice.title_zh}**", ""]
+    seen: set[str] = set()
+    for paragraph in rules.notice.paragraphs:
+        levels = (paragraph.subpart, paragraph.item, paragraph.subitem)
+        target = location_anchor(paragraph.part, *levels)
+        if target in seen:
+            lines += [paragraph.text, ""]
+            continue
+        seen.add(target)
+        depth = sum(level is not None for level in levels[:2])
+        if paragraph.subitem is None:
+            lines += [f"{'#' * (2 + depth)} {paragraph.text} {{#{target}}}", ""]
+        else:
+            lines += [f"{paragraph.text}\n{{: #{target} }}", ""]
+    return "\n".join(lines)
+
+
+SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
+    "checklist": checklist,
+    "documents-summary": documents_summary,
+    "deadlines": deadlines,
+    "flow": flow,
+    "photo": photo,
+    "sms": sms_texts,
+    "contract": contract,
+    "agreement": agreement,
+    "verification-form": verification_form,
+    "retention": retention,
+    "privacy-version": privacy_version,
+    "notice": notice,
+}
+
+
+def checklists(rules: Rules) -> dict[str, dict[str, dict[str, object]]]:
+    """What each subject type and nationality brings and fills in, as the rules API decides it.
+
+    The wizard and the upload page present this; they hold no rules logic of their own.
+    """
+    return {
+        subject_type.id: {
+            nationality.id: {
+                "documents": [
+                    {"holder": options.holder, "documents": list(options.ids()),
+                     "cite": options.citation.cite}
+                    for options in rules.documents_for(subject_type.id, nationality.id)
+                ],
+                "fields": [field.id for field in rules.fields_for(subject_type.id)],
+                "required": [field.id for field in rules.required_fields(subject_type.id)],
+            }
+            for nationality in rules.nationalities
+        }
+        for subject_type in rules.subject_types
+    }
+
+
+def to_json(data: object) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def write_if_changed(path: Path, data: bytes) -> None:
+    if path.is_file() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+def generated_dir(config: MkDocsConfig) -> Path:
+    return Path(config.docs_dir) / GENERATED
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    """Point the snippets extension at the generated folder, wherever the docs are."""
+    config.mdx_configs.setdefault("pymdownx.snippets", {})["base_path"] = [str(generated_dir(config))]
+    return config
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    rules = load_rules()
+    out = generated_dir(config)
+    write_if_changed(out / "rules.json", to_json(rules.to_dict()))
+    write_if_changed(out / "checklists.json", to_json(checklists(rules)))
+    for name, render in SNIPPETS.items():
+        for lang in LANGS:
+            write_if_changed(out / f"{name}.{lang}.md", render(rules, lang).encode())
+    write_if_changed(out / MERMAID.name, MERMAID.read_bytes())

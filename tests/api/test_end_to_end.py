@@ -1,0 +1,104 @@
+"""The thin path over HTTP, on both backends: submit, upload encrypted, release, decrypt."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from beian.client import ApiError, BeianClient
+from beian.synthetic import filing_payload
+
+
+def test_applicant_uploads_and_verifier_decrypts_identical_bytes(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+        rng: random.Random, tmp_path: Path) -> None:
+    filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
+    assert filing["state"] == "submitted"
+    assert token.startswith(f"bft_{filing['id']}.")
+    applicant = BeianClient(live_server, token)
+
+    original = tmp_path / "licence.png"
+    original.write_bytes(os.urandom(200_000))  # more than three 64 KiB chunks
+    document = applicant.upload(filing["id"], "business_licence", original)
+    assert document["state"] == "received"
+    assert document["size"] > original.stat().st_size  # ciphertext, not the file
+
+    listed = applicant.call("GET", f"/filings/{filing['id']}/documents")["documents"]
+    assert [item["id"] for item in listed] == [document["id"]]
+
+    verifier = staff("verifier")
+    copy = verifier.retrieve(filing["id"], document["id"], "预核验：核对营业执照", tmp_path / "copy")
+    assert copy.read_bytes() == original.read_bytes()
+
+
+def test_applicant_cannot_release_keys_and_nothing_is_released_without_a_purpose(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+        rng: random.Random, tmp_path: Path) -> None:
+    filing, token = anonymous.submit(filing_payload(rng, "individual"))
+    applicant = BeianClient(live_server, token)
+    scan = tmp_path / "id.jpg"
+    scan.write_bytes(b"\xff\xd8\xff" + os.urandom(1000))
+    document = applicant.upload(filing["id"], "resident_id_card", scan)
+
+    with pytest.raises(ApiError) as refused:
+        applicant.retrieve(filing["id"], document["id"], "I want to see it", tmp_path / "x")
+    assert refused.value.status == 403
+    with pytest.raises(ApiError) as no_purpose:
+        staff("verifier").retrieve(filing["id"], document["id"], "", tmp_path / "y")
+    assert no_purpose.value.status == 400
+    assert no_purpose.value.body["field"] == "purpose"
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_an_upload_encrypted_for_another_document_is_refused(
+        anonymous: BeianClient, live_server: str, rng: random.Random, tmp_path: Path) -> None:
+    filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
+    applicant = BeianClient(live_server, token)
+    source = tmp_path / "scan.bin"
+    source.write_bytes(os.urandom(5000))
+    first = applicant.call("POST", f"/filings/{filing['id']}/documents",
+                           {"document_type": "business_licence", "size": 5000})
+    second = applicant.call("POST", f"/filings/{filing['id']}/documents",
+                            {"document_type": "business_licence", "size": 5000})
+    # Encrypt for the first slot's context, upload into the second slot.
+    import base64
+    import io
+
+    import crypto
+    sealed = io.BytesIO()
+    crypto.encrypt_stream(io.BytesIO(source.read_bytes()), sealed,
+                          recipients=[crypto.PublicKey.load(base64.b64decode(
+                              first["envelope"]["recipients"][0]["spki"]))],
+                          context=crypto.Context(**first["envelope"]["context"]))
+    size = sealed.tell()
+    sealed.seek(0)
+    applicant.post_to_slot(second["upload"], sealed, size)
+    with pytest.raises(ApiError) as refused:
+        applicant.call("POST", f"/filings/{filing['id']}/documents/{second['document']['id']}"
+                       "/complete")
+    assert refused.value.status == 400
+    assert refused.value.body["field"] == "upload"
+    states = {item["id"]: item["state"] for item in applicant.call(
+        "GET", f"/filings/{filing['id']}/documents")["documents"]}
+    assert states[second["document"]["id"]] == "awaiting_upload"
+
+
+def test_an_upload_over_the_slot_limit_is_refused_and_not_received(
+        anonymous: BeianClient, live_server: str, rng: random.Random) -> None:
+    filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
+    applicant = BeianClient(live_server, token)
+    slot = applicant.call("POST", f"/filings/{filing['id']}/documents",
+                          {"document_type": "business_licence", "size": 10})
+    import io
+    oversize = slot["upload"]["max_bytes"] + 1
+    with pytest.raises(ApiError) as refused:
+        applicant.post_to_slot(slot["upload"], io.BytesIO(b"x" * oversize), oversize)
+    assert refused.value.status in (400, 413)
+    with pytest.raises(ApiError) as nothing:
+        applicant.call("POST", f"/filings/{filing['id']}/documents/{slot['document']['id']}"
+                       "/complete")
+    assert nothing.value.status == 409

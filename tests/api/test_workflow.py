@@ -1,0 +1,178 @@
+"""One filing of each subject type walked from submission to filing number, over HTTP."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalicelib.photo import prepare_photo
+from chalicelib.rules import load_rules
+from chalicelib.services import current_services
+from PIL import Image
+
+from beian.client import ApiError, BeianClient
+from beian.synthetic import SUBJECT_TYPES, filing_payload
+
+FILING_NUMBER = re.compile(r"^京ICP备\d{10}号$")
+
+
+def sent_texts() -> list[str]:
+    notifier = current_services().backend.notifier
+    if hasattr(notifier, "sent"):
+        return [message.text for message in notifier.sent()]
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    region = current_services().settings.region
+    return [message[1] for message in
+            sns_backends[DEFAULT_ACCOUNT_ID][region].sms_messages.values()]
+
+
+def on_site_photo(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    image = Image.new("RGB", (800, 600), (40, 90, 160))
+    image.paste((220, 180, 150), (300, 150, 500, 450))
+    raw = io.BytesIO()
+    image.save(raw, format="PNG")
+    stamped, info = prepare_photo(raw.getvalue(), curtain_marker="示例IDC备案幕布",
+                                  now=datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(stamped)
+    return path, info.to_dict()
+
+
+def all_checks() -> dict[str, bool]:
+    return {check.id: True for section in load_rules().verification_form.sections
+            for check in section.checks}
+
+
+def on_site_params(filing: dict[str, Any], photo_id: str) -> dict[str, Any]:
+    payload = filing["payload"]
+    return {
+        "originals": {holder: payload[holder]["id_type"]
+                      for holder in ("subject", "responsible_person") if holder in payload},
+        "checks": all_checks(), "photo_document_id": photo_id,
+        "agreement_accepted": True, "contract_clause_accepted": True,
+        "corrections": [{"field": "contact.address", "note": "门牌号现场更正"}],
+    }
+
+
+@pytest.mark.parametrize("subject_type", SUBJECT_TYPES)
+def test_each_subject_type_reaches_a_filing_number(
+        subject_type: str, anonymous: BeianClient, staff: Callable[..., BeianClient],
+        live_server: str, rng: random.Random, tmp_path: Path) -> None:
+    filing, token = anonymous.submit(filing_payload(rng, subject_type))
+    applicant = BeianClient(live_server, token)
+    verifier, reviewer = staff("verifier"), staff("reviewer")
+    texts = load_rules()
+
+    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
+    assert filing["state"] == "pre_verified"
+    assert filing["deadlines"]["pre_verification"]["met_at"]
+    assert filing["deadlines"]["on_site_verification"]["due"]
+    assert texts.notice_text("sms_pre_verification_passed").text in sent_texts()
+
+    photo, info = on_site_photo(tmp_path)
+    with pytest.raises(ApiError) as applicant_photo:
+        applicant.upload(filing["id"], "face_photo", photo, extra={"photo": info})
+    assert applicant_photo.value.status == 403
+    uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
+    filing = verifier.act(filing["id"], "record_on_site", on_site_params(filing, uploaded["id"]))
+    assert filing["state"] == "verified_on_site"
+    form_id = filing["on_site"]["form_document_id"]
+
+    form = verifier.retrieve(filing["id"], form_id, "核对核验单", tmp_path / "form.pdf")
+    assert form.read_bytes().startswith(b"%PDF")
+
+    filing = verifier.act(filing["id"], "submit_to_province")
+    assert filing["state"] == "submitted_to_province"
+    assert filing["deadlines"]["provincial_review"]["due"]
+    filing = reviewer.act(filing["id"], "approve")
+    assert filing["state"] == "approved"
+    assert FILING_NUMBER.match(filing["filing_number"]), filing["filing_number"]
+    domain = filing["payload"]["website"]["domains"][0]
+    assert filing["website_numbers"][domain] == filing["filing_number"] + "-1"
+    assert applicant.call("GET", f"/filings/{filing['id']}")["filing_number"] == (
+        filing["filing_number"])
+
+
+def test_a_return_sends_the_notice_text_and_the_applicant_resubmits(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+        rng: random.Random) -> None:
+    filing, token = anonymous.submit(filing_payload(rng, "individual"))
+    verifier = staff("verifier")
+    with pytest.raises(ApiError) as no_reason:
+        verifier.act(filing["id"], "pre_verify_return", {})
+    assert no_reason.value.status == 400
+    filing = verifier.act(filing["id"], "pre_verify_return", {"reasons": ["邮箱无法联系"]})
+    assert filing["state"] == "returned_to_applicant"
+    assert load_rules().notice_text("sms_pre_verification_failed").text in sent_texts()
+
+    corrected = filing_payload(rng, "individual")
+    corrected.pop("consent")
+    applicant = BeianClient(live_server, token)
+    filing = applicant.act(filing["id"], "resubmit", {"filing": corrected})
+    assert filing["state"] == "submitted"
+    assert filing["payload"]["contact"]["email"] == corrected["contact"]["email"]
+
+
+def test_a_step_not_allowed_from_the_state_is_a_409_naming_the_state(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], rng: random.Random) -> None:
+    filing, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    with pytest.raises(ApiError) as refused:
+        staff("reviewer").act(filing["id"], "approve")
+    assert refused.value.status == 409
+    assert "submitted" in refused.value.body["message_en"]
+    assert refused.value.body["field"] == "state"
+
+
+def test_of_two_conflicting_transitions_exactly_one_wins(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], rng: random.Random) -> None:
+    filing, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    verifiers = [staff("verifier"), staff("verifier")]
+    actions = [("pre_verify_pass", {"contact_verified_by": "phone"}),
+               ("pre_verify_return", {"reasons": ["资料不全"]})]
+    outcomes: list[Any] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = verifiers[index].act(filing["id"], *actions[index],
+                                                   expected_version=filing["version"])
+        except ApiError as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [outcome for outcome in outcomes if isinstance(outcome, dict)]
+    losers = [outcome for outcome in outcomes if isinstance(outcome, ApiError)]
+    assert len(winners) == 1 and len(losers) == 1
+    assert losers[0].status == 409
+    final = verifiers[0].call("GET", f"/filings/{filing['id']}")
+    assert final["state"] == winners[0]["state"]
+    assert len(final["history"]) == 2  # submit, and the one winning step
+
+
+def test_on_site_without_evidence_lists_every_missing_item(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], rng: random.Random) -> None:
+    filing, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    verifier = staff("verifier")
+    verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "email"})
+    with pytest.raises(ApiError) as refused:
+        verifier.act(filing["id"], "record_on_site", {})
+    fields = {error["field"] for error in refused.value.body["errors"]}
+    assert {"params.photo_document_id", "params.agreement_accepted",
+            "params.contract_clause_accepted", "params.originals.subject",
+            "params.originals.responsible_person"} <= fields
+    assert {f"params.checks.{check}" for check in all_checks()} <= fields
+    assert verifier.call("GET", f"/filings/{filing['id']}")["state"] == "pre_verified"

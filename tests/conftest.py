@@ -1,0 +1,121 @@
+"""Fixtures shared by the whole suite: settings and backends (embedded and AWS on moto).
+
+The AWS backend runs against an in-process moto server reached through
+pytest-localstack's RunningSession, exactly as it would reach a LocalStack
+endpoint; set BEIAN_LOCALSTACK_HOST to run the same suite against a real one too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chalicelib.backend import build_backend
+from chalicelib.config import Settings
+from chalicelib.ports import Backend
+
+# pytest-localstack resolves endpoints in the "aws" partition only (not aws-cn).
+REGION = "us-east-1"
+BACKENDS = ["embedded", "aws"] + (["localstack"] if os.environ.get("BEIAN_LOCALSTACK_HOST") else [])
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _running_session(host: str, port: int) -> str:
+    from pytest_localstack.session import RunningSession
+
+    session = RunningSession(host, services=["s3", "dynamodb", "sns"], region_name=REGION)
+    # RunningSession assumes LocalStack's single edge port; point it at ours.
+    session.service_ports = dict.fromkeys(session.service_ports, port)
+    session.start(timeout=60)
+    return str(session.endpoint_url("s3"))
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """A moto server on loopback, with fake credentials that can never reach AWS."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
+    )
+    port = _free_port(4566)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield _running_session("127.0.0.1", port)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def localstack_endpoint() -> str:
+    host = os.environ["BEIAN_LOCALSTACK_HOST"]
+    return _running_session(host, int(os.environ.get("BEIAN_LOCALSTACK_PORT", "4566")))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_env(request: pytest.FixtureRequest, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment variables selecting one backend, with its resources provisioned."""
+    name = request.param
+    env = {"BEIAN_DATA_DIR": str(tmp_path / "var"), "BEIAN_BACKEND": "embedded"}
+    if name != "embedded":
+        endpoint = request.getfixturevalue("aws_endpoint" if name == "aws" else "localstack_endpoint")
+        suffix = uuid.uuid4().hex[:10]
+        env.update(
+            BEIAN_BACKEND="aws", AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION=REGION,
+            BEIAN_TABLE=f"beian-{suffix}", BEIAN_ARCHIVE_BUCKET=f"beian-archive-{suffix}",
+            BEIAN_STAGING_BUCKET=f"beian-staging-{suffix}", BEIAN_KMS_KEY_ID=f"alias/beian-{suffix}",
+        )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    if name != "embedded":
+        from beian.provision import provision_aws
+
+        provision_aws(Settings.from_env())
+    return env
+
+
+@pytest.fixture
+def backend(backend_env: dict[str, str]) -> Backend:
+    """The ports of one freshly provisioned backend."""
+    return build_backend(Settings.from_env())
+
+
+SITE_DIR = Path(__file__).resolve().parents[1] / "build" / "site"
+
+
+@pytest.fixture
+def live_server(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The embedded HTTP server (site, API, local blobs) on a free loopback port."""
+    import threading
+
+    from app import app as chalice_app
+
+    from beian.server import build_server, create_listener
+
+    url = f"http://127.0.0.1:{_free_port(0)}"
+    monkeypatch.setenv("BEIAN_PUBLIC_URL", url)
+    listener = create_listener(build_server(chalice_app, SITE_DIR), "127.0.0.1",
+                               int(url.rsplit(":", 1)[1]))
+    thread = threading.Thread(target=listener.run, daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        listener.stop()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the server did not stop"
