@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, Response
 from chalicelib.adapters.http import guarded, install_error_handling, json_body, principal
 from chalicelib.auth import Principal
-from chalicelib.errors import DomainError
+from chalicelib.errors import DomainError, Invalid
 from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
@@ -32,6 +32,11 @@ def request_body() -> dict[str, Any]:
 
 def caller() -> Principal:
     return principal(app.current_request)
+
+
+def query_params() -> dict[str, str]:
+    request = app.current_request
+    return dict((request.query_params if request is not None else None) or {})
 
 
 @app.route("/health")
@@ -64,6 +69,23 @@ def archive_key() -> dict[str, Any]:
 def submit_filing() -> Response:
     filing, token = current_services().filings.submit(request_body())
     return Response(body={"filing": filing, "token": token}, status_code=201)
+
+
+@app.route("/filings", authorizer=bearer)
+@guarded
+def filing_queue() -> dict[str, Any]:
+    state = query_params().get("state", "submitted")
+    return {"filings": current_services().filings.queue(caller(), state)}
+
+
+@app.route("/deadlines", authorizer=bearer)
+@guarded
+def deadlines() -> dict[str, Any]:
+    within = query_params().get("within_days", "3")
+    if not within.isdigit() or int(within) > 366:
+        raise Invalid("within_days 须为 0 到 366 的整数", "within_days must be a whole number 0-366",
+                      field="within_days")
+    return {"filings": current_services().filings.due(caller(), int(within))}
 
 
 @app.route("/filings/{filing_id}", authorizer=bearer)

@@ -40,6 +40,7 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
 )
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
 from chalicelib.rules._notice import Cite  # noqa: E402
+from chalicelib.workflow import STATE_NAMES  # noqa: E402
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -441,7 +442,7 @@ def checklists(rules: Rules) -> dict[str, dict[str, dict[str, object]]]:
             nationality.id: {
                 "documents": [
                     {"holder": options.holder, "documents": list(options.ids()),
-                     "cite": options.citation.cite}
+                     "cite": options.citation.cite, "anchor": anchor(options.citation.cite)}
                     for options in rules.documents_for(subject_type.id, nationality.id)
                 ],
                 "fields": [field.id for field in rules.fields_for(subject_type.id)],
@@ -484,6 +485,8 @@ def on_pre_build(config: MkDocsConfig) -> None:
     out = generated_dir(config)
     write_if_changed(out / "rules.json", to_json(rules.to_dict()))
     write_if_changed(out / "checklists.json", to_json(checklists(rules)))
+    states = {state: {"zh": zh, "en": en} for state, (zh, en) in STATE_NAMES.items()}
+    write_if_changed(out / "states.json", to_json(states))
     for name, render in SNIPPETS.items():
         for lang in LANGS:
             write_if_changed(out / f"{name}.{lang}.md", render(rules, lang).encode())

@@ -11,7 +11,7 @@ import copy
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import policy, workflow
@@ -19,7 +19,7 @@ from .audit import AuditLog
 from .auth import Principal, new_filing_token
 from .config import Settings
 from .consent import consent_errors, consent_record
-from .deadlines import Deadlines
+from .deadlines import Deadlines, china_day
 from .errors import Conflict, Invalid, not_found
 from .ports import IndexEntry, Notifier, Record, Records, StorageError, VersionConflict
 from .rules import load_rules
@@ -87,6 +87,43 @@ class FilingService:
         body["deadlines"] = self._deadlines.annotate(body.get("deadlines", {}), self._clock())
         body["version"] = record.version
         return body
+
+    def queue(self, principal: Principal, state: object, limit: int = 100) -> list[dict[str, Any]]:
+        """Filings in ``state`` within the caller's scope, oldest first: a work queue."""
+        policy.require(principal, "list")
+        if state not in workflow.STATE_NAMES:
+            raise Invalid("未知的状态", f"Unknown state; one of {', '.join(workflow.STATE_NAMES)}",
+                          field="state")
+        scope = policy.scope_filter(principal)
+        if scope is None:
+            raise Invalid("请按接入服务单位或省份查询", "This role lists filings through search",
+                          field="state")
+        page = self._records.query("state", f"{scope[0]}:{scope[1]}#{state}", limit=limit)
+        return [self.present(record) for record in page.records]
+
+    def due(self, principal: Principal, within_days: int) -> list[dict[str, Any]]:
+        """Filings whose pending deadline falls within ``within_days`` or has passed."""
+        policy.require(principal, "list")
+        horizon = (china_day(self._clock()) + timedelta(days=within_days)).isoformat()
+        found = []
+        for name in workflow.DEADLINE_SCOPE:
+            scope = self._deadline_scope(principal, name)
+            if scope is None:
+                continue
+            page = self._records.query("due", f"{name}#{scope}", sort_to=horizon + "\uffff",
+                                       limit=500)
+            found += [self.present(record) for record in page.records]
+        return sorted(found, key=lambda filing: min(
+            deadline["due"] for deadline in filing["deadlines"].values() if not deadline["met_at"]))
+
+    @staticmethod
+    def _deadline_scope(principal: Principal, deadline: str) -> str | None:
+        holder = workflow.DEADLINE_SCOPE[deadline]
+        if holder == "province" and principal.role == "reviewer":
+            return principal.province
+        if holder == "provider" and principal.role in ("verifier", "compliance_officer", "admin"):
+            return principal.provider
+        return None
 
     # -- submission ----------------------------------------------------------------------
 
@@ -196,7 +233,8 @@ class FilingService:
         entries = [
             IndexEntry("provider", str(body["provider"]), created),
             IndexEntry("province", str(body["province"]), created),
-            IndexEntry("state", f"{body['provider']}#{body['state']}", created),
+            IndexEntry("state", f"provider:{body['provider']}#{body['state']}", created),
+            IndexEntry("state", f"province:{body['province']}#{body['state']}", created),
         ]
         entries += [IndexEntry("domain", domain, created)
                     for domain in body.get("payload", {}).get("website", {}).get("domains", [])]
@@ -205,7 +243,7 @@ class FilingService:
             entries.append(IndexEntry("filing_number", str(body["filing_number"]), created))
         for name, deadline in body.get("deadlines", {}).items():
             if not deadline.get("met_at"):
-                scope = body["province"] if name == workflow.REVIEW else body["provider"]
+                scope = body[workflow.DEADLINE_SCOPE[name]]
                 entries.append(IndexEntry("due", f"{name}#{scope}", str(deadline["due"])))
         return tuple(entries)
 

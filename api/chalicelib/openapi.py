@@ -28,6 +28,7 @@ class Operation:
     status: str = "200"
     response: dict[str, Any] = field(default_factory=lambda: OBJECT)
     errors: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()
 
 
 FILING_REQUEST = {
@@ -51,6 +52,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/archive-key", "The archive's public key, key id and fingerprint"),
     Operation("post", "/filings", "Submit a filing; returns it and the applicant's token",
               request=FILING_REQUEST, status="201", errors=("400", "413")),
+    Operation("get", "/filings", "A work queue: filings in one state within the caller's scope",
+              auth=True, query=("state",), errors=("400", "401", "403")),
+    Operation("get", "/deadlines",
+              "Filings whose pending deadline is within N days or overdue, in the caller's scope",
+              auth=True, query=("within_days",), errors=("400", "401", "403")),
     Operation("get", "/filings/{filing_id}", "A filing as the caller may see it", auth=True,
               errors=("401", "403", "404")),
     Operation("post", "/filings/{filing_id}/transitions", "Take one workflow step", auth=True,
@@ -90,6 +96,8 @@ ERROR_TEXT = {
 def _operation(op: Operation) -> dict[str, Any]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in _path_params(op.path)]
+    params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+               for name in op.query]
     doc: dict[str, Any] = {
         "summary": op.summary,
         "operationId": op.method + op.path.replace("/", "_").replace("{", "").replace("}", ""),

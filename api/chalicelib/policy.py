@@ -55,7 +55,8 @@ def require(principal: Principal, action: str, filing: Mapping[str, Any] | None 
 
 
 def scope_filter(principal: Principal) -> tuple[str, str] | None:
-    """The index a listing must be confined to for this caller, or None for all filings."""
+    """The scope a listing is confined to for this caller (provider or province), or None
+    for the roles that see every provider (the filing center, inspectors)."""
     if principal.role in ("verifier", "compliance_officer", "admin"):
         return ("provider", principal.provider)
     if principal.role == "reviewer":

@@ -35,6 +35,10 @@ STATE_NAMES: dict[str, tuple[str, str]] = {
 PRE_VERIFICATION = "pre_verification"
 ON_SITE = "on_site_verification"
 REVIEW = "provincial_review"
+# Who must meet each deadline: the access provider, or the province that reviews.
+DEADLINE_SCOPE: dict[str, str] = {
+    PRE_VERIFICATION: "provider", ON_SITE: "provider", REVIEW: "province",
+}
 PENDING_DEADLINE: dict[str, str] = {
     SUBMITTED: PRE_VERIFICATION,
     PRE_VERIFIED: ON_SITE,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from chalicelib.auth import STAFF_ROLES
@@ -23,6 +25,14 @@ PROJECT = Path(__file__).resolve().parents[2]
 def fail(error: DomainError) -> None:
     err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")
     raise typer.Exit(2)
+
+
+def load_api() -> Any:
+    """The Chalice app from api/app.py (the source tree's, as `chalice` itself loads it)."""
+    api = str(PROJECT / "api")
+    if api not in sys.path:
+        sys.path.insert(0, api)
+    return importlib.import_module("app").app
 
 
 def initialise() -> Settings:
@@ -42,7 +52,7 @@ def serve(
     """运行本机系统：站点与 API / Run the site and the API on this machine."""
     os.environ.setdefault("BEIAN_PUBLIC_URL", f"http://{host}:{port}")
     settings = initialise()
-    from app import app as chalice_app  # the API, imported only when serving
+    chalice_app = load_api()
 
     from ..server import build_server, create_listener
 

@@ -119,9 +119,10 @@ def _subject_types_table(rules: Rules) -> Table:
 
 def _documents_table(rules: Rules, subject_type: str, nationality: Nationality) -> Table:
     chosen = rules.subject_type(subject_type)
+    person = rules.nationality(nationality).name
     title = _both(
-        f"{chosen.name.zh}：需携带的证件原件（择一，优先第一证件）",
-        f"{chosen.name.en}: original documents to bring (one of, first choice preferred)",
+        f"{chosen.name.zh}（{person.zh}）：需携带的证件原件（择一，优先第一证件）",
+        f"{chosen.name.en} ({person.en}): original documents to bring (one of, first choice preferred)",
     )
     table = _table(title, "持有人 / Holder", "顺序 / Order", "证件 / Document", "号码 / Number")
     holders = {

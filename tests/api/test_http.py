@@ -6,8 +6,9 @@ import random
 
 import requests
 from app import app
-from beian.synthetic import filing_payload
 from chalicelib.openapi import documented, routes_of
+
+from beian.synthetic import filing_payload
 
 
 def error_shape(reply: requests.Response, status: int) -> dict[str, object]:

@@ -176,3 +176,25 @@ def test_on_site_without_evidence_lists_every_missing_item(
             "params.originals.responsible_person"} <= fields
     assert {f"params.checks.{check}" for check in all_checks()} <= fields
     assert verifier.call("GET", f"/filings/{filing['id']}")["state"] == "pre_verified"
+
+
+def test_verifier_lists_the_queue_and_deadlines_in_scope_only(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], rng: random.Random) -> None:
+    filing, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    verifier = staff("verifier")
+    queue = verifier.call("GET", "/filings?state=submitted")["filings"]
+    assert [item["id"] for item in queue] == [filing["id"]]
+    due = verifier.call("GET", "/deadlines?within_days=30")["filings"]
+    assert [item["id"] for item in due] == [filing["id"]]
+    assert verifier.call("GET", "/deadlines?within_days=0")["filings"] == []
+    other = staff("verifier", provider="another-idc", province="京")
+    assert other.call("GET", "/filings?state=submitted")["filings"] == []
+    assert other.call("GET", "/deadlines?within_days=30")["filings"] == []
+    with pytest.raises(ApiError) as hidden:
+        other.call("GET", f"/filings/{filing['id']}")
+    assert hidden.value.status == 404
+    reviewer = staff("reviewer")
+    assert reviewer.call("GET", "/deadlines?within_days=30")["filings"] == []
+    with pytest.raises(ApiError) as bad:
+        verifier.call("GET", "/deadlines?within_days=soon")
+    assert bad.value.status == 400 and bad.value.body["field"] == "within_days"

@@ -486,9 +486,9 @@ class LocalBlobs:
         staged = self._staging / check_blob_key(key)
         until = retention_date(retain_until)
         with self._exclusive():
+            refuse_if_locked(self.info(key))
             if not staged.is_file():
                 raise BlobMissing(f"nothing staged at {key}")
-            refuse_if_locked(self.info(key))
             info = BlobInfo(key, staged.stat().st_size, until)
             # Retention first: a crash in between leaves a file more locked, never less.
             self._write_state(info)

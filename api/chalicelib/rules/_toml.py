@@ -54,10 +54,6 @@ class Table:
     def _join(self, key: str) -> str:
         return ".".join(part for part in (self.where, key) if part)
 
-    def has(self, key: str) -> bool:
-        """Whether the table holds ``key``."""
-        return key in self._data
-
     def names(self) -> tuple[str, ...]:
         """The keys of the table, all counted as read."""
         self._used.update(self._data)

@@ -1,0 +1,186 @@
+"""Each role's steps over the API: apply, status, upload, pre-verify, on-site, submit,
+review, deadlines, retrieve. The server address and token come from options or the
+environment (BEIAN_URL, BEIAN_TOKEN), so a token never has to appear in shell history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from chalicelib.errors import DomainError
+from chalicelib.photo import prepare_photo
+from chalicelib.rules import load_rules
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from ..client import ApiError, BeianClient
+
+console = Console()
+err = Console(stderr=True)
+URL = typer.Option("http://127.0.0.1:8000", envvar="BEIAN_URL", help="服务地址 / Server URL")
+TOKEN = typer.Option("", envvar="BEIAN_TOKEN", help="访问令牌 / Access token")
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """Print API and domain errors as one bilingual line (every field error listed)."""
+    try:
+        yield
+    except ApiError as error:
+        err.print(f"[red]{error.status}[/red] {error.message}")
+        for item in error.body.get("errors", []):
+            err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
+        raise typer.Exit(1) from None
+    except DomainError as error:
+        err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")
+        raise typer.Exit(1) from None
+
+
+def show_filing(filing: dict[str, Any]) -> None:
+    table = Table(title=f"备案 / Filing {filing['id']}")
+    table.add_column("项目 / Item")
+    table.add_column("内容 / Value")
+    table.add_row("状态 / State", f"{filing['state_name']['zh']} / {filing['state_name']['en']}")
+    if filing.get("filing_number"):
+        table.add_row("备案号 / Filing number", filing["filing_number"])
+    for name, deadline in filing.get("deadlines", {}).items():
+        label = load_rules().deadline(name).label
+        status = ("已完成 met" if deadline.get("met_at") else
+                  "[red]已逾期 overdue[/red]" if deadline.get("overdue") else "进行中 pending")
+        provisional = "（暂定 provisional）" if deadline.get("provisional") else ""
+        table.add_row(f"{label.zh} / {label.en}", f"{deadline['due']}{provisional}  {status}")
+    console.print(table)
+
+
+def progress_bar() -> Progress:
+    return Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), console=err)
+
+
+def apply(file: Path = typer.Argument(..., exists=True, help="备案信息 JSON / The filing as JSON"),
+          url: str = URL) -> None:
+    """提交备案信息 / Submit a filing (prints its id and the applicant's token once)."""
+    with reported():
+        filing, token = BeianClient(url).submit(json.loads(file.read_text(encoding="utf-8")))
+    show_filing(filing)
+    console.print("申请人访问令牌（请妥善保存，只显示一次）/ Applicant token (keep it; shown once):")
+    typer.echo(token)
+
+
+def status(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
+    """查看备案状态与时限 / Show a filing's state and deadlines."""
+    with reported():
+        show_filing(BeianClient(url, token).call("GET", f"/filings/{filing_id}"))
+
+
+def upload(filing_id: str, document_type: str, file: Path = typer.Argument(..., exists=True),
+           url: str = URL, token: str = TOKEN) -> None:
+    """在本机加密后上传材料 / Encrypt a document here and upload the ciphertext."""
+    with reported(), progress_bar() as bar:
+        task = bar.add_task("加密上传 / upload", total=file.stat().st_size)
+        document = BeianClient(url, token).upload(filing_id, document_type, file,
+                                                  progress=lambda n: bar.advance(task, n))
+    console.print(f"已收妥 / received: {document['id']} ({document['document_type']})")
+
+
+def pre_verify(filing_id: str,
+               passed: bool = typer.Option(..., "--pass/--return", help="通过或退回 / Pass or return"),
+               contact_verified_by: str = typer.Option("phone", help="phone | email | sms"),
+               reason: list[str] = typer.Option([], help="退回原因 / Reason (repeatable)"),
+               url: str = URL, token: str = TOKEN) -> None:
+    """预核验（5 个工作日内）/ Pre-verify within 5 working days; the SMS is sent."""
+    action, params = (("pre_verify_pass", {"contact_verified_by": contact_verified_by}) if passed
+                      else ("pre_verify_return", {"reasons": reason}))
+    with reported():
+        show_filing(BeianClient(url, token).act(filing_id, action, params))
+
+
+def on_site(filing_id: str,
+            photo: Path = typer.Option(..., exists=True, help="现场照片 / On-site photo"),
+            curtain_marker: str = typer.Option(..., help="幕布标识 / Curtain marker text"),
+            correction: list[str] = typer.Option([], help="field=说明 / field=note (repeatable)"),
+            url: str = URL, token: str = TOKEN) -> None:
+    """现场核验：照片、原件、核验单、协议 / Record the on-site verification.
+
+    Confirms every check of the verification form: run it only after checking the
+    originals in person, as the notice requires (二.1(5))."""
+    client = BeianClient(url, token)
+    with reported():
+        filing = client.call("GET", f"/filings/{filing_id}")
+        stamped, info = prepare_photo(photo.read_bytes(), curtain_marker=curtain_marker,
+                                      now=datetime.now().astimezone())
+        prepared = photo.with_name(f".{photo.stem}.beian-stamped.jpg")
+        prepared.write_bytes(stamped)
+        try:
+            document = client.upload(filing_id, "face_photo", prepared,
+                                     extra={"photo": info.to_dict()})
+        finally:
+            prepared.unlink(missing_ok=True)
+        rules = load_rules()
+        payload = filing["payload"]
+        params = {
+            "originals": {holder: payload[holder]["id_type"]
+                          for holder in ("subject", "responsible_person") if holder in payload},
+            "checks": {check.id: True for section in rules.verification_form.sections
+                       for check in section.checks},
+            "photo_document_id": document["id"],
+            "agreement_accepted": True, "contract_clause_accepted": True,
+            "corrections": [dict(zip(("field", "note"), item.split("=", 1), strict=False))
+                            for item in correction],
+        }
+        show_filing(client.act(filing_id, "record_on_site", params))
+
+
+def submit(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
+    """提交通信管理局审核 / Submit to the province for review."""
+    with reported():
+        show_filing(BeianClient(url, token).act(filing_id, "submit_to_province"))
+
+
+def review(filing_id: str,
+           approve: bool = typer.Option(..., "--approve/--return", help="通过或退回 / Approve or return"),
+           reason: list[str] = typer.Option([], help="退回原因 / Reason (repeatable)"),
+           url: str = URL, token: str = TOKEN) -> None:
+    """审核（20 个工作日内）/ Review within 20 working days: filing number or return."""
+    action, params = ("approve", {}) if approve else ("return_to_provider", {"reasons": reason})
+    with reported():
+        show_filing(BeianClient(url, token).act(filing_id, action, params))
+
+
+def deadlines(within: int = typer.Option(3, help="天数 / Days ahead"), url: str = URL,
+              token: str = TOKEN) -> None:
+    """临近或已逾期的时限 / Filings near or past a deadline."""
+    with reported():
+        filings = BeianClient(url, token).call("GET", f"/deadlines?within_days={within}")["filings"]
+    table = Table(title=f"{within} 天内到期或已逾期 / Due within {within} days or overdue")
+    for column in ("备案 Filing", "状态 State", "时限 Deadline", "到期 Due", ""):
+        table.add_column(column)
+    for filing in filings:
+        for name, deadline in filing["deadlines"].items():
+            if not deadline["met_at"]:
+                table.add_row(filing["id"], filing["state"], name, deadline["due"],
+                              "[red]逾期 overdue[/red]" if deadline["overdue"] else "")
+    console.print(table)
+
+
+def retrieve(filing_id: str, document_id: str,
+             purpose: str = typer.Option(..., help="调阅目的（记入审计）/ Purpose (audited)"),
+             out: Path = typer.Option(..., help="解密后保存到 / Write the decrypted file to"),
+             url: str = URL, token: str = TOKEN) -> None:
+    """调阅材料：说明目的，本机解密 / Retrieve a document for a stated purpose, decrypt here."""
+    with reported():
+        BeianClient(url, token).retrieve(filing_id, document_id, purpose, out)
+    console.print(f"已解密 / decrypted: {out}")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (apply, status, upload, submit, review, deadlines, retrieve):
+        app.command()(command)
+    app.command("pre-verify")(pre_verify)
+    app.command("on-site")(on_site)

@@ -1,0 +1,113 @@
+// Opening a filing with its id and access token, and showing its documents.
+
+import { api, showError } from "./api.js";
+import { formatBytes, formatDate, h, pick, say } from "./page.js";
+
+const STORE = { id: "beian.filing", token: "beian.token" };
+
+// Upload types the API accepts beyond the rules' identity documents (chalicelib/documents.py).
+const EXTRA_DOCUMENTS = {
+  domain_certificate: { zh: "域名证书", en: "Domain certificate" },
+  face_photo: { zh: "网站负责人现场照片", en: "On-site photo of the person responsible" },
+};
+
+const DOCUMENT_STATES = {
+  awaiting_upload: { zh: "未收到", en: "Not received" },
+  received: { zh: "已收妥", en: "Received" },
+  rejected: { zh: "被拒收", en: "Rejected" },
+};
+
+/** Document names by id: the rules' documents and the extra upload types. */
+export function documentNames(rules) {
+  const names = { ...EXTRA_DOCUMENTS };
+  for (const document of rules.documents) names[document.id] = document.name;
+  return names;
+}
+
+/**
+ * The filing id and token form. `onOpen({id, token, filing})` runs once the API
+ * accepts them; the pair is kept for this browser tab only (sessionStorage).
+ */
+export function accessForm(onOpen) {
+  const id = h("input", {
+    id: "filing-id", name: "filing-id", required: true, autocomplete: "off", spellcheck: "false",
+    value: sessionStorage.getItem(STORE.id) || "",
+  });
+  const token = h("input", {
+    id: "filing-token", name: "filing-token", type: "password", required: true,
+    autocomplete: "off", spellcheck: "false", value: sessionStorage.getItem(STORE.token) || "",
+  });
+  const message = h("div", { class: "beian-message", "aria-live": "polite" });
+  const button = h("button", { type: "submit", class: "md-button md-button--primary" }, say("打开备案", "Open the filing"));
+  const form = h(
+    "form",
+    {
+      class: "beian-form",
+      id: "access-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        button.disabled = true;
+        message.replaceChildren(say("正在打开……", "Opening…"));
+        const pair = { id: id.value.trim(), token: token.value.trim() };
+        try {
+          const filing = await api(`/filings/${encodeURIComponent(pair.id)}`, { token: pair.token });
+          sessionStorage.setItem(STORE.id, pair.id);
+          sessionStorage.setItem(STORE.token, pair.token);
+          message.replaceChildren();
+          await onOpen({ ...pair, filing });
+        } catch (error) {
+          showError(message, error);
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    h("div", { class: "beian-field" }, h("label", { for: "filing-id" }, say("备案编号", "Filing id")), id),
+    h(
+      "div",
+      { class: "beian-field" },
+      h("label", { for: "filing-token" }, say("访问令牌", "Access token")),
+      token,
+      h("p", { class: "beian-hint", id: "filing-token-hint" }, say("提交备案时显示，以 bft_ 开头。", "Shown when you submitted the filing; starts with bft_.")),
+    ),
+    button,
+    message,
+  );
+  token.setAttribute("aria-describedby", "filing-token-hint");
+  return form;
+}
+
+/** The filing's documents, with the state the server reports (never guessed here). */
+export function documentTable(documents, names) {
+  if (!documents.length) {
+    return h("p", { id: "documents-empty" }, say("尚未上传任何材料。", "No document has been uploaded yet."));
+  }
+  const rows = documents.map((d) =>
+    h(
+      "tr",
+      { "data-document": d.id, "data-state": d.state },
+      h("td", {}, names[d.document_type] ? pick(names[d.document_type]) : d.document_type),
+      h("td", {}, formatBytes(d.declared_size ?? 0)),
+      h("td", {}, h("span", { class: `beian-state beian-state--${d.state}` }, DOCUMENT_STATES[d.state] ? pick(DOCUMENT_STATES[d.state]) : d.state)),
+      h("td", {}, formatDate(d.received_at || d.created_at)),
+    ),
+  );
+  return h(
+    "table",
+    { id: "documents" },
+    h("caption", {}, say("本备案的材料", "Documents of this filing")),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, say("材料", "Document")),
+        h("th", { scope: "col" }, say("原文件大小", "Original size")),
+        h("th", { scope: "col" }, say("状态", "State")),
+        h("th", { scope: "col" }, say("时间", "Time")),
+      ),
+    ),
+    h("tbody", {}, rows),
+  );
+}

@@ -1,0 +1,102 @@
+// The status page: where a filing stands, its deadlines and its documents, as the API reports them.
+
+import { api, showError } from "./lib/api.js";
+import { accessForm, documentNames, documentTable } from "./lib/filing.js";
+import { formatDate, generated, h, mount, pick, say } from "./lib/page.js";
+
+function deadlineRow(rule, deadline) {
+  let state;
+  if (!deadline) state = say("尚未开始", "Not started");
+  else if (deadline.met_at) {
+    state = say(`已于 ${formatDate(deadline.met_at)} 完成`, `Done on ${formatDate(deadline.met_at)}`);
+    if (deadline.late) state += say("（超期）", " (late)");
+  } else if (deadline.overdue) state = say("已超期", "Overdue");
+  else state = say("进行中", "In progress");
+  const due = deadline ? deadline.due + (deadline.provisional ? say("（暂定）", " (provisional)") : "") : "—";
+  return h(
+    "tr",
+    { "data-deadline": rule.id, "data-overdue": deadline && deadline.overdue ? "true" : "false" },
+    h("th", { scope: "row" }, pick(rule.label)),
+    h("td", {}, due),
+    h("td", {}, state),
+  );
+}
+
+function deadlinesTable(rules, deadlines) {
+  return h(
+    "table",
+    { id: "deadlines" },
+    h("caption", {}, say("时限", "Deadlines")),
+    h(
+      "thead",
+      {},
+      h("tr", {}, h("th", { scope: "col" }, say("环节", "Step")), h("th", { scope: "col" }, say("到期日", "Due")), h("th", { scope: "col" }, say("状态", "State"))),
+    ),
+    h(
+      "tbody",
+      {},
+      rules.deadlines.filter((rule) => rule.bound === "within").map((rule) => deadlineRow(rule, deadlines[rule.id])),
+    ),
+  );
+}
+
+function historyList(history, states) {
+  return h(
+    "ol",
+    { id: "history" },
+    history.map((entry) =>
+      h(
+        "li",
+        {},
+        h("time", { datetime: entry.at }, formatDate(entry.at)),
+        " ",
+        states[entry.to] ? pick(states[entry.to]) : entry.to,
+        entry.note ? h("span", { class: "beian-hint" }, ` — ${entry.note}`) : null,
+      ),
+    ),
+  );
+}
+
+async function overview(rules, states, names, { id, token, filing }) {
+  const documents = h("div", { id: "documents-holder" });
+  try {
+    const reply = await api(`/filings/${encodeURIComponent(id)}/documents`, { token });
+    documents.replaceChildren(documentTable(reply.documents, names));
+  } catch (error) {
+    showError(documents, error);
+  }
+  return [
+    h("h2", {}, say(`备案 ${id}`, `Filing ${id}`)),
+    h(
+      "p",
+      { id: "filing-state", class: `beian-state beian-state--${filing.state}` },
+      say("当前环节：", "Current step: "),
+      h("strong", {}, pick(filing.state_name)),
+    ),
+    filing.filing_number ? h("p", { id: "filing-number" }, say(`备案号：${filing.filing_number}`, `Filing number: ${filing.filing_number}`)) : null,
+    deadlinesTable(rules, filing.deadlines || {}),
+    h(
+      "p",
+      { class: "beian-hint" },
+      say("工作日不含周末和法定节假日；“暂定”表示该年的节假日安排尚未公布。", "Working days exclude weekends and public holidays; “provisional” means that year's holidays are not yet published."),
+    ),
+    h("h3", {}, say("办理记录", "History")),
+    historyList(filing.history || [], states),
+    h("h3", {}, say("材料", "Documents")),
+    documents,
+  ];
+}
+
+mount("status", async (root) => {
+  let rules;
+  let states;
+  try {
+    [rules, states] = await Promise.all([generated("rules.json"), generated("states.json")]);
+  } catch (error) {
+    showError(root, error);
+    return;
+  }
+  const names = documentNames(rules);
+  const area = h("div", { id: "status-workspace", "aria-live": "polite" });
+  root.replaceChildren(accessForm(async (opened) => area.replaceChildren(...(await overview(rules, states, names, opened)))), area);
+});

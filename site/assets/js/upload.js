@@ -1,0 +1,255 @@
+// The upload page: each file is encrypted here, in the envelope format, to the
+// archive's public key, and only the ciphertext is uploaded, by the presigned POST
+// the API hands out. A document is shown as received only when the API says so.
+
+import { api, ApiError, networkError, showError } from "./lib/api.js";
+import { importRecipient, seal } from "./lib/envelope.js";
+import { accessForm, documentNames, documentTable } from "./lib/filing.js";
+import { formatBytes, generated, h, mount, pick, say } from "./lib/page.js";
+
+const SLOT_MARGIN_MS = 60 * 1000; // request a new slot rather than race its expiry
+const UPLOADABLE_EXTRAS = ["domain_certificate"];
+
+/** Send the ciphertext to the slot: every field first, the file last, as S3 requires. */
+function post(slot, blob, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(slot.fields)) form.append(name, value);
+    form.append("file", blob, "document.beianenv");
+    const request = new XMLHttpRequest();
+    request.open("POST", new URL(slot.url, location.href));
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    };
+    request.onload = () => {
+      if (request.status >= 200 && request.status < 300) resolve();
+      else reject(refusal(request));
+    };
+    request.onerror = () => reject(networkError());
+    request.onabort = () => reject(networkError());
+    request.ontimeout = () => reject(networkError());
+    request.send(form);
+  });
+}
+
+/** The upload target's error: JSON from the local server, XML from S3. */
+function refusal(request) {
+  try {
+    return new ApiError(request.status, JSON.parse(request.responseText));
+  } catch {
+    const tooLarge = request.status === 413 || /EntityTooLarge/.test(request.responseText);
+    return new ApiError(request.status, {
+      code: tooLarge ? "upload_too_large" : "upload_refused",
+      message_zh: tooLarge ? "文件超过上传凭证允许的大小。" : `存储服务拒绝了上传（HTTP ${request.status}）。`,
+      message_en: tooLarge ? "The file is larger than the upload slot allows." : `The storage refused the upload (HTTP ${request.status}).`,
+    });
+  }
+}
+
+/**
+ * One file's way to the archive: slot, encryption, upload, check. `run()` resumes
+ * from the step that failed, so a retry after a dropped connection re-sends the
+ * same ciphertext to the same slot while the slot is valid.
+ */
+class Upload {
+  constructor(filing, documentType, file, view) {
+    this.filing = filing;
+    this.documentType = documentType;
+    this.file = file;
+    this.view = view;
+    this.slot = null;
+    this.ciphertext = null;
+    this.sent = false;
+  }
+
+  get path() {
+    return `/filings/${encodeURIComponent(this.filing.id)}/documents`;
+  }
+
+  async run() {
+    const { token } = this.filing;
+    if (!this.slot || Date.parse(this.slot.upload.expires_at) - Date.now() < SLOT_MARGIN_MS) {
+      this.view.step("slot");
+      this.slot = await api(this.path, {
+        method: "POST",
+        token,
+        body: { document_type: this.documentType, size: this.file.size, media_type: this.file.type },
+      });
+      this.ciphertext = null;
+      this.sent = false;
+    }
+    if (!this.ciphertext) {
+      this.view.step("encrypt", 0);
+      try {
+        const recipients = await Promise.all(this.slot.envelope.recipients.map(importRecipient));
+        const sealed = await seal(this.file, {
+          recipients,
+          context: this.slot.envelope.context,
+          onProgress: (done, total) => this.view.step("encrypt", total ? done / total : 1),
+        });
+        this.ciphertext = sealed.blob;
+      } catch (error) {
+        throw new ApiError(0, {
+          code: "encryption",
+          message_zh: `文件无法在本机加密：${error.message}`,
+          message_en: `The file could not be encrypted here: ${error.message}`,
+        });
+      }
+    }
+    if (!this.sent) {
+      this.view.step("upload", 0);
+      await post(this.slot.upload, this.ciphertext, (done, total) => this.view.step("upload", done / total));
+      this.sent = true;
+    }
+    this.view.step("check");
+    try {
+      return await api(`${this.path}/${encodeURIComponent(this.slot.document.id)}/complete`, { method: "POST", token });
+    } catch (error) {
+      if (error.code === "conflict" && error.body.field === "upload") this.sent = false;
+      if (error.code === "invalid" && error.body.field === "upload") this.slot = null;
+      throw error;
+    }
+  }
+}
+
+const STEPS = {
+  slot: ["正在申请上传凭证……", "Requesting an upload slot…"],
+  encrypt: ["正在本机加密", "Encrypting on this computer"],
+  upload: ["正在上传密文", "Uploading the ciphertext"],
+  check: ["正在确认服务器已收妥……", "Confirming the server received it…"],
+};
+
+/** One file's row: name, progress bar, what is happening, and a retry button on failure. */
+function uploadRow(file, index) {
+  const label = `${file.name}（${formatBytes(file.size)}）`;
+  const progress = h("progress", { max: 1, value: 0, "aria-label": say(`${file.name} 的进度`, `Progress of ${file.name}`) });
+  const status = h("p", { class: "beian-upload-status", role: "status" });
+  const problem = h("div", { class: "beian-upload-problem" });
+  const row = h("li", { class: "beian-upload", "data-index": index, "data-state": "waiting" }, h("span", { class: "beian-upload-name" }, label), progress, status, problem);
+  return {
+    row,
+    step(name, fraction) {
+      row.dataset.state = name;
+      problem.replaceChildren();
+      const [zh, en] = STEPS[name];
+      const percent = fraction === undefined ? "" : ` ${Math.floor(fraction * 100)}%`;
+      status.textContent = say(zh, en) + percent;
+      if (fraction === undefined) progress.removeAttribute("value");
+      else progress.value = fraction;
+    },
+    done(document) {
+      row.dataset.state = "received";
+      progress.value = 1;
+      status.textContent = say(`已收妥（材料编号 ${document.id}）`, `Received (document ${document.id})`);
+    },
+    failed(error, retry) {
+      row.dataset.state = "failed";
+      progress.value = 0;
+      status.textContent = say("未上传成功：服务器没有收妥这份材料。", "Not uploaded: the server has not received this document.");
+      showError(problem, error);
+      problem.append(h("button", { type: "button", class: "md-button retry", onclick: retry }, say("重试", "Try again")));
+    },
+  };
+}
+
+function documentOptions(rules, checklists, filing, names) {
+  const payload = filing.payload || {};
+  const nationality = (payload.responsible_person || payload.subject || {}).nationality || "cn";
+  const checklist = (checklists[filing.subject_type] || {})[nationality];
+  const holders = {
+    subject: say("主办者证件", "Subject's document"),
+    responsible_person: pick(rules.responsible_person.name),
+  };
+  const declared = {
+    subject: (payload.subject || {}).id_type,
+    responsible_person: (payload.responsible_person || {}).id_type,
+  };
+  const groups = (checklist ? checklist.documents : []).map((options) =>
+    h(
+      "optgroup",
+      { label: holders[options.holder] },
+      options.documents.map((id) => h("option", { value: id, selected: declared.subject === id && options.holder === "subject" }, pick(names[id]))),
+    ),
+  );
+  groups.push(h("optgroup", { label: say("其他材料", "Other") }, UPLOADABLE_EXTRAS.map((id) => h("option", { value: id }, pick(names[id])))));
+  return groups;
+}
+
+function workspace(rules, checklists, names, filing) {
+  const listHolder = h("div", { id: "documents-holder" });
+  const refresh = async () => {
+    try {
+      const { documents } = await api(`/filings/${encodeURIComponent(filing.id)}/documents`, { token: filing.token });
+      listHolder.replaceChildren(documentTable(documents, names));
+    } catch (error) {
+      showError(listHolder, error);
+    }
+  };
+  const type = h("select", { id: "document-type", name: "document-type", required: true }, documentOptions(rules, checklists, filing.filing, names));
+  const files = h("input", { id: "document-file", name: "document-file", type: "file", multiple: true, required: true, accept: "image/*,application/pdf" });
+  const button = h("button", { type: "submit", class: "md-button md-button--primary", id: "upload-button" }, say("加密并上传", "Encrypt and upload"));
+  const rows = h("ol", { id: "uploads", class: "beian-uploads" });
+  const form = h(
+    "form",
+    {
+      class: "beian-form",
+      id: "upload-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        button.disabled = true;
+        const chosen = [...files.files];
+        const views = chosen.map((file, index) => uploadRow(file, rows.children.length + index));
+        rows.append(...views.map((view) => view.row));
+        for (const [index, file] of chosen.entries()) {
+          await attempt(new Upload(filing, type.value, file, views[index]), views[index], refresh);
+        }
+        files.value = "";
+        button.disabled = false;
+      },
+    },
+    h("div", { class: "beian-field" }, h("label", { for: "document-type" }, say("材料类型", "Type of document")), type),
+    h(
+      "div",
+      { class: "beian-field" },
+      h("label", { for: "document-file" }, say("文件（可多选，每个文件作为一份材料）", "Files (each file is one document)")),
+      files,
+    ),
+    button,
+  );
+  const state = filing.filing.state_name ? pick(filing.filing.state_name) : filing.filing.state;
+  refresh();
+  return [
+    h("h2", {}, say(`备案 ${filing.id}`, `Filing ${filing.id}`)),
+    h("p", { id: "filing-state" }, say(`当前环节：${state}`, `Current step: ${state}`)),
+    form,
+    rows,
+    h("h2", {}, say("已登记的材料", "Documents on record")),
+    listHolder,
+  ];
+}
+
+async function attempt(upload, view, refresh) {
+  try {
+    view.done(await upload.run());
+  } catch (error) {
+    view.failed(error, () => attempt(upload, view, refresh));
+  }
+  await refresh();
+}
+
+mount("upload", async (root) => {
+  let rules;
+  let checklists;
+  try {
+    [rules, checklists] = await Promise.all([generated("rules.json"), generated("checklists.json")]);
+  } catch (error) {
+    showError(root, error);
+    return;
+  }
+  const names = documentNames(rules);
+  const area = h("div", { id: "upload-workspace" });
+  root.replaceChildren(
+    accessForm(async (filing) => area.replaceChildren(...workspace(rules, checklists, names, filing))),
+    area,
+  );
+});
