@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Response
+from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Response
 from chalicelib.adapters.http import guarded, install_error_handling, json_body, principal
 from chalicelib.auth import Principal
 from chalicelib.errors import DomainError, Invalid
@@ -132,3 +132,57 @@ def complete_upload(filing_id: str, document_id: str) -> dict[str, Any]:
 def release_key(filing_id: str, document_id: str) -> dict[str, Any]:
     return current_services().documents.release_key(
         caller(), filing_id, document_id, request_body())
+
+
+@app.route("/archive/search", authorizer=bearer)
+@guarded
+def search_archive() -> dict[str, Any]:
+    return current_services().archive.search(caller(), query_params())
+
+
+@app.route("/filings/{filing_id}/holds", methods=["POST"], authorizer=bearer)
+@guarded
+def place_hold(filing_id: str) -> Response:
+    body = request_body()
+    held = current_services().archive.hold(caller(), filing_id, body.get("case_id"), body.get("reason"))
+    return Response(body=held, status_code=201)
+
+
+@app.route("/filings/{filing_id}/holds/{case_id}", methods=["DELETE"], authorizer=bearer)
+@guarded
+def release_hold(filing_id: str, case_id: str) -> dict[str, Any]:
+    return current_services().archive.release_hold(caller(), filing_id, case_id)
+
+
+@app.route("/filings/{filing_id}/documents/{document_id}", methods=["DELETE"], authorizer=bearer)
+@guarded
+def delete_document(filing_id: str, document_id: str) -> Response:
+    current_services().archive.delete_document(caller(), filing_id, document_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/archive/sweep", methods=["POST"], authorizer=bearer)
+@guarded
+def sweep_archive() -> dict[str, Any]:
+    dry_run = request_body().get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        raise Invalid("dry_run 须为 true 或 false", "dry_run must be true or false", field="dry_run")
+    return current_services().archive.sweep_for(caller(), dry_run=dry_run).to_dict()
+
+
+@app.route("/audit/export", authorizer=bearer)
+@guarded
+def export_audit() -> dict[str, Any]:
+    return current_services().audit.export_for(caller())
+
+
+@app.route("/audit/public-key")
+@guarded
+def audit_public_key() -> dict[str, str]:
+    return {"public_key_pem": current_services().audit.public_key_pem(), "algorithm": "Ed25519"}
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def daily_retention_sweep(event: object) -> dict[str, Any]:
+    """Dispose of what is due and not held; the certificate goes into the audit log."""
+    return current_services().archive.sweep().to_dict()

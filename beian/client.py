@@ -142,22 +142,35 @@ class BeianClient:
                 detail = {"message_zh": "上传失败", "message_en": reply.text[:300]}
             raise ApiError(reply.status_code, detail)
 
+    def _release(self, filing_id: str, document_id: str, purpose: str,
+                 identity: crypto.PrivateKey) -> dict[str, Any]:
+        release: dict[str, Any] = self.call(
+            "POST", f"/filings/{filing_id}/documents/{document_id}/key-release",
+            {"purpose": purpose, "public_key": identity.public_key.dump_pem().decode()})
+        return release
+
+    def _download(self, url: str, target: Path) -> None:
+        with self._http.get(url, stream=True, timeout=TIMEOUT) as reply:
+            if reply.status_code != 200:
+                raise ApiError(reply.status_code, {"message_zh": "下载失败", "message_en": "download failed"})
+            with target.open("wb") as out:
+                for chunk in reply.iter_content(64 * 1024):
+                    out.write(chunk)
+
+    def download_ciphertext(self, filing_id: str, document_id: str, purpose: str, target: Path) -> Path:
+        """The document's envelope as stored (for an inspection bundle); the fetch is audited."""
+        release = self._release(filing_id, document_id, purpose, crypto.PrivateKey.generate())
+        self._download(release["download_url"], target)
+        return target
+
     def retrieve(self, filing_id: str, document_id: str, purpose: str, target: Path) -> Path:
         """Ask for a key release with a purpose, download the ciphertext, decrypt it here."""
         identity = crypto.PrivateKey.generate()  # one-off: the released key opens one document
-        release = self.call("POST", f"/filings/{filing_id}/documents/{document_id}/key-release",
-                            {"purpose": purpose,
-                             "public_key": identity.public_key.dump_pem().decode()})
+        release = self._release(filing_id, document_id, purpose, identity)
         context = crypto.Context(**release["context"])
         with tempfile.TemporaryDirectory() as work:
             sealed = Path(work) / "document.beian"
-            with self._http.get(release["download_url"], stream=True, timeout=TIMEOUT) as reply:
-                if reply.status_code != 200:
-                    raise ApiError(reply.status_code, {"message_zh": "下载失败",
-                                                       "message_en": "download failed"})
-                with sealed.open("wb") as out:
-                    for chunk in reply.iter_content(64 * 1024):
-                        out.write(chunk)
+            self._download(release["download_url"], sealed)
             with sealed.open("rb") as stream:
                 header = crypto.read_header(stream)
             file_key = crypto.unwrap_released_file_key(

@@ -69,9 +69,7 @@ def _commitment(header: Header, file_key: bytes) -> bytes:
     return _derive(file_key, header.commitment_salt, COMMITMENT_INFO)
 
 
-def _with_recipients(
-    header: Header, recipients: tuple[RecipientEntry, ...], file_key: bytes
-) -> Header:
+def _with_recipients(header: Header, recipients: tuple[RecipientEntry, ...], file_key: bytes) -> Header:
     draft = dataclasses.replace(header, recipients=recipients, commitment=b"")
     return dataclasses.replace(draft, commitment=_commitment(draft, file_key))
 
@@ -213,17 +211,11 @@ def _seal(
     progress: ProgressCallback | None,
 ) -> Header:
     """Encrypt with the given randomness; only tests and the vector generator pass their own."""
-    if (
-        len(file_key) != FILE_KEY_SIZE
-        or len(nonce_prefix) != NONCE_PREFIX_SIZE
-        or not valid_chunk_size(chunk_size)
-    ):
+    if len(file_key) != FILE_KEY_SIZE or len(nonce_prefix) != NONCE_PREFIX_SIZE or not valid_chunk_size(chunk_size):
         raise ValueError("bad file key, nonce prefix or chunk size")
     draft = Header(VERSION, chunk_size, context, (), nonce_prefix, b"")
     label = draft.preamble_digest
-    header = _with_recipients(
-        draft, tuple(wrap_for(r, file_key, label) for r in recipients), file_key
-    )
+    header = _with_recipients(draft, tuple(wrap_for(r, file_key, label) for r in recipients), file_key)
     _write_all(dst, memoryview(header.encode()))
     cipher = _ChunkCipher(header, file_key)
     blocks = _blocks_per_read(chunk_size)
@@ -250,9 +242,7 @@ def _seal(
     return header
 
 
-def _open_body(
-    src: Source, dst: Sink, header: Header, file_key: bytes, progress: ProgressCallback | None
-) -> None:
+def _open_body(src: Source, dst: Sink, header: Header, file_key: bytes, progress: ProgressCallback | None) -> None:
     """Decrypt the body that follows ``header``.
 
     A block of plaintext is written once its chunks authenticate; the last block
@@ -325,9 +315,7 @@ def wrap_file_key_for(public_key: PublicKey, file_key: FileKey) -> bytes:
     return public_key.wrap(file_key._secret, file_key._binding)
 
 
-def unwrap_released_file_key(
-    wrapped: bytes, *, header: Header, identity: PrivateKey, context: Context
-) -> FileKey:
+def unwrap_released_file_key(wrapped: bytes, *, header: Header, identity: PrivateKey, context: Context) -> FileKey:
     """The file key released by :func:`wrap_file_key_for`, verified against ``header``."""
     return _verified(header, context, identity.unwrap(wrapped, header.preamble_digest))
 
@@ -373,9 +361,7 @@ def decrypt_stream(
     return header
 
 
-def _file_key(
-    header: Header, context: Context, identity: Identity | None, file_key: FileKey | None
-) -> FileKey:
+def _file_key(header: Header, context: Context, identity: Identity | None, file_key: FileKey | None) -> FileKey:
     if identity is not None and file_key is None:
         return unwrap_file_key(header, identity, context=context)
     if file_key is not None and identity is None:
@@ -435,9 +421,7 @@ def encrypt_file(
 ) -> Header:
     """:func:`encrypt_stream` from file ``src`` to a new file ``dst``, written atomically."""
     with open(src, "rb") as source, _atomic_output(Path(dst)) as sink:
-        return encrypt_stream(
-            source, sink, recipients=recipients, context=context, progress=progress
-        )
+        return encrypt_stream(source, sink, recipients=recipients, context=context, progress=progress)
 
 
 def decrypt_file(
@@ -451,9 +435,7 @@ def decrypt_file(
 ) -> Header:
     """:func:`decrypt_stream` into a temporary file renamed to ``dst`` only once all verifies."""
     with open(src, "rb") as source, _atomic_output(Path(dst)) as sink:
-        return decrypt_stream(
-            source, sink, context=context, identity=identity, file_key=file_key, progress=progress
-        )
+        return decrypt_stream(source, sink, context=context, identity=identity, file_key=file_key, progress=progress)
 
 
 def rewrap_file(

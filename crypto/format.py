@@ -104,20 +104,13 @@ class RecipientEntry:
             raise ValueError(f"a key id must be 1 to {MAX_KEY_ID} printable ASCII characters")
         if not 1 <= len(self.wrapped_key) <= MAX_WRAPPED_KEY:
             raise ValueError(f"a wrapped key must be 1 to {MAX_WRAPPED_KEY} bytes")
-        if (
-            self.kind is RecipientKind.RSA_OAEP_3072_SHA256
-            and len(self.wrapped_key) != RSA_WRAPPED_KEY_SIZE
-        ):
+        if self.kind is RecipientKind.RSA_OAEP_3072_SHA256 and len(self.wrapped_key) != RSA_WRAPPED_KEY_SIZE:
             raise ValueError(f"an RSA-OAEP-3072 wrapped key is {RSA_WRAPPED_KEY_SIZE} bytes")
 
     def encode(self) -> bytes:
         key_id = self.key_id.encode("ascii")
         return (
-            _U8.pack(self.kind)
-            + _U8.pack(len(key_id))
-            + key_id
-            + _U16.pack(len(self.wrapped_key))
-            + self.wrapped_key
+            _U8.pack(self.kind) + _U8.pack(len(key_id)) + key_id + _U16.pack(len(self.wrapped_key)) + self.wrapped_key
         )
 
 

@@ -44,9 +44,7 @@ class PublicKey:
     def __init__(self, key: rsa.RSAPublicKey) -> None:
         _require_size(key)
         self._key = key
-        self._spki = key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        self._spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     @classmethod
     def load(cls, data: bytes) -> PublicKey:
@@ -63,9 +61,7 @@ class PublicKey:
         return cls(key)
 
     def dump_pem(self) -> bytes:
-        return self._key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     @property
     def spki(self) -> bytes:
@@ -124,13 +120,9 @@ class PrivateKey:
     def dump_pem(self, passphrase: bytes | None) -> bytes:
         """PKCS#8 PEM, encrypted with ``passphrase``; ``None`` (explicitly) for plaintext."""
         encryption: serialization.KeySerializationEncryption = (
-            serialization.NoEncryption()
-            if passphrase is None
-            else serialization.BestAvailableEncryption(passphrase)
+            serialization.NoEncryption() if passphrase is None else serialization.BestAvailableEncryption(passphrase)
         )
-        return self._key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-        )
+        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
     def save(self, path: Path, passphrase: bytes) -> None:
         """Write the key sealed by ``passphrase`` to a new file readable by its owner only."""
@@ -191,9 +183,7 @@ class KeyRing:
 
     __slots__ = ("_directory", "_keys", "_name", "_passphrase")
 
-    def __init__(
-        self, directory: Path, name: str, passphrase: bytes, keys: dict[int, PrivateKey]
-    ) -> None:
+    def __init__(self, directory: Path, name: str, passphrase: bytes, keys: dict[int, PrivateKey]) -> None:
         self._directory = directory
         self._name = name
         self._passphrase = passphrase
@@ -271,11 +261,7 @@ Identity = PrivateKey | KeyRing | KeyWrapper
 
 def wrap_for(recipient: Recipient, file_key: bytes, label: bytes) -> RecipientEntry:
     """The header entry that lets ``recipient`` recover ``file_key``."""
-    kind = (
-        RecipientKind.RSA_OAEP_3072_SHA256
-        if isinstance(recipient, PublicKey)
-        else RecipientKind.KEY_WRAPPER
-    )
+    kind = RecipientKind.RSA_OAEP_3072_SHA256 if isinstance(recipient, PublicKey) else RecipientKind.KEY_WRAPPER
     return RecipientEntry(kind, recipient.key_id, recipient.wrap(file_key, label))
 
 

@@ -8,15 +8,19 @@ endpoint; set BEIAN_LOCALSTACK_HOST to run the same suite against a real one too
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from chalicelib.backend import build_backend
 from chalicelib.config import Settings
 from chalicelib.ports import Backend
+from chalicelib.services import current_services
+
+from beian.client import BeianClient
 
 # pytest-localstack resolves endpoints in the "aws" partition only (not aws-cn).
 REGION = "us-east-1"
@@ -119,3 +123,26 @@ def live_server(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
         listener.stop()
         thread.join(timeout=10)
         assert not thread.is_alive(), "the server did not stop"
+
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    return random.Random(20101)
+
+
+@pytest.fixture
+def anonymous(live_server: str) -> BeianClient:
+    return BeianClient(live_server)
+
+
+@pytest.fixture
+def staff(live_server: str) -> Callable[..., BeianClient]:
+    """``staff(role, **scope)``: a client holding a fresh staff token for ``role``."""
+
+    def make(role: str, **scope: str) -> BeianClient:
+        settings = current_services().settings
+        scope = scope or {"provider": settings.provider, "province": settings.province}
+        return BeianClient(live_server, current_services().auth.issue(f"{role}-1", role, **scope))
+
+    return make

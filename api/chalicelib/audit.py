@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from . import policy
 from .auth import Principal
 from .errors import Unavailable
 from .ports import AuditStore, StorageError, VersionConflict
@@ -32,6 +33,7 @@ from .vault import Vault
 
 CHECKPOINT_KEY = "audit-checkpoint-key"
 CHECKPOINT = "checkpoint"
+CERTIFICATE = "archive.disposal_certificate"
 GENESIS = "0" * 64
 CHECKPOINT_EVERY = 100
 APPEND_ATTEMPTS = 50
@@ -102,11 +104,22 @@ class AuditLog:
 
         return self._append(signed_head)
 
+    def sign(self, statement: Mapping[str, Any]) -> str:
+        """An Ed25519 signature (base64) over a statement's canonical JSON, e.g. a disposal
+        certificate; ``verify_export`` checks it with the same public key."""
+        return base64.b64encode(self._key().sign(canonical(statement))).decode()
+
     def entries(self, start: int = 1, end: int | None = None) -> list[dict[str, Any]]:
         try:
             return [dict(entry) for entry in self._store.read(start, end)]
         except StorageError as error:
             raise _unavailable() from error
+
+    def export_for(self, principal: Principal) -> dict[str, Any]:
+        """An export for an officer or inspector; the export itself is audited first."""
+        policy.require(principal, "audit_export")
+        self.record(principal, "audit.export", "audit")
+        return self.export()
 
     def export(self) -> dict[str, Any]:
         """The whole log up to a checkpoint made now, verifiable offline with ``verify_export``."""
@@ -184,6 +197,13 @@ def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str) -> 
                     result.problems.append(f"{where}: signs a head other than the entry before it")
             except (InvalidSignature, KeyError, ValueError, TypeError):
                 result.problems.append(f"{where}: the checkpoint signature does not verify")
+        if entry.get("action") == CERTIFICATE:
+            details = entry.get("details") or {}
+            try:
+                key.verify(base64.b64decode(str(details.get("signature", ""))),
+                           canonical(details["certificate"]))
+            except (InvalidSignature, KeyError, ValueError, TypeError):
+                result.problems.append(f"{where}: the disposal certificate's signature does not verify")
         prev_hash, prev_seq = str(entry.get("hash")), seq
         last_action = str(entry.get("action"))
     if result.entries and last_action != CHECKPOINT:

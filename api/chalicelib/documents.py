@@ -54,6 +54,11 @@ def retain_until(start: datetime) -> datetime:
 DOWNLOAD_SECONDS = 300
 
 
+def retention_entry(until: datetime) -> IndexEntry:
+    """Where the retention sweep finds a document: by its retain-until, oldest first."""
+    return IndexEntry("retain_until", DOCUMENT, until.isoformat())
+
+
 def new_document_id() -> str:
     return f"D{secrets.token_hex(6).upper()}"
 
@@ -164,7 +169,7 @@ class DocumentService:
         body.update(state=RECEIVED, size=size, received_at=now.isoformat(), archive_key=info.key,
                     retain_until=keep_until.isoformat(), envelope=header)
         saved = self._records.save(Record(DOCUMENT, record.key, body, record.version,
-                                          record.indexes))
+                                          (*record.indexes, retention_entry(keep_until))))
         return self._present(saved.body)
 
     def list_for(self, principal: Principal, filing_id: str) -> list[dict[str, Any]]:
@@ -212,8 +217,8 @@ class DocumentService:
                 "received_at": now.isoformat(), "uploaded_by": "system", "archive_key": info.key,
                 "retain_until": keep_until.isoformat()}
         self._records.save(Record(DOCUMENT, document_key(str(filing["id"]), document_id), body,
-                                  indexes=(IndexEntry("documents", str(filing["id"]),
-                                                      now.isoformat()),)))
+                                  indexes=(IndexEntry("documents", str(filing["id"]), now.isoformat()),
+                                           retention_entry(keep_until))))
         return document_id
 
     def _load(self, filing_id: str, document_id: str) -> Record:

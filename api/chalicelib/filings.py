@@ -71,6 +71,7 @@ class FilingService:
 
     def view(self, principal: Principal, filing_id: str) -> dict[str, Any]:
         record = self.load_for(principal, filing_id)
+        self._audit.record(principal, "filing.view", f"filing:{filing_id}")
         return self.present(record)
 
     def present(self, record: Record) -> dict[str, Any]:

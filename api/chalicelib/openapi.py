@@ -85,6 +85,30 @@ OPERATIONS: tuple[Operation, ...] = (
               errors=("400", "401", "403", "404", "409", "503")),
 )
 
+OPERATIONS += (
+    Operation("get", "/archive/search",
+              "Search the archive by one key (filing_number, domain, provider, province or id_number), "
+              "optionally from/to creation dates; audited", auth=True,
+              query=("filing_number", "domain", "provider", "province", "id_number", "from", "to",
+                     "purpose", "cursor"), errors=("400", "401", "403", "503")),
+    Operation("post", "/filings/{filing_id}/holds", "Place a legal hold (compliance officers; audited)",
+              auth=True, status="201",
+              request={"type": "object", "required": ["case_id", "reason"], "properties": {
+                  "case_id": {"type": "string"}, "reason": {"type": "string"}}},
+              errors=("400", "401", "403", "404", "409")),
+    Operation("delete", "/filings/{filing_id}/holds/{case_id}", "Release a legal hold (audited)",
+              auth=True, errors=("401", "403", "404")),
+    Operation("delete", "/filings/{filing_id}/documents/{document_id}",
+              "Delete a document: refused before its retain-until date, for every role", auth=True,
+              status="204", errors=("401", "403", "404", "409")),
+    Operation("post", "/archive/sweep", "Dispose of what is due and not held (dry_run by default)",
+              auth=True, request={"type": "object", "properties": {"dry_run": {"type": "boolean"}}},
+              errors=("400", "401", "403")),
+    Operation("get", "/audit/export", "The whole audit log with a fresh signed checkpoint (audited)",
+              auth=True, errors=("401", "403", "503")),
+    Operation("get", "/audit/public-key", "The audit log's Ed25519 checkpoint key"),
+)
+
 ERROR_TEXT = {
     "400": "Invalid input; every field error is listed", "401": "No or bad token",
     "403": "Not allowed for this role", "404": "Not found, or outside the caller's scope",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .archive import ArchiveService
 from .audit import AuditLog
 from .auth import Authenticator
 from .backend import build_backend
@@ -35,6 +36,7 @@ class Services:
     filings: FilingService
     documents: DocumentService
     steps: Steps
+    archive: ArchiveService
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
@@ -47,10 +49,12 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
                             Deadlines(), clock)
     documents = DocumentService(settings, backend.records, backend.blobs, keys, filings, audit,
                                 clock)
+    archive = ArchiveService(backend.records, backend.blobs, audit, filings, sensitive, clock)
     return Services(
         settings=settings, backend=backend, audit=audit, keys=keys, filings=filings,
         auth=Authenticator(settings, vault, filings.token_hash), documents=documents,
-        steps=Steps(filings, documents, keys, sensitive, backend.records, clock),
+        steps=Steps(filings, documents, archive, keys, sensitive, backend.records, clock),
+        archive=archive,
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import crypto
 
+from . import workflow
+from .archive import ArchiveService
 from .auth import Principal
 from .documents import FACE_PHOTO, RECEIVED, VERIFICATION_FORM, DocumentService
 from .errors import Conflict, Invalid
@@ -51,11 +53,12 @@ def _reasons(params: Mapping[str, Any]) -> list[str]:
 
 
 class Steps:
-    def __init__(self, filings: FilingService, documents: DocumentService, keys: ArchiveKeys,
-                 sensitive: SensitiveFields, records: Records,
+    def __init__(self, filings: FilingService, documents: DocumentService, archive: ArchiveService,
+                 keys: ArchiveKeys, sensitive: SensitiveFields, records: Records,
                  clock: Callable[[], datetime]) -> None:
         self._filings = filings
         self._documents = documents
+        self._archive = archive
         self._keys = keys
         self._sensitive = sensitive
         self._records = records
@@ -112,6 +115,8 @@ class Steps:
             raise Invalid("请提交修改后的完整备案信息", "Send the corrected filing as params.filing",
                           field="params.filing")
         self._filings.apply_payload(body, validated(filing))
+        if body["state"] != workflow.RETURNED_TO_APPLICANT:  # a change (变更) restarts retention
+            self._archive.extend(str(body["id"]), self._clock())
 
     def cancel(self, who: Principal, body: dict[str, Any], params: Mapping[str, Any]) -> None:
         body["cancellation"] = {"by": who.subject, "at": self._clock().isoformat(),
@@ -248,6 +253,8 @@ class Steps:
             numbers.setdefault(domain, f"{body['filing_number']}-{len(numbers) + 1}")
         body["website_numbers"] = numbers
         body["review"] = {"by": who.subject, "at": self._clock().isoformat(), "decision": "approved"}
+        # Archived on approval: its records are kept at least the retention period from now.
+        self._archive.extend(str(body["id"]), self._clock())
 
     def _next_filing_number(self, province: str) -> str:
         year = self._clock().year

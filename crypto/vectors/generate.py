@@ -94,8 +94,7 @@ def _load_keys() -> dict[str, PrivateKey]:
     if VECTORS.exists():
         stored = json.loads(VECTORS.read_text())["keys"]
         return {
-            name: PrivateKey.load(stored[name]["private_key_pkcs8_pem"].encode(), None)
-            for name in ("alice", "bob")
+            name: PrivateKey.load(stored[name]["private_key_pkcs8_pem"].encode(), None) for name in ("alice", "bob")
         }
     return {"alice": PrivateKey.generate(), "bob": PrivateKey.generate()}
 
@@ -113,9 +112,7 @@ def _positive(keys: dict[str, PrivateKey]) -> list[dict[str, Any]]:
     ]
     vectors = []
     for name, plaintext, names, chunk_size in cases:
-        recipients: list[Recipient] = [
-            wrapper if n == "wrapper" else keys[n].public_key for n in names
-        ]
+        recipients: list[Recipient] = [wrapper if n == "wrapper" else keys[n].public_key for n in names]
         context = _context()
         envelope = seal(plaintext, recipients, name=name, context=context, chunk_size=chunk_size)
         header = read_header(io.BytesIO(envelope))
@@ -167,9 +164,7 @@ def _negative(keys: dict[str, PrivateKey], positive: list[dict[str, Any]]) -> li
     other = seal(plaintext, [keys["alice"].public_key], name="other", context=_context("doc-2"))
     other_header = read_header(io.BytesIO(other))
     moved_context = Context(**base["context"] | {"document_id": "doc-0002"})
-    relabelled = Header(
-        1, header.chunk_size, moved_context, header.recipients, header.nonce_prefix, b""
-    )
+    relabelled = Header(1, header.chunk_size, moved_context, header.recipients, header.nonce_prefix, b"")
     relabelled_head = relabelled.preamble + relabelled.recipients_section + header.commitment
     digest = hashlib.sha256(plaintext).digest()
     recipients_at = len(header.preamble)

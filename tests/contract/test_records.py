@@ -45,25 +45,31 @@ def test_replace_needs_the_stored_version(backend: Backend) -> None:
     assert backend.records.get("filing", "f-1") == second
 
 
+def _race(backend: Backend, base: Record) -> list[Record | VersionConflict]:
+    """Two threads save over ``base`` at the same moment."""
+    start = threading.Barrier(2)
+    outcomes: list[Record | VersionConflict] = []
+
+    def save(writer: int) -> None:
+        start.wait()
+        try:
+            outcomes.append(backend.records.save(Record(base.kind, base.key, {"w": writer},
+                                                        base.version)))
+        except VersionConflict as conflict:
+            outcomes.append(conflict)
+
+    threads = [threading.Thread(target=save, args=(writer,)) for writer in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def test_two_threads_saving_one_version_one_wins(backend: Backend) -> None:
     current = backend.records.save(_filing("f-1"))
     for _ in range(3):
-        start = threading.Barrier(2)
-        outcomes: list[object] = []
-
-        def save(writer: int, base: Record = current, start: threading.Barrier = start) -> None:
-            start.wait()
-            try:
-                outcomes.append(backend.records.save(Record("filing", "f-1", {"w": writer},
-                                                            base.version)))
-            except VersionConflict as conflict:
-                outcomes.append(conflict)
-
-        threads = [threading.Thread(target=save, args=(writer,)) for writer in (1, 2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        outcomes = _race(backend, current)
         winners = [outcome for outcome in outcomes if isinstance(outcome, Record)]
         assert len(winners) == 1 and len(outcomes) == 2
         assert backend.records.get("filing", "f-1") == winners[0]

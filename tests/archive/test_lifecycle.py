@@ -1,0 +1,123 @@
+"""The archive's promise, on both backends: retrieve with a purpose, no early delete, holds
+survive the sweep, the rest is disposed with a certificate, and the audit log verifies
+offline and fails on every kind of tampering."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalicelib.auth import Principal
+from chalicelib.config import Settings
+from chalicelib.documents import retain_until
+from chalicelib.ports import BlobLocked
+from chalicelib.services import Services, build_services, current_services
+from typer.testing import CliRunner
+
+import crypto
+from beian.cli import app as cli
+from beian.client import ApiError, BeianClient
+from beian.synthetic import filing_payload
+
+LOCK_SECONDS = 4
+
+
+def archived_long_ago(services: Services, rng: random.Random, live_server: str) -> tuple[str, str]:
+    """A filing with one document received so long ago that its retention ends in seconds."""
+    filing, _token = services.filings.submit(filing_payload(rng, "enterprise"))
+    applicant = Principal(f"applicant:{filing['id']}", "applicant", filing=filing["id"])
+    slot = services.documents.request_upload(applicant, filing["id"],
+                                              {"document_type": "business_licence", "size": 3000})
+    sealed = io.BytesIO()
+    crypto.encrypt_stream(io.BytesIO(bytes(rng.getrandbits(8) for _ in range(3000))), sealed,
+                          recipients=[crypto.PublicKey.load(base64.b64decode(
+                              slot["envelope"]["recipients"][0]["spki"]))],
+                          context=crypto.Context(**slot["envelope"]["context"]))
+    size = sealed.tell()
+    sealed.seek(0)
+    BeianClient(live_server).post_to_slot(slot["upload"], sealed, size)
+    document = services.documents.complete_upload(applicant, filing["id"], slot["document"]["id"])
+    return filing["id"], document["id"]
+
+
+def tampered_copies(export: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    entries = export["entries"]
+    edited = json.loads(json.dumps(export))
+    edited["entries"][2]["purpose"] = "nothing to see"
+    deleted = {**export, "entries": entries[:3] + entries[4:]}
+    inserted_entry = {**entries[3], "seq": 4, "action": "archive.search"}
+    inserted = {**export, "entries": [*entries[:3], inserted_entry, *entries[3:]]}
+    reordered = {**export, "entries": [*entries[:2], entries[3], entries[2], *entries[4:]]}
+    truncated = {**export, "entries": entries[:-1]}
+    return {"edited": edited, "deleted": deleted, "inserted": inserted, "reordered": reordered,
+            "truncated": truncated}
+
+
+def test_archive_lifecycle(live_server: str, staff: Callable[..., BeianClient], rng: random.Random,
+                           tmp_path: Path) -> None:
+    start = datetime.now(UTC)
+    # Documents received long ago (their retention ends LOCK_SECONDS from now): the clock is
+    # moved back, not the storage's, so S3 Object Lock and the embedded lock behave for real.
+    lead = start + timedelta(seconds=LOCK_SECONDS) - retain_until(start)
+    past = build_services(Settings.from_env(), clock=lambda: datetime.now(UTC) + lead)
+    held_filing, held_doc = archived_long_ago(past, rng, live_server)
+    free_filing, free_doc = archived_long_ago(past, rng, live_server)
+
+    verifier, officer, admin = staff("verifier"), staff("compliance_officer"), staff("admin")
+    copy = verifier.retrieve(held_filing, held_doc, "核对营业执照原件", tmp_path / "copy")
+    assert copy.stat().st_size == 3000
+
+    for role in (admin, officer):
+        with pytest.raises(ApiError) as early:
+            role.call("DELETE", f"/filings/{held_filing}/documents/{held_doc}")
+        assert early.value.status == 409 and early.value.body["code"] == "retention_locked"
+    stored = current_services().backend.records.get("document", f"{held_filing}/{held_doc}")
+    assert stored is not None
+    with pytest.raises(BlobLocked):
+        current_services().backend.blobs.delete(stored.body["archive_key"])
+
+    with pytest.raises(ApiError) as not_officer:
+        verifier.call("POST", f"/filings/{held_filing}/holds", {"case_id": "C-1", "reason": "litigation"})
+    assert not_officer.value.status == 403
+    officer.call("POST", f"/filings/{held_filing}/holds", {"case_id": "2026-INSP-7", "reason": "监管检查调取"})
+
+    dry = officer.call("POST", "/archive/sweep", {"dry_run": True})
+    assert dry["disposed"] == [] and dry["held"] == []  # nothing is due yet
+    time.sleep(LOCK_SECONDS + 1.5)
+    result = officer.call("POST", "/archive/sweep", {"dry_run": False})
+    assert [item["document"] for item in result["disposed"]] == [free_doc]
+    assert [item["document"] for item in result["held"]] == [held_doc]
+    assert result["certificate_seq"]
+
+    documents = officer.call("GET", f"/filings/{free_filing}/documents")["documents"]
+    assert [document["state"] for document in documents] == ["disposed"]
+    with pytest.raises(ApiError) as gone:
+        verifier.retrieve(free_filing, free_doc, "再次调阅", tmp_path / "gone")
+    assert gone.value.status == 409
+    assert verifier.retrieve(held_filing, held_doc, "保全期间调阅", tmp_path / "again").exists()
+
+    export = staff("inspector").call("GET", "/audit/export")
+    actions = [entry["action"] for entry in export["entries"]]
+    for action in ("document.key_release", "archive.delete_refused", "archive.hold",
+                   "archive.dispose_refused", "archive.disposal_certificate", "filing.submit"):
+        assert action in actions, action
+    runner = CliRunner()
+    original = tmp_path / "audit.json"
+    original.write_text(json.dumps(export))
+    key = tmp_path / "audit-key.pem"
+    key.write_text(export["public_key"])
+    ok = runner.invoke(cli, ["audit", "verify", str(original), "--public-key", str(key)])
+    assert ok.exit_code == 0, ok.output
+    for name, copy_ in tampered_copies(export).items():
+        path = tmp_path / f"audit-{name}.json"
+        path.write_text(json.dumps(copy_))
+        failed = runner.invoke(cli, ["audit", "verify", str(path), "--public-key", str(key)])
+        assert failed.exit_code == 1, name
