@@ -54,6 +54,7 @@ class MultipartStream(io.RawIOBase):
         self._length = len(head.encode()) + size + len(f"\r\n--{self.boundary}--\r\n")
         self._pending = b""
         self._progress = progress
+        self._sent = 0
 
     def _generate(self, head: bytes, file: BinaryIO, tail: bytes) -> Iterator[bytes]:
         yield head
@@ -69,6 +70,11 @@ class MultipartStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        # requests sizes a body as len() - tell(); without this it would send it chunked,
+        # which S3's POST refuses (411).
+        return self._sent
+
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self._pending) < size:
             part = next(self._parts, None)
@@ -78,6 +84,7 @@ class MultipartStream(io.RawIOBase):
         if size < 0:
             size = len(self._pending)
         out, self._pending = self._pending[:size], self._pending[size:]
+        self._sent += len(out)
         return out
 
 

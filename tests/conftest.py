@@ -24,7 +24,30 @@ from beian.client import BeianClient
 
 # pytest-localstack resolves endpoints in the "aws" partition only (not aws-cn).
 REGION = "us-east-1"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+SUITE_LOG = ARTIFACTS / "test-suite.log"
 BACKENDS = ["embedded", "aws"] + (["localstack"] if os.environ.get("BEIAN_LOCALSTACK_HOST") else [])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_log() -> Iterator[Path]:
+    """Everything the suite logs, kept in one file that tests/z_logs scans for ID numbers."""
+    import logging
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
+    try:
+        yield SUITE_LOG
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        handler.close()
 
 
 def _free_port(preferred: int) -> int:
@@ -41,7 +64,7 @@ def _running_session(host: str, port: int) -> str:
 
     session = RunningSession(host, services=["s3", "dynamodb", "sns"], region_name=REGION)
     # RunningSession assumes LocalStack's single edge port; point it at ours.
-    session.service_ports = dict.fromkeys(session.service_ports, port)
+    session.services = dict.fromkeys(session.services, port)
     session.start(timeout=60)
     return str(session.endpoint_url("s3"))
 

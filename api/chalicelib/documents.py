@@ -34,7 +34,7 @@ DOCUMENT = "document"
 AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
 REJECTED = "rejected"
-MIN_PURPOSE_CHARS = 4
+MIN_PURPOSE_CHARS = 2
 # Beyond the identity documents the rules list: the on-site photo (二.(二)1(4)), the domain
 # certificate the domain check relies on (二.(二)1(5)), and the forms the system makes.
 FACE_PHOTO = "face_photo"

@@ -183,8 +183,9 @@ class FilingService:
         record = self.load_for(principal, filing_id)
         if expected_version is not None and expected_version != record.version:
             raise stale(record.version)
+        # The role is checked before the state, so a caller without the right learns nothing more.
+        policy.require(principal, action, record.body, roles=workflow.roles_for(action))
         step = workflow.transition(action, str(record.body["state"]))
-        policy.require(principal, action, record.body, roles=step.roles)
         now = self._clock()
         body = copy.deepcopy(dict(record.body))
         params = dict(params or {})

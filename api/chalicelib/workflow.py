@@ -75,6 +75,12 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
 )}
 
 
+def roles_for(action: str) -> tuple[str, ...]:
+    """The roles that may take ``action``; none for an unknown action (its 409 comes later)."""
+    found = TRANSITIONS.get(action)
+    return found.roles if found else tuple(role for t in TRANSITIONS.values() for role in t.roles)
+
+
 def transition(action: str, state: str) -> Transition:
     """The transition ``action`` from ``state``; Conflict (409) names the state if not allowed."""
     found = TRANSITIONS.get(action)

@@ -160,9 +160,7 @@ def rewrap(
     keyring = _run(lambda: crypto.KeyRing.open(ring, passphrase.encode()))
     current = keyring.current
     older = [keyring.version(n).key_id for n in keyring.versions[:-1]]
-    move = functools.partial(
-        crypto.rewrap_file, identity=keyring, add=[current.public_key], remove=older
-    )
+    move = functools.partial(crypto.rewrap_file, identity=keyring, add=[current.public_key], remove=older)
     for path in files:
         _run(functools.partial(move, path, path))
         console.print(f"{path}: {current.fingerprint}", highlight=False)
@@ -171,9 +169,7 @@ def rewrap(
 def encrypt(
     source: Annotated[Path, typer.Argument(help="明文文件 / Plaintext file")],
     target: Annotated[Path, typer.Argument(help="加密后的文件 / Encrypted file to write")],
-    to: Annotated[
-        list[Path], typer.Option(help="接收方公钥，可重复 / Recipient public key, repeatable")
-    ],
+    to: Annotated[list[Path], typer.Option(help="接收方公钥，可重复 / Recipient public key, repeatable")],
     provider: Provider,
     filing: Filing,
     document_id: DocumentId,
@@ -185,9 +181,7 @@ def encrypt(
         recipients = [crypto.PublicKey.load(path.read_bytes()) for path in to]
         context = crypto.Context(provider, filing, document_id, document_type)
         with _progress("加密 / encrypt", source.stat().st_size) as progress:
-            return crypto.encrypt_file(
-                source, target, recipients=recipients, context=context, progress=progress
-            )
+            return crypto.encrypt_file(source, target, recipients=recipients, context=context, progress=progress)
 
     header = _run(action)
     for recipient in header.recipients:
@@ -211,9 +205,7 @@ def decrypt(
         identity = _identity(key, ring, passphrase)
         context = crypto.Context(provider, filing, document_id, document_type)
         with _progress("解密 / decrypt", source.stat().st_size) as progress:
-            crypto.decrypt_file(
-                source, target, context=context, identity=identity, progress=progress
-            )
+            crypto.decrypt_file(source, target, context=context, identity=identity, progress=progress)
 
     _run(action)
     console.print(f"已解密 / decrypted: {target}", highlight=False)

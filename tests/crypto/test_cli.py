@@ -40,9 +40,7 @@ def cli() -> typer.Typer:
 
 
 def run(cli: typer.Typer, *args: str, passphrase: str = PASSPHRASE) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        cli, [str(a) for a in args], env={"BEIAN_KEY_PASSPHRASE": passphrase}
-    )
+    result = CliRunner().invoke(cli, [str(a) for a in args], env={"BEIAN_KEY_PASSPHRASE": passphrase})
     assert passphrase not in result.output
     return result.exit_code, result.output
 
@@ -69,9 +67,7 @@ def test_errors_are_one_line_and_non_zero(cli: typer.Typer, tmp_path: Path) -> N
     plain.write_bytes(b"secret")
     run(cli, "encrypt", str(plain), str(sealed), "--to", str(key.with_suffix(".pub.pem")), *RECORD)
     wrong_record = [*RECORD[:-1], "passport"]
-    code, out = run(
-        cli, "decrypt", str(sealed), str(tmp_path / "o"), "--key", str(key), *wrong_record
-    )
+    code, out = run(cli, "decrypt", str(sealed), str(tmp_path / "o"), "--key", str(key), *wrong_record)
     assert code == 1 and "解密失败" in out and "decryption failed" in out
     code, out = run(
         cli,
@@ -96,9 +92,7 @@ def test_rotate_and_rewrap(cli: typer.Typer, tmp_path: Path) -> None:
     plain, sealed = tmp_path / "p", tmp_path / "p.beian"
     plain.write_bytes(b"archived")
     public = tmp_path / "v1.pub.pem"
-    public.write_bytes(
-        crypto.PrivateKey.load(v1.read_bytes(), PASSPHRASE.encode()).public_key.dump_pem()
-    )
+    public.write_bytes(crypto.PrivateKey.load(v1.read_bytes(), PASSPHRASE.encode()).public_key.dump_pem())
     run(cli, "encrypt", str(plain), str(sealed), "--to", str(public), *RECORD)
     code, out = run(cli, "keys", "rotate", str(ring))
     assert code == 0 and "version 2" in out

@@ -24,9 +24,7 @@ CHUNK = 65536
 MIB = 1024 * 1024
 
 
-@pytest.mark.parametrize(
-    "size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, MIB - 1, MIB, MIB + 1, 3 * MIB + 17]
-)
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, MIB - 1, MIB, MIB + 1, 3 * MIB + 17])
 def test_round_trip_sizes(size: int, seal: Seal, open_: Open) -> None:
     data = os.urandom(size)
     envelope = seal(data)
@@ -45,35 +43,25 @@ def test_ciphertext_size_is_header_plus_tags(seal: Seal) -> None:
     assert len(envelope) == header.length + 200 + 4 * 16 + 40 + 16
 
 
-def test_public_api_uses_64k_chunks_and_fresh_randomness(
-    alice: crypto.PrivateKey, context: crypto.Context
-) -> None:
+def test_public_api_uses_64k_chunks_and_fresh_randomness(alice: crypto.PrivateKey, context: crypto.Context) -> None:
     outs = []
     for _ in range(2):
         out = io.BytesIO()
-        header = crypto.encrypt_stream(
-            io.BytesIO(b"same"), out, recipients=[alice.public_key], context=context
-        )
+        header = crypto.encrypt_stream(io.BytesIO(b"same"), out, recipients=[alice.public_key], context=context)
         assert header.chunk_size == CHUNK
         outs.append(out.getvalue())
     assert outs[0][header.length :] != outs[1][header.length :]
 
 
-def test_files_and_progress(
-    tmp_path: Path, alice: crypto.PrivateKey, context: crypto.Context
-) -> None:
+def test_files_and_progress(tmp_path: Path, alice: crypto.PrivateKey, context: crypto.Context) -> None:
     data = os.urandom(2 * MIB + 5)
     plain, sealed, back = tmp_path / "in.jpg", tmp_path / "in.jpg.beian", tmp_path / "out.jpg"
     plain.write_bytes(data)
     seen: list[int] = []
-    crypto.encrypt_file(
-        plain, sealed, recipients=[alice.public_key], context=context, progress=seen.append
-    )
+    crypto.encrypt_file(plain, sealed, recipients=[alice.public_key], context=context, progress=seen.append)
     assert sum(seen) == len(data)
     seen.clear()
-    header = crypto.decrypt_file(
-        sealed, back, context=context, identity=alice, progress=seen.append
-    )
+    header = crypto.decrypt_file(sealed, back, context=context, identity=alice, progress=seen.append)
     assert back.read_bytes() == data and sum(seen) == len(data)
     assert header.context == context
     assert back.stat().st_mode & 0o077 == 0  # plaintext of an ID scan is owner-only
@@ -151,9 +139,7 @@ def test_key_release_to_a_client(
     file_key = crypto.unwrap_file_key(header, alice, context=context)
     assert "secret" in repr(file_key) and file_key._secret.hex() not in repr(file_key)
     released = crypto.wrap_file_key_for(bob.public_key, file_key)
-    client_key = crypto.unwrap_released_file_key(
-        released, header=header, identity=bob, context=context
-    )
+    client_key = crypto.unwrap_released_file_key(released, header=header, identity=bob, context=context)
     assert open_(envelope, file_key=client_key) == b"scan"
 
 
@@ -170,9 +156,7 @@ def test_released_key_is_bound_to_its_document(
     seal: Seal, alice: crypto.PrivateKey, bob: crypto.PrivateKey, context: crypto.Context
 ) -> None:
     first, second = (crypto.read_header(io.BytesIO(seal(b"x"))) for _ in range(2))
-    released = crypto.wrap_file_key_for(
-        bob.public_key, crypto.unwrap_file_key(first, alice, context=context)
-    )
+    released = crypto.wrap_file_key_for(bob.public_key, crypto.unwrap_file_key(first, alice, context=context))
     with pytest.raises(crypto.DecryptionError):
         crypto.unwrap_released_file_key(released, header=second, identity=bob, context=context)
 
@@ -202,9 +186,7 @@ def test_rewrap_changes_only_the_recipients(
 
 def test_rewrap_cannot_remove_every_recipient(seal: Seal, alice: crypto.PrivateKey) -> None:
     with pytest.raises(ValueError):
-        crypto.rewrap_stream(
-            io.BytesIO(seal(b"x")), io.BytesIO(), identity=alice, remove=[alice.key_id]
-        )
+        crypto.rewrap_stream(io.BytesIO(seal(b"x")), io.BytesIO(), identity=alice, remove=[alice.key_id])
 
 
 def test_key_ring_rotation_and_in_place_rewrap(tmp_path: Path, context: crypto.Context) -> None:

@@ -28,9 +28,7 @@ def header(envelope: bytes) -> crypto.Header:
 
 
 @pytest.fixture(scope="module")
-def file_key(
-    header: crypto.Header, alice: crypto.PrivateKey, context: crypto.Context
-) -> crypto.FileKey:
+def file_key(header: crypto.Header, alice: crypto.PrivateKey, context: crypto.Context) -> crypto.FileKey:
     return crypto.unwrap_file_key(header, alice, context=context)
 
 
@@ -56,9 +54,7 @@ def test_bit_flip_anywhere_is_rejected(
                 open_(bytes(tampered), file_key=file_key)
 
 
-def test_bit_flip_in_header_with_identity(
-    envelope: bytes, header: crypto.Header, open_: Open
-) -> None:
+def test_bit_flip_in_header_with_identity(envelope: bytes, header: crypto.Header, open_: Open) -> None:
     for offset in range(0, header.length, 7):
         tampered = bytearray(envelope)
         tampered[offset] ^= 0x10
@@ -129,9 +125,7 @@ def test_edited_commitment(envelope: bytes, header: crypto.Header, open_: Open) 
         open_(_replace_header(envelope, header, edited))
 
 
-def test_swapped_recipients(
-    seal: Seal, open_: Open, alice: crypto.PrivateKey, bob: crypto.PrivateKey
-) -> None:
+def test_swapped_recipients(seal: Seal, open_: Open, alice: crypto.PrivateKey, bob: crypto.PrivateKey) -> None:
     envelope = seal(b"data", recipients=[alice.public_key, bob.public_key])
     header = crypto.read_header(io.BytesIO(envelope))
     other = crypto.read_header(io.BytesIO(seal(b"data", recipients=[alice.public_key])))
@@ -143,9 +137,7 @@ def test_swapped_recipients(
             open_(_replace_header(envelope, header, edited))
 
 
-def test_ciphertext_moved_to_another_document(
-    envelope: bytes, open_: Open, other_context: crypto.Context
-) -> None:
+def test_ciphertext_moved_to_another_document(envelope: bytes, open_: Open, other_context: crypto.Context) -> None:
     with pytest.raises(crypto.DecryptionError):
         open_(envelope, ctx=other_context)
 
@@ -157,9 +149,7 @@ def test_body_spliced_under_another_header(seal: Seal, open_: Open) -> None:
         open_(first[:length] + second[length:])
 
 
-def test_wrapped_key_of_key_wrapper_edited(
-    seal: Seal, open_: Open, wrapper: crypto.KeyWrapper
-) -> None:
+def test_wrapped_key_of_key_wrapper_edited(seal: Seal, open_: Open, wrapper: crypto.KeyWrapper) -> None:
     envelope = seal(b"data", recipients=[wrapper])
     header = crypto.read_header(io.BytesIO(envelope))
     entry = header.recipients[0]

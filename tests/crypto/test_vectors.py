@@ -14,9 +14,7 @@ import crypto
 from crypto.envelope import _commitment, _seal
 from crypto.vectors.generate import FixedKeyWrapper
 
-VECTORS = json.loads(
-    (Path(__file__).parents[2] / "crypto" / "vectors" / "envelope-v1.json").read_text()
-)
+VECTORS = json.loads((Path(__file__).parents[2] / "crypto" / "vectors" / "envelope-v1.json").read_text())
 
 
 def _private(name: str) -> crypto.PrivateKey:
@@ -31,9 +29,7 @@ def _identity(name: str) -> crypto.Identity:
 
 def _decrypt(envelope: bytes, identity: str, context: dict[str, str]) -> bytes:
     out = io.BytesIO()
-    crypto.decrypt_stream(
-        io.BytesIO(envelope), out, context=crypto.Context(**context), identity=_identity(identity)
-    )
+    crypto.decrypt_stream(io.BytesIO(envelope), out, context=crypto.Context(**context), identity=_identity(identity))
     return out.getvalue()
 
 

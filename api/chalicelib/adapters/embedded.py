@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
@@ -133,14 +134,11 @@ def retention_date(retain_until: datetime) -> datetime:
     return until
 
 
-def is_locked(info: BlobInfo) -> bool:
-    return info.legal_hold or (
-        info.retain_until is not None and info.retain_until > datetime.now(UTC)
-    )
-
-
 def refuse_if_locked(info: BlobInfo | None) -> None:
-    if info is not None and is_locked(info):
+    """BlobLocked if ``info`` is of a blob still retained or under legal hold."""
+    if info is None:
+        return
+    if info.legal_hold or (info.retain_until is not None and info.retain_until > datetime.now(UTC)):
         raise BlobLocked(f"{info.key} is retained until {info.retain_until} or under legal hold")
 
 
@@ -180,9 +178,12 @@ class TooLargeUpload(StorageError):
 
 def _ensure_dir(path: Path) -> None:
     # Path.mkdir(parents=True) gives the parents default permissions: make each level 0700.
-    for folder in reversed([path, *path.parents]):
-        if not folder.is_dir():
-            folder.mkdir(mode=0o700, exist_ok=True)
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -224,6 +225,19 @@ def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes
             os.unlink(temp)
         raise
     return size
+
+
+# What opening a key's path raises when no blob is there: nothing, a folder of longer
+# keys, or a blob where the key expects a folder.
+_ABSENT = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        status = path.stat()
+    except _ABSENT:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
@@ -477,7 +491,7 @@ class LocalBlobs:
         try:
             with (self._staging / check_blob_key(key)).open("rb") as staged:
                 return os.fstat(staged.fileno()).st_size, staged.read(length)
-        except FileNotFoundError as error:
+        except _ABSENT as error:
             raise BlobMissing(f"nothing staged at {key}") from error
 
     # Archive
@@ -509,9 +523,8 @@ class LocalBlobs:
         return info
 
     def info(self, key: str) -> BlobInfo | None:
-        try:
-            size = (self._archive / check_blob_key(key)).stat().st_size
-        except FileNotFoundError:
+        size = _file_size(self._archive / check_blob_key(key))
+        if size is None:
             return None
         try:
             state = json.loads(self._state_path(key).read_text())
@@ -524,7 +537,7 @@ class LocalBlobs:
     def open(self, key: str) -> BinaryIO:
         try:
             return (self._archive / check_blob_key(key)).open("rb")
-        except FileNotFoundError as error:
+        except _ABSENT as error:
             raise BlobMissing(f"nothing archived at {key}") from error
 
     def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:

@@ -65,7 +65,9 @@ async function overview(rules, states, names, { id, token, filing }) {
   } catch (error) {
     showError(documents, error);
   }
-  return [
+  return h(
+    "div",
+    {},
     h("h2", {}, say(`备案 ${id}`, `Filing ${id}`)),
     h(
       "p",
@@ -84,7 +86,7 @@ async function overview(rules, states, names, { id, token, filing }) {
     historyList(filing.history || [], states),
     h("h3", {}, say("材料", "Documents")),
     documents,
-  ];
+  );
 }
 
 mount("status", async (root) => {
@@ -98,5 +100,5 @@ mount("status", async (root) => {
   }
   const names = documentNames(rules);
   const area = h("div", { id: "status-workspace", "aria-live": "polite" });
-  root.replaceChildren(accessForm(async (opened) => area.replaceChildren(...(await overview(rules, states, names, opened)))), area);
+  root.replaceChildren(accessForm(async (opened) => area.replaceChildren(await overview(rules, states, names, opened))), area);
 });

@@ -1,0 +1,47 @@
+"""The access provider's connected websites: the filing rate's denominator (notice 二.(二)3(2)).
+
+A ``connected_site`` record is one website (domain) a provider connects, in the province of
+its subject, with when it was connected, whether it holds an approved filing (``filed``) and,
+for a site connected before on-site verification began (``pre_2010``, 三.(一)6: such sites
+were to be re-verified in person by the end of September 2010), when that re-verification
+was done. The provider's access system keeps these up to date; the demo seeder makes them.
+Records are found by province, ordered by ``connected_at``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..ports import IndexEntry, Record, Records
+from .store import put
+
+CONNECTED_SITE = "connected_site"
+CONNECTED_INDEX = "connected"
+
+
+@dataclass(frozen=True)
+class ConnectedSite:
+    provider: str
+    province: str
+    domain: str
+    connected_at: str  # UTC ISO timestamp
+    filed: bool
+    pre_2010: bool = False
+    reverified_at: str | None = None  # pre-2010 sites: when re-verified on site
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}.{self.domain}"
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ConnectedSite:
+        return cls(**body)
+
+    def indexes(self) -> tuple[IndexEntry, ...]:
+        return (IndexEntry(CONNECTED_INDEX, self.province, self.connected_at),)
+
+
+def save_site(records: Records, site: ConnectedSite) -> Record:
+    """Store (or replace) a provider's access record of one website."""
+    return put(records, CONNECTED_SITE, site.key, asdict(site), site.indexes())

@@ -1,0 +1,380 @@
+"""A synthetic archive for demos, tests and benchmarks: ``beian demo seed --filings N``.
+
+Filings are spread over a quarter (China Standard Time) across weighted provinces and access
+providers, and walked through the workflow with plausible delays: most steps on time, some
+late, some still pending when the world stops (``now``), some returned, a few cancelled. Each
+is stored as the real path stores it: the payload from ``beian.synthetic`` (valid numbers
+with valid checksums, never a real person's), sealed and hashed by ``FilingService.apply_payload``
+(so the ID check really unseals it), the filing's own index entries plus the ``month`` entry,
+and checked on arrival (``check_on_arrival``), which writes the findings.
+
+Deliberate problems, with the share of filings:
+
+* ``LEGACY_SHARE`` migrated from the legacy system (``legacy_import: true``, first history
+  step ``import``), one number corrupted: wrong check character, unknown region, impossible
+  birth date, a 15-digit first-generation number, or a unit code with a wrong check
+  character. Such numbers cannot enter through the API's validation.
+* ``UNDERAGE_SHARE`` whose holder is 14 to 17 on the day of filing (valid numbers: the API
+  accepts them; the ID check flags them).
+* ``DUPLICATE_SHARE`` reusing an earlier subject's number (the same subject filed twice).
+* ``MISSING_EVIDENCE_SHARE`` of approvals without the on-site photo or form on record.
+
+Connected sites: each approved filing's domains (filed), ``UNFILED_SHARE`` extra sites with no
+filing, and ``PRE_2010_SHARE`` sites connected before on-site verification began, most of them
+re-verified in 2010. Records are written one by one through the Records port (it has no bulk
+write); a filing costs about four writes with its sites and findings.
+
+Everything follows from ``seed``: the same seed gives the same filings (the sealed bytes
+differ, their nonces are random). Filing ids are a bijection of (seed, index), so two seeds
+can share an archive; seeding the same one twice is refused.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import random
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from chalicelib import workflow
+from chalicelib.consent import consent_record
+from chalicelib.deadlines import Deadlines, china_day
+from chalicelib.filings import FILING, FilingService
+from chalicelib.oversight.idcheck import IdChecker, check_on_arrival
+from chalicelib.oversight.periods import Quarter, day_start, month_entry
+from chalicelib.oversight.sites import ConnectedSite, save_site
+from chalicelib.ports import Record, VersionConflict
+from chalicelib.rules import load_rules
+from chalicelib.sensitive import SensitiveFields
+from chalicelib.services import Services, utc_now
+from chalicelib.validators import resident_id
+from chalicelib.validators.filing_number import generate as filing_number
+from chalicelib.vault import Vault
+
+from beian.synthetic import filing_payload, resident_id_number
+
+PROVIDERS = (("demo-idc", 30), ("yunhua-cloud", 24), ("jingxin-net", 15), ("haiyun-idc", 12),
+             ("xinlian-host", 9), ("lanshan-net", 6), ("beichen-idc", 4))
+PROVINCES = (("京", 18), ("粤", 20), ("沪", 14), ("浙", 12), ("苏", 10), ("鲁", 7), ("蜀", 6),
+             ("鄂", 5), ("闽", 5), ("陕", 3))
+SUBJECT_TYPES = (("enterprise", 56), ("individual", 26), ("institution", 6), ("government", 5),
+                 ("social_group", 5), ("military", 2))
+LEGACY_SHARE = 0.03
+UNDERAGE_SHARE = 0.005
+DUPLICATE_SHARE = 0.005
+FOREIGN_SHARE = 0.03
+MISSING_EVIDENCE_SHARE = 0.02
+UNFILED_SHARE = 0.04
+PRE_2010_SHARE = 0.10
+MAX_FILINGS = 1 << 22  # per seed: ids stay distinct across seeds below 1024
+ID_MULTIPLIER = 0x9E3779B1  # odd, so multiplying modulo 2**32 is a bijection
+RECENT = 2000  # subject numbers kept for reuse as duplicates
+ON_SITE_VERIFICATION_BEGAN = date(2010, 3, 31)  # 三.(一)1: by the end of March 2010
+DAY = 86_400
+
+
+class CachedDeadlines(Deadlines):
+    """Deadlines whose due dates are remembered per (deadline, day): a due date depends on
+    nothing else, and the seeder starts millions of them."""
+
+    def __init__(self) -> None:
+        self._due: dict[tuple[str, date], dict[str, Any]] = {}
+
+    def start(self, name: str, now: datetime) -> dict[str, Any]:
+        key = (name, china_day(now))
+        if key not in self._due:
+            self._due[key] = super().start(name, now)
+        return {**self._due[key], "started_at": now.isoformat()}
+
+
+class AlreadySeeded(Exception):
+    """Filings of this seed are already in the archive."""
+
+
+def sensitive_fields(services: Services) -> SensitiveFields:
+    """Sealing and hashing of ID numbers with the archive's own keys (the vault's)."""
+    return SensitiveFields(Vault(services.backend.records, services.backend.custody))
+
+
+def id_checker(services: Services) -> IdChecker:
+    return IdChecker(services.backend.records, sensitive_fields(services), utc_now)
+
+
+@dataclass
+class SeedSummary:
+    filings: int = 0
+    by_state: Counter[str] = field(default_factory=Counter)
+    legacy: int = 0
+    with_findings: int = 0
+    sites: int = 0
+    pre_2010: int = 0
+
+
+def _weighted(pairs: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
+    names = [name for name, _ in pairs]
+    return names, list(itertools.accumulate(weight for _, weight in pairs))
+
+
+class _Pick:
+    def __init__(self, rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> None:
+        self._rng = rng
+        self._names, self._cumulative = _weighted(pairs)
+
+    def __call__(self) -> str:
+        point = self._rng.random() * self._cumulative[-1]
+        return self._names[bisect.bisect_right(self._cumulative, point)]
+
+
+def demo_filing_id(seed: int, index: int, day: date) -> str:
+    scrambled = ((seed * MAX_FILINGS + index) * ID_MULTIPLIER) % (1 << 32)
+    return f"F{day:%Y%m%d}-{scrambled:08X}"
+
+
+def _with_check(body: str, check: Callable[[str], str]) -> str:
+    return body + check(body)
+
+
+def corrupt(rng: random.Random, payload: dict[str, Any]) -> None:
+    """Give one number of ``payload`` a defect the API's validation would refuse."""
+    unit = "responsible_person" in payload
+    person = payload["responsible_person" if unit else "subject"]
+    if unit and (rng.random() < 0.4 or person["id_type"] != "resident_id_card"):
+        code = str(payload["subject"]["id_number"])
+        if payload["subject"]["id_type"] == "military_code_certificate":
+            payload["subject"]["id_number"] = code[:4]  # too short
+        else:
+            flipped = "0" if code[-1] != "0" else "1"
+            payload["subject"]["id_number"] = code[:-1] + flipped
+        return
+    if person["id_type"] != "resident_id_card":
+        person.update(nationality="cn", id_type="resident_id_card")
+        person["id_number"] = resident_id_number(rng)
+    number = str(person["id_number"])
+    defect = rng.randrange(4)
+    if defect == 0:
+        person["id_number"] = number[:17] + ("0" if number[17] != "0" else "1")
+    elif defect == 1:
+        person["id_number"] = _with_check("990101" + number[6:17], resident_id.calc_check_digit)
+    elif defect == 2:
+        person["id_number"] = _with_check(number[:10] + "13" + number[12:17], resident_id.calc_check_digit)
+    else:
+        person["id_number"] = number[:6] + number[8:17]
+
+
+class Seeder:
+    """Makes and stores the demo filings of one seed."""
+
+    def __init__(self, services: Services, seed: int, quarter: Quarter, now: datetime) -> None:
+        backend = services.backend
+        sensitive = sensitive_fields(services)
+        self._filings = FilingService(services.settings, backend.records, backend.notifier,
+                                      services.audit, sensitive, CachedDeadlines(), utc_now)
+        self._records = backend.records
+        self._checker = IdChecker(backend.records, sensitive, utc_now)
+        self._rules_version = load_rules().version
+        self._rng = random.Random(seed)  # noqa: S311 -- synthetic data, reproducible on purpose
+        self._seed = seed
+        self._now = now
+        self._start = day_start(quarter.first_day)
+        self._span = (min(quarter.end, now) - self._start).total_seconds()
+        if self._span <= 0:
+            raise ValueError("the quarter has not begun at `now`")
+        self._provider = _Pick(self._rng, PROVIDERS)
+        self._province = _Pick(self._rng, PROVINCES)
+        self._subject_type = _Pick(self._rng, SUBJECT_TYPES)
+        self._serials: Counter[tuple[str, int]] = Counter()
+        self._recent: dict[bool, deque[tuple[str, str]]] = {True: deque(maxlen=RECENT),
+                                                             False: deque(maxlen=RECENT)}
+        self.summary = SeedSummary()
+
+    def run(self, filings: int, on_filing: Callable[[int], None] | None = None) -> SeedSummary:
+        if not 1 <= filings <= MAX_FILINGS:
+            raise ValueError(f"filings must be 1 to {MAX_FILINGS}")
+        for index in range(filings):
+            self.add(index)
+            if on_filing is not None:
+                on_filing(1)
+        return self.summary
+
+    def _at(self, moment: datetime, days: float) -> datetime:
+        return moment + timedelta(seconds=days * DAY + self._rng.randrange(0, 8 * 3600))
+
+    def add(self, index: int) -> None:
+        rng = self._rng
+        created = self._start + timedelta(seconds=rng.random() * self._span)
+        province, provider = self._province(), self._provider()
+        body = self._new_body(index, created, province, provider)
+        self._walk(body, created)
+        saved = self._save(body)
+        findings = check_on_arrival(self._checker, saved)
+        summary = self.summary
+        summary.filings += 1
+        summary.by_state[body["state"]] += 1
+        summary.legacy += bool(body.get("legacy_import"))
+        summary.with_findings += bool(findings)
+        self._connect(body)
+
+    def _new_body(self, index: int, created: datetime, province: str, provider: str) -> dict[str, Any]:
+        rng = self._rng
+        subject_type = self._subject_type()
+        foreign = rng.random() < FOREIGN_SHARE
+        payload = filing_payload(rng, subject_type, nationality="foreign" if foreign else "cn")
+        consent = payload.pop("consent")
+        legacy = rng.random() < LEGACY_SHARE
+        holder = payload.get("responsible_person", payload["subject"])
+        if legacy:
+            corrupt(rng, payload)
+        elif rng.random() < UNDERAGE_SHARE and holder["id_type"] == "resident_id_card":
+            filed_on = china_day(created)
+            birth = filed_on - timedelta(days=rng.randrange(14 * 366, 18 * 365 - 2))
+            holder["id_number"] = resident_id_number(rng, birth=birth)
+        else:
+            self._maybe_duplicate(payload)
+        filing_id = demo_filing_id(self._seed, index, china_day(created))
+        body: dict[str, Any] = {
+            "id": filing_id, "state": workflow.SUBMITTED, "provider": provider, "province": province,
+            "rules_version": self._rules_version,
+            "token_hash": hashlib.sha256(rng.randbytes(32)).hexdigest(),
+            "created_at": created.isoformat(), "updated_at": created.isoformat(),
+            "history": [], "deadlines": {},
+            "consent": consent_record(consent, created.isoformat()),
+        }
+        if legacy:
+            body["legacy_import"] = True
+        self._filings.apply_payload(body, payload)
+        return body
+
+    def _maybe_duplicate(self, payload: dict[str, Any]) -> None:
+        subject = payload["subject"]
+        recent = self._recent[payload["subject_type"] == "individual"]
+        if recent and self._rng.random() < DUPLICATE_SHARE:
+            subject["id_type"], subject["id_number"] = self._rng.choice(recent)
+        else:
+            recent.append((subject["id_type"], subject["id_number"]))
+
+    def _step(self, body: dict[str, Any], action: str, at: datetime, actor: str, role: str) -> None:
+        """What ``FilingService.act`` does to the body, without a principal or a save."""
+        source = body["state"]
+        target = workflow.TRANSITIONS[action].target
+        self._filings._leave(body, source, at)
+        self._filings._enter(body, target, at)
+        body["history"].append({"at": at.isoformat(), "action": action, "from": source, "to": target,
+                                "actor": actor, "role": role, "note": ""})
+        body["updated_at"] = at.isoformat()
+
+    def _walk(self, body: dict[str, Any], created: datetime) -> None:
+        """Take the filing through the workflow until a step would fall after ``now``."""
+        rng = self._rng
+        verifier, reviewer = f"verifier:{body['provider']}-1", f"reviewer:{body['province']}-1"
+        self._filings._enter(body, workflow.SUBMITTED, created)
+        first = "import" if body.get("legacy_import") else "submit"
+        actor = "legacy-import" if body.get("legacy_import") else f"applicant:{body['id']}"
+        body["history"].append({"at": created.isoformat(), "action": first, "to": workflow.SUBMITTED,
+                                "actor": actor})
+        at = self._at(created, rng.uniform(0, 6) if rng.random() > 0.08 else rng.uniform(8, 16))
+        if at > self._now:
+            return
+        if rng.random() < 0.06:
+            self._step(body, "pre_verify_return", at, verifier, "verifier")
+            body["returns"] = [{"stage": "pre_verification", "by": verifier, "at": at.isoformat(),
+                                "reasons": ["联系方式无法核实 / contact details could not be verified"]}]
+            return
+        self._step(body, "pre_verify_pass", at, verifier, "verifier")
+        body["pre_verification"] = {"by": verifier, "at": at.isoformat(), "contact_verified_by": "phone"}
+        at = self._at(at, rng.uniform(1, 20))
+        if at > self._now:
+            return
+        self._record_on_site(body, at, verifier)
+        self._step(body, "record_on_site", at, verifier, "verifier")
+        at = self._at(at, rng.uniform(0, 2))
+        if at > self._now:
+            return
+        self._step(body, "submit_to_province", at, verifier, "verifier")
+        body["submission"] = {"by": verifier, "at": at.isoformat(),
+                              "form_document_id": body["on_site"].get("form_document_id", "")}
+        at = self._at(at, rng.uniform(1, 26) if rng.random() > 0.06 else rng.uniform(30, 45))
+        if at > self._now:
+            return
+        if rng.random() < 0.05:
+            self._step(body, "return_to_provider", at, reviewer, "reviewer")
+            body["returns"] = [{"stage": "review", "by": reviewer, "at": at.isoformat(),
+                                "reasons": ["核验单信息不全 / the verification form is incomplete"]}]
+            return
+        self._approve(body, at, reviewer)
+        at = self._at(at, rng.uniform(5, 60))
+        if at <= self._now and rng.random() < 0.01:
+            self._step(body, "cancel", at, verifier, "verifier")
+            body["cancellation"] = {"by": verifier, "at": at.isoformat(), "reasons": ["网站关闭 / site closed"]}
+
+    def _record_on_site(self, body: dict[str, Any], at: datetime, verifier: str) -> None:
+        on_site: dict[str, Any] = {"verifier": verifier, "verified_at": at.isoformat(timespec="seconds"),
+                                   "subject_type": body["subject_type"],
+                                   "photo_document_id": f"D{self._rng.getrandbits(48):012X}",
+                                   "form_document_id": f"D{self._rng.getrandbits(48):012X}"}
+        if self._rng.random() < MISSING_EVIDENCE_SHARE:
+            del on_site[self._rng.choice(("photo_document_id", "form_document_id"))]
+        body["on_site"] = on_site
+
+    def _approve(self, body: dict[str, Any], at: datetime, reviewer: str) -> None:
+        self._step(body, "approve", at, reviewer, "reviewer")
+        province, year = str(body["province"]), china_day(at).year
+        self._serials[province, year] += 1
+        number = filing_number(province, year, self._serials[province, year])
+        body["filing_number"] = number
+        domains = body["payload"]["website"]["domains"]
+        body["website_numbers"] = {domain: f"{number}-{n}" for n, domain in enumerate(domains, start=1)}
+        body["review"] = {"by": reviewer, "at": at.isoformat(), "decision": "approved"}
+
+    def _save(self, body: dict[str, Any]) -> Record:
+        indexes = (*self._filings._indexes(body), month_entry(body))
+        try:
+            return self._records.save(Record(FILING, str(body["id"]), body,
+                                             indexes=tuple(dict.fromkeys(indexes))))
+        except VersionConflict as error:
+            raise AlreadySeeded(f"seed {self._seed} is already in the archive") from error
+
+    def _connect(self, body: dict[str, Any]) -> None:
+        """The provider's access records that go with this filing."""
+        rng = self._rng
+        provider, province = str(body["provider"]), str(body["province"])
+        sites: list[ConnectedSite] = []
+        if body["state"] == workflow.APPROVED:
+            connected = str(body["review"]["at"])
+            sites += [ConnectedSite(provider, province, domain, connected, filed=True)
+                      for domain in body["payload"]["website"]["domains"]]
+        if rng.random() < UNFILED_SHARE:
+            when = self._start + timedelta(seconds=rng.random() * self._span)
+            sites.append(ConnectedSite(provider, province, f"unfiled-{body['id'].lower()}.cn",
+                                       when.isoformat(), filed=False))
+        if rng.random() < PRE_2010_SHARE:
+            connected_on = ON_SITE_VERIFICATION_BEGAN - timedelta(days=rng.randrange(1, 700))
+            reverified = None
+            if rng.random() < 0.85:
+                reverified = day_start(ON_SITE_VERIFICATION_BEGAN + timedelta(days=rng.randrange(1, 270)))
+            sites.append(ConnectedSite(
+                provider, province, f"legacy-{body['id'].lower()}.cn", day_start(connected_on).isoformat(),
+                filed=rng.random() < 0.95, pre_2010=True,
+                reverified_at=None if reverified is None else reverified.isoformat()))
+        for site in sites:
+            save_site(self._records, site)
+        self.summary.sites += len(sites)
+        self.summary.pre_2010 += sum(site.pre_2010 for site in sites)
+
+
+def default_quarter(now: datetime) -> Quarter:
+    """The last full quarter before ``now`` (China Standard Time)."""
+    return Quarter.of(china_day(now)).previous()
+
+
+def seed_demo(services: Services, filings: int, *, seed: int, quarter: Quarter | None = None,
+              now: datetime | None = None,
+              on_filing: Callable[[int], None] | None = None) -> SeedSummary:
+    """Fill the archive with ``filings`` synthetic filings of ``quarter`` as the world stands at
+    ``now`` (default: the real time, and the last full quarter before it)."""
+    moment = now or datetime.now(UTC)
+    return Seeder(services, seed, quarter or default_quarter(moment), moment).run(filings, on_filing)

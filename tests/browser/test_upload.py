@@ -1,0 +1,214 @@
+"""The upload page: files encrypted in the browser reach the archive as ciphertext only.
+
+Round trip: the page encrypts and uploads; a verifier's release and the Python
+implementation decrypt identical bytes, and no request the page sent, nor anything
+the server stored, holds the plaintext. Bad input: a wrong token, a file over the
+limit and a dropped connection each say what happened and what to do, in the page's
+language, and a document is shown as received only once the API has checked it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalicelib.services import current_services
+
+from beian.client import BeianClient
+from beian.synthetic import filing_payload
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
+
+MARKER = b"PLAINTEXT-NEVER-LEAVES-THE-BROWSER"
+FINAL = ".beian-upload[data-state=received], .beian-upload[data-state=failed]"
+
+
+class Applicant:
+    """A filing submitted over the API, and what the tests need to drive its pages."""
+
+    def __init__(self, live_server: str, subject_type: str = "enterprise") -> None:
+        self.base = live_server
+        self.filing, self.token = BeianClient(live_server).submit(
+            filing_payload(random.Random(2010), subject_type))
+        self.id = self.filing["id"]
+
+    def open(self, page: Any, path: str = "/upload/", token: str | None = None) -> None:
+        page.goto(f"{self.base}{path}")
+        page.fill("#filing-id", self.id)
+        page.fill("#filing-token", self.token if token is None else token)
+        page.click("#access-form button[type=submit]")
+
+    def staff(self, role: str) -> BeianClient:
+        settings = current_services().settings
+        token = current_services().auth.issue(f"{role}-1", role, provider=settings.provider,
+                                              province=settings.province)
+        return BeianClient(self.base, token)
+
+
+@pytest.fixture
+def applicant(live_server: str) -> Applicant:
+    return Applicant(live_server)
+
+
+@pytest.fixture
+def sent(page: Any) -> list[bytes]:
+    """Every request body the page sends (read by intercepting, then passed on unchanged)."""
+    bodies: list[bytes] = []
+
+    def keep(route: Any) -> None:
+        bodies.append(route.request.post_data_buffer or b"")
+        route.continue_()
+
+    page.route("**/*", keep)
+    return bodies
+
+
+def scan(tmp_path: Path, name: str, size: int) -> Path:
+    """A file that starts with MARKER, so plaintext anywhere would be found."""
+    path = tmp_path / name
+    path.write_bytes(MARKER + os.urandom(size - len(MARKER)))
+    return path
+
+
+def upload(page: Any, *files: Path, document_type: str | None = None) -> list[str]:
+    page.wait_for_selector("#upload-form")
+    if document_type:
+        page.select_option("#document-type", document_type)
+    page.set_input_files("#document-file", [str(f) for f in files])
+    page.click("#upload-button")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.beian-upload[data-state=received], "
+        ".beian-upload[data-state=failed]').length >= n", arg=len(files), timeout=60_000)
+    page.wait_for_selector("#upload-button:not([disabled])")
+    return [row.get_attribute("data-state") for row in page.query_selector_all(".beian-upload")]
+
+
+def document_states(page: Any) -> list[str]:
+    page.wait_for_selector("#documents, #documents-empty")
+    return [row.get_attribute("data-state") for row in page.query_selector_all("#documents tbody tr")]
+
+
+def stored_files(data_dir: Path) -> list[Path]:
+    return [path for path in (data_dir / "blobs").rglob("*") if path.is_file()]
+
+
+def test_a_file_encrypted_by_the_page_decrypts_to_identical_bytes(
+        page: Any, applicant: Applicant, sent: list[bytes], tmp_path: Path,
+        backend_env: dict[str, str], screenshot: Callable[[Any, str], Path]) -> None:
+    files = [scan(tmp_path, "licence.png", 200_000),  # four chunks, the last one short
+             scan(tmp_path, "exact.pdf", 2 * 64 * 1024)]  # whole chunks only
+    applicant.open(page)
+    assert upload(page, *files, document_type="business_licence") == ["received", "received"]
+    assert document_states(page) == ["received", "received"]
+    screenshot(page, "upload-received")
+
+    listed = BeianClient(applicant.base, applicant.token).call(
+        "GET", f"/filings/{applicant.id}/documents")["documents"]
+    verifier = applicant.staff("verifier")
+    copies = sorted(
+        verifier.retrieve(applicant.id, document["id"], "核对营业执照", tmp_path / document["id"])
+        .read_bytes() for document in listed)
+    assert copies == sorted(f.read_bytes() for f in files)
+
+    assert any(len(body) > 200_000 for body in sent), "the ciphertext upload was not seen"
+    assert not any(MARKER in body for body in sent)
+    stored = stored_files(Path(backend_env["BEIAN_DATA_DIR"]))
+    assert stored and not any(MARKER in path.read_bytes() for path in stored)
+
+
+def test_a_wrong_token_says_what_to_check(page: Any, applicant: Applicant) -> None:
+    applicant.open(page, token=f"bft_{applicant.id}.not-the-token")
+    alert = page.wait_for_selector("[role=alert]").inner_text()
+    assert "访问令牌无效" in alert and "bft_" in alert
+    assert page.query_selector("#upload-form") is None
+
+    applicant.open(page, "/en/upload/", token="bft_F20990101-00000000.nope")
+    alert = page.wait_for_selector("[role=alert]").inner_text()
+    assert "access token" in alert and "bft_" in alert
+    assert "令牌" not in alert
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_encrypted(
+        page: Any, applicant: Applicant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        screenshot: Callable[[Any, str], Path]) -> None:
+    monkeypatch.setenv("BEIAN_MAX_DOCUMENT_BYTES", str(1024 * 1024))
+    applicant.open(page, "/en/upload/")
+    assert upload(page, scan(tmp_path, "huge.pdf", 1024 * 1024 + 1)) == ["failed"]
+    problem = page.inner_text(".beian-upload[data-state=failed]")
+    assert "The file is too large; the limit is 1 MB" in problem
+    assert "Make the file smaller" in problem
+    assert "has not received" in problem
+    assert document_states(page) == []  # nothing was even registered
+    screenshot(page, "upload-too-large-en")
+
+
+def test_a_dropped_connection_is_retried_and_never_shown_as_received(
+        page: Any, applicant: Applicant, tmp_path: Path,
+        screenshot: Callable[[Any, str], Path]) -> None:
+    file = scan(tmp_path, "id.jpg", 150_000)
+    applicant.open(page)
+    page.route("**/blobs/upload", lambda route: route.abort("connectionreset"))
+    assert upload(page, file, document_type="resident_id_card") == ["failed"]
+    problem = page.inner_text(".beian-upload[data-state=failed]")
+    assert "网络连接中断" in problem and "重试" in problem
+    assert "服务器没有收妥" in problem
+    assert document_states(page) == ["awaiting_upload"]
+    assert "未收到" in page.inner_text("#documents")
+    screenshot(page, "upload-dropped")
+
+    # The upload now succeeds, but the connection drops before the server's check answers.
+    page.unroute("**/blobs/upload")
+    page.route("**/complete", lambda route: route.abort("connectionreset"))
+    page.click(".beian-upload .retry")
+    page.wait_for_selector(".beian-upload[data-state=failed] .retry")
+    assert document_states(page) == ["awaiting_upload"]
+
+    page.unroute("**/complete")
+    page.click(".beian-upload .retry")
+    page.wait_for_selector(".beian-upload[data-state=received]")
+    assert document_states(page) == ["received"]
+    screenshot(page, "upload-retried")
+
+    document = BeianClient(applicant.base, applicant.token).call(
+        "GET", f"/filings/{applicant.id}/documents")["documents"][0]
+    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "核对身份证",
+                                                tmp_path / "copy")
+    assert copy.read_bytes() == file.read_bytes()
+
+
+@pytest.mark.parametrize("prefix", ["", "/en"])
+def test_the_status_page_shows_the_state_deadlines_and_documents(
+        page: Any, applicant: Applicant, tmp_path: Path, prefix: str,
+        screenshot: Callable[[Any, str], Path]) -> None:
+    BeianClient(applicant.base, applicant.token).upload(
+        applicant.id, "business_licence", scan(tmp_path, "licence.png", 1000))
+    applicant.staff("verifier").act(applicant.id, "pre_verify_pass", {"contact_verified_by": "phone"})
+    applicant.open(page, f"{prefix}/status/")
+    page.wait_for_selector("#deadlines")
+    filing = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}")
+    name = filing["state_name"]["en" if prefix else "zh"]
+    assert name in page.inner_text("#filing-state")
+    due = {row.get_attribute("data-deadline"): row.inner_text()
+           for row in page.query_selector_all("#deadlines tbody tr")}
+    for deadline, value in filing["deadlines"].items():
+        assert value["due"] in due[deadline]
+    assert ("Done on" if prefix else "已于") in due["pre_verification"]
+    assert ("Not started" if prefix else "尚未开始") in due["provincial_review"]
+    assert document_states(page) == ["received"]
+    screenshot(page, f"status{prefix.replace('/', '-')}")
+
+
+def test_the_archive_key_page_shows_the_live_key(
+        page: Any, live_server: str, screenshot: Callable[[Any, str], Path]) -> None:
+    page.goto(f"{live_server}/developers/archive-key/")
+    page.wait_for_selector("#key-fingerprint")
+    info = current_services().keys.public_key_info()
+    assert page.inner_text("#key-fingerprint") == info["fingerprint"]
+    assert page.get_attribute("#key-check", "data-match") == "true"
+    assert page.inner_text("#key-pem").strip() == info["public_key_pem"].strip()
+    screenshot(page, "archive-key")
