@@ -27,6 +27,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT / "api") not in sys.path:
     sys.path.insert(0, str(PROJECT / "api"))
 
+from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Bilingual,
     Citation,
@@ -38,7 +39,6 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Rules,
     load_rules,
 )
-from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
 from chalicelib.rules._notice import Cite  # noqa: E402
 from chalicelib.workflow import STATE_NAMES  # noqa: E402
 
@@ -118,6 +118,18 @@ UNITS: dict[Lang, dict[str, tuple[str, str]]] = {
 }
 
 
+# Punctuation between words: full-width in Chinese, ASCII with spaces in English.
+PUNCTUATION: dict[Lang, dict[str, str]] = {
+    "zh": {"(": "（", ")": "）", ":": "：", ";": "；", ",": "，"},
+    "en": {"(": " (", ")": ")", ":": ": ", ";": "; ", ",": ", "},
+}
+
+
+def aside(text: str, lang: Lang) -> str:
+    """A parenthetical, in the typography of ``lang``."""
+    return f"{PUNCTUATION[lang]['(']}{text}{PUNCTUATION[lang][')']}"
+
+
 def tr(text: Bilingual, lang: Lang) -> str:
     return text.zh if lang == "zh" else text.en
 
@@ -148,7 +160,7 @@ def cite_link(cite: str, lang: Lang) -> str:
 
 def quoted(citation: Citation, lang: Lang) -> str:
     """A citation with its quoted words, as a line under a rule."""
-    return f"{cite_link(citation.cite, lang)}：「{zh_text(citation.quote, lang)}」"
+    return f"{cite_link(citation.cite, lang)}{PUNCTUATION[lang][':']}「{zh_text(citation.quote, lang)}」"
 
 
 def deadline_text(deadline: Deadline, lang: Lang) -> str:
@@ -162,7 +174,7 @@ def deadline_text(deadline: Deadline, lang: Lang) -> str:
 
 def document_label(document: Document, lang: Lang) -> str:
     name, number = tr(document.name, lang), tr(document.number_label, lang)
-    return f"{name}（{number}）" if lang == "zh" else f"{name} ({number})"
+    return name + aside(number, lang)
 
 
 def options_cells(options: DocumentOptions, lang: Lang) -> tuple[str, str]:
@@ -171,8 +183,7 @@ def options_cells(options: DocumentOptions, lang: Lang) -> tuple[str, str]:
     return first, ("、" if lang == "zh" else "; ").join(rest) or WORDS[lang]["none"]
 
 
-def holder_label(rules: Rules, options: DocumentOptions, kind: Kind, nationality: str,
-                 lang: Lang) -> str:
+def holder_label(rules: Rules, options: DocumentOptions, kind: Kind, nationality: str, lang: Lang) -> str:
     w = WORDS[lang]
     if options.holder == "subject" and kind == "unit":
         return w["unit_docs"]
@@ -253,14 +264,18 @@ def documents_summary(rules: Rules, lang: Lang) -> str:
         for nationality in rules.nationalities:
             for options in rules.documents_for(subject_type.id, nationality.id):
                 first, fallbacks = options_cells(options, lang)
-                text = first if fallbacks == w["none"] else f"{first}，{w['or']} {fallbacks}"
+                text = first if fallbacks == w["none"] else f"{first}{PUNCTUATION[lang][',']}{w['or']} {fallbacks}"
                 if options.holder == "responsible_person" or subject_type.kind == "individual":
-                    text = f"{tr(nationality.name, lang)}：{text}"
+                    text = f"{tr(nationality.name, lang)}{PUNCTUATION[lang][':']}{text}"
                 if text not in by_holder[options.holder]:
                     by_holder[options.holder].append(text)
-        rows.append((f"[{tr(subject_type.name, lang)}](checklist.md#{subject_type.id})",
-                     "<br>".join(by_holder["subject"]),
-                     "<br>".join(by_holder["responsible_person"]) or w["as_individual"]))
+        rows.append(
+            (
+                f"[{tr(subject_type.name, lang)}](checklist.md#{subject_type.id})",
+                "<br>".join(by_holder["subject"]),
+                "<br>".join(by_holder["responsible_person"]) or w["as_individual"],
+            )
+        )
     return "\n".join(table((w["subject_type"], w["subject_docs"], w["person_docs"]), rows))
 
 
@@ -277,12 +292,15 @@ def deadlines(rules: Rules, lang: Lang) -> str:
 FLOW_STEPS: tuple[tuple[str, str, str, str], ...] = (
     ("submit", "主办者在备案系统录入并提交备案信息", "The subject enters and submits the filing", ""),
     ("pre", "接入服务单位预核验", "Pre-verification by the access provider", "pre_verification"),
-    ("onsite", "网站负责人本人携证件原件到备案现场核验、拍照，签订信息安全管理协议书",
-     "On-site verification: the responsible person brings the originals, is photographed, "
-     "signs the security agreement", "on_site_verification"),
+    (
+        "onsite",
+        "网站负责人本人携证件原件到备案现场核验、拍照，签订信息安全管理协议书",
+        "On-site verification: the responsible person brings the originals, is photographed, "
+        "signs the security agreement",
+        "on_site_verification",
+    ),
     ("province", "接入服务单位提交省通信管理局", "The provider submits the filing to the province", ""),
-    ("review", "省通信管理局审核", "Review by the provincial communications administration",
-     "provincial_review"),
+    ("review", "省通信管理局审核", "Review by the provincial communications administration", "provincial_review"),
     ("number", "下发备案号，接入网站", "Filing number issued, website connected", ""),
 )
 FLOW_EDGES: tuple[tuple[str, str, str, str], ...] = (
@@ -310,7 +328,7 @@ def flow(rules: Rules, lang: Lang) -> str:
     for node, zh, en, deadline in FLOW_STEPS:
         label = zh if lang == "zh" else en
         if deadline:
-            label += f"<br/>（{deadline_text(rules.deadline(deadline), lang)}）"
+            label += "<br/>" + aside(deadline_text(rules.deadline(deadline), lang), lang).strip()
         lines.append(f'  {node}["{label}"]')
     for node, (zh, en) in FLOW_EXTRA.items():
         lines.append(f'  {node}["{zh if lang == "zh" else en}"]')
@@ -338,7 +356,8 @@ def photo(rules: Rules, lang: Lang) -> str:
             "Bareheaded (no hat)" if spec.bareheaded else "",
             "The photo shows when it was taken" if spec.shows_capture_time else "",
             "Taken against the marked curtain the filing centre provides; the marker shows in the photo"
-            if spec.shows_curtain_marker else "",
+            if spec.shows_curtain_marker
+            else "",
         ],
     }
     lines = [f"- {item}" for item in items[lang] if item]
@@ -348,7 +367,7 @@ def photo(rules: Rules, lang: Lang) -> str:
 def official_text(rules: Rules, name: str, lang: Lang) -> str:
     """One official text verbatim; on English pages with our translation after it."""
     text = rules.notice_text(name)
-    lines = [f"**{tr(text.purpose, lang)}**（{cite_link(text.cite, lang)}）", ""]
+    lines = [f"**{tr(text.purpose, lang)}**{aside(cite_link(text.cite, lang), lang)}", ""]
     lines += [f'<blockquote class="official" lang="zh"><p>{text.text}</p></blockquote>', ""]
     if lang == "en":
         lines += [f"*Our translation, not official:* {text.translation_en}", ""]
@@ -366,16 +385,20 @@ def contract(rules: Rules, lang: Lang) -> str:
 
 def agreement(rules: Rules, lang: Lang) -> str:
     agreement = rules.security_agreement
-    lines = [f"**{tr(agreement.title, lang)}**（{cite_link(agreement.citation.cite, lang)}）", ""]
-    lines += [f"{number}. {tr(point.text, lang)} ({cite_link(point.citation.cite, lang)})"
-              for number, point in enumerate(agreement.points, 1)]
+    lines = [f"**{tr(agreement.title, lang)}**{aside(cite_link(agreement.citation.cite, lang), lang)}", ""]
+    lines += [
+        f"{number}. {tr(point.text, lang)} ({cite_link(point.citation.cite, lang)})"
+        for number, point in enumerate(agreement.points, 1)
+    ]
     return "\n".join([*lines, ""])
 
 
 def verification_form(rules: Rules, lang: Lang) -> str:
     form = rules.verification_form
     w = WORDS[lang]
-    lines = [f"**{tr(form.title, lang)}**（{w['copies']}：{form.copies}；{cite_link(form.citation.cite, lang)}）", ""]
+    p = PUNCTUATION[lang]
+    facts = f"{w['copies']}{p[':']}{form.copies}{p[';']}{cite_link(form.citation.cite, lang)}"
+    lines = [f"**{tr(form.title, lang)}**{aside(facts, lang)}", ""]
     for section in form.sections:
         lines.append(f"- {tr(section.title, lang)}")
         lines += [f"    - {tr(check.name, lang)}" for check in section.checks]
@@ -384,17 +407,14 @@ def verification_form(rules: Rules, lang: Lang) -> str:
 
 def retention(rules: Rules, lang: Lang) -> str:
     rule = rules.deadline("retention")
-    text = {
-        "zh": f"**{deadline_text(rule, lang)}**（{tr(rule.starts, lang)}，{cite_link(rule.citation.cite, lang)}）",
-        "en": f"**{deadline_text(rule, lang)}** ({rule.starts.en}; {cite_link(rule.citation.cite, lang)})",
-    }
-    return text[lang] + "\n"
+    facts = f"{tr(rule.starts, lang)}{PUNCTUATION[lang][';']}{cite_link(rule.citation.cite, lang)}"
+    return f"**{deadline_text(rule, lang)}**{aside(facts, lang)}\n"
 
 
 def privacy_version(_rules: Rules, lang: Lang) -> str:
     """The version applicants consent to; the API refuses consent to any other."""
     label = {"zh": "本告知版本", "en": "Version of this notice"}
-    return f"{label[lang]}：**{PRIVACY_NOTICE_VERSION}**\n"
+    return f"{label[lang]}{PUNCTUATION[lang][':']}**{PRIVACY_NOTICE_VERSION}**\n"
 
 
 def notice(rules: Rules, _lang: Lang) -> str:
@@ -441,8 +461,12 @@ def checklists(rules: Rules) -> dict[str, dict[str, dict[str, object]]]:
         subject_type.id: {
             nationality.id: {
                 "documents": [
-                    {"holder": options.holder, "documents": list(options.ids()),
-                     "cite": options.citation.cite, "anchor": anchor(options.citation.cite)}
+                    {
+                        "holder": options.holder,
+                        "documents": list(options.ids()),
+                        "cite": options.citation.cite,
+                        "anchor": anchor(options.citation.cite),
+                    }
                     for options in rules.documents_for(subject_type.id, nationality.id)
                 ],
                 "fields": [field.id for field in rules.fields_for(subject_type.id)],

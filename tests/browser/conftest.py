@@ -25,20 +25,28 @@ SITE_DIR = PROJECT / "build" / "site"
 SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("BEIAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SITE_SOURCES = ("mkdocs.yml", "site", "site_hooks", "api/chalicelib/rules")
 
 
-def mkdocs_build(site_dir: Path, config: Path = PROJECT / "mkdocs.yml",
-                 env: dict[str, str] | None = None) -> None:
+def mkdocs_build(site_dir: Path, config: Path = PROJECT / "mkdocs.yml", env: dict[str, str] | None = None) -> None:
     """``mkdocs build --strict``; fails the test with mkdocs' output if it does not pass."""
     mkdocs = Path(sys.executable).with_name("mkdocs")
     result = subprocess.run(
         [str(mkdocs), "build", "--strict", "--quiet", "-f", str(config), "-d", str(site_dir)],
-        cwd=PROJECT, env={**os.environ, **(env or {}), "NO_MKDOCS_2_WARNING": "1"},
-        capture_output=True, text=True, check=False)
+        cwd=PROJECT,
+        env={**os.environ, **(env or {}), "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode:
         pytest.fail(f"mkdocs build failed:\n{result.stdout}\n{result.stderr}")
 
@@ -47,8 +55,7 @@ def _newest_source() -> float:
     newest = 0.0
     for name in SITE_SOURCES:
         root = PROJECT / name
-        paths = [root] if root.is_file() else (p for p in root.rglob("*")
-                                               if p.is_file() and "generated" not in p.parts)
+        paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file() and "generated" not in p.parts)
         newest = max([newest, *(p.stat().st_mtime for p in paths)])
     return newest
 
@@ -100,8 +107,7 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (make system-deps installs it)")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_FLAGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
 

@@ -20,12 +20,12 @@ import pytest
 import crypto
 from crypto.keys import PrivateKey
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
 
 VECTORS = json.loads((Path(crypto.__file__).parent / "vectors" / "envelope-v1.json").read_text())
-KEYS = {name: PrivateKey.load(VECTORS["keys"][name]["private_key_pkcs8_pem"].encode(), None)
-        for name in ("alice", "bob")}
+KEYS = {
+    name: PrivateKey.load(VECTORS["keys"][name]["private_key_pkcs8_pem"].encode(), None) for name in ("alice", "bob")
+}
 
 
 def spki(key: PrivateKey) -> dict[str, str]:
@@ -49,7 +49,10 @@ def in_module(page: Any, live_server: str, body: str, arg: Any) -> Any:
 
 
 def test_incremental_sha256_matches_webcrypto_and_the_vectors(page: Any, live_server: str) -> None:
-    mismatches = in_module(page, live_server, """
+    mismatches = in_module(
+        page,
+        live_server,
+        """
         const wrong = [];
         const sizes = [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 65536, 65537,
                        3 * 65536 + 17, 1 << 20];
@@ -70,13 +73,18 @@ def test_incremental_sha256_matches_webcrypto_and_the_vectors(page: Any, live_se
           if (got !== v.plaintext_sha256) wrong.push(`vector ${v.name}: ${got}`);
         }
         return wrong;
-    """, VECTORS["vectors"])
+    """,
+        VECTORS["vectors"],
+    )
     assert mismatches == []
 
 
 def test_the_javascript_envelope_reproduces_every_vector(page: Any, live_server: str) -> None:
     recipients = {"alice": spki(KEYS["alice"]), "bob": spki(KEYS["bob"])}
-    results = in_module(page, live_server, """
+    results = in_module(
+        page,
+        live_server,
+        """
         const out = [];
         for (const v of arg.vectors) {
           const envelopeBytes = bytes(v.envelope);
@@ -99,7 +107,9 @@ def test_the_javascript_envelope_reproduces_every_vector(page: Any, live_server:
           });
         }
         return out;
-    """, {"vectors": VECTORS["vectors"], "keys": recipients})
+    """,
+        {"vectors": VECTORS["vectors"], "keys": recipients},
+    )
     assert [r["name"] for r in results] == [v["name"] for v in VECTORS["vectors"]]
     for vector, result in zip(VECTORS["vectors"], results, strict=True):
         envelope = bytes.fromhex(vector["envelope"])
@@ -113,36 +123,40 @@ def test_the_javascript_envelope_reproduces_every_vector(page: Any, live_server:
         header = crypto.read_header(io.BytesIO(sealed))
         assert header.length == result["header_length"]
         assert header.preamble == expected_header.preamble, vector["name"]
-        assert sealed[header.length:] == envelope[expected_header.length:], vector["name"]
+        assert sealed[header.length :] == envelope[expected_header.length :], vector["name"]
         context = crypto.Context(**vector["context"])
         for name in vector["recipients"]:
             if name in KEYS:
                 plain = io.BytesIO()
-                crypto.decrypt_stream(io.BytesIO(sealed), plain, context=context,
-                                      identity=KEYS[name])
+                crypto.decrypt_stream(io.BytesIO(sealed), plain, context=context, identity=KEYS[name])
                 assert plain.getvalue() == bytes.fromhex(vector["plaintext"]), (vector["name"], name)
 
 
-def test_the_javascript_refuses_a_key_that_is_not_what_it_claims(
-        page: Any, live_server: str) -> None:
+def test_the_javascript_refuses_a_key_that_is_not_what_it_claims(page: Any, live_server: str) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     small = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    der = small.public_bytes(serialization.Encoding.DER,
-                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = small.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     cases = {
         # Bob's key under Alice's key id: a swapped key must not be encrypted to.
         "swapped": {"key_id": KEYS["alice"].key_id, "spki": spki(KEYS["bob"])["spki"]},
-        "rsa-2048": {"key_id": "SHA256:" + base64.b32encode(hashlib.sha256(der).digest())
-                     .decode().rstrip("="), "spki": base64.b64encode(der).decode()},
+        "rsa-2048": {
+            "key_id": "SHA256:" + base64.b32encode(hashlib.sha256(der).digest()).decode().rstrip("="),
+            "spki": base64.b64encode(der).decode(),
+        },
     }
-    codes = in_module(page, live_server, """
+    codes = in_module(
+        page,
+        live_server,
+        """
         const codes = {};
         for (const [name, recipient] of Object.entries(arg)) {
           try { await envelope.importRecipient(recipient); codes[name] = 'accepted'; }
           catch (error) { codes[name] = error.code; }
         }
         return codes;
-    """, cases)
+    """,
+        cases,
+    )
     assert codes == {"swapped": "key_mismatch", "rsa-2048": "key_size"}

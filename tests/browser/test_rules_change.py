@@ -21,8 +21,7 @@ from chalicelib.rules import DEFAULT_RULES_FILE, load_rules
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
 
 PROJECT = Path(__file__).resolve().parents[2]
 RENAMED = "营业执照（新版）"
@@ -35,10 +34,10 @@ def modified_rules(folder: Path) -> Path:
     original = load_rules()
     shutil.copy(DEFAULT_RULES_FILE.with_name(original.notice.file), folder)
     text = DEFAULT_RULES_FILE.read_text()
-    text, swapped = re.subn(r'(id = "enterprise"\n(?:.*\n)*?documents = )\[[^\]]*\]',
-                            r'\1["business_licence"]', text, count=1)
-    text, renamed = re.subn(r'(id = "business_licence"\nname_zh = )"[^"]*"', rf'\1"{RENAMED}"',
-                            text, count=1)
+    text, swapped = re.subn(
+        r'(id = "enterprise"\n(?:.*\n)*?documents = )\[[^\]]*\]', r'\1["business_licence"]', text, count=1
+    )
+    text, renamed = re.subn(r'(id = "business_licence"\nname_zh = )"[^"]*"', rf'\1"{RENAMED}"', text, count=1)
     assert swapped == renamed == 1
     rules_file = folder / DEFAULT_RULES_FILE.name
     rules_file.write_text(text)
@@ -49,28 +48,36 @@ def build(tmp_path: Path, rules_file: Path, build_site: Callable[..., None]) -> 
     docs = tmp_path / "docs"
     shutil.copytree(PROJECT / "site", docs, ignore=shutil.ignore_patterns("generated"))
     config = tmp_path / "mkdocs.yml"
-    config.write_text(json.dumps({  # JSON is YAML: paths made absolute for the new location
-        "INHERIT": str(PROJECT / "mkdocs.yml"),
-        "docs_dir": str(docs),
-        "hooks": [str(PROJECT / "site_hooks" / "rules_pages.py")],
-        "theme": {"name": "material", "custom_dir": str(PROJECT / "site_hooks" / "theme")},
-    }))
+    config.write_text(
+        json.dumps(
+            {  # JSON is YAML: paths made absolute for the new location
+                "INHERIT": str(PROJECT / "mkdocs.yml"),
+                "docs_dir": str(docs),
+                "hooks": [str(PROJECT / "site_hooks" / "rules_pages.py")],
+                "theme": {"name": "material", "custom_dir": str(PROJECT / "site_hooks" / "theme")},
+            }
+        )
+    )
     site = tmp_path / "site"
     build_site(site, config, {"BEIAN_RULES_FILE": str(rules_file)})
     return site
 
 
 def test_a_document_rule_changes_page_wizard_and_api_together(
-        page: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        serve_site: Callable[[Path], str], build_site: Callable[..., None],
-        screenshot: Callable[[Any, str], Path]) -> None:
+    page: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    serve_site: Callable[[Path], str],
+    build_site: Callable[..., None],
+    screenshot: Callable[[Any, str], Path],
+) -> None:
     rules_file = modified_rules(tmp_path / "rules")
     site = build(tmp_path, rules_file, build_site)
 
     # The generated checklist page.
     html = (site / "checklist" / "index.html").read_text()
     start = html.index('id="enterprise"')
-    table = html[start:html.index("</table>", start)]  # the enterprise's documents
+    table = html[start : html.index("</table>", start)]  # the enterprise's documents
     assert RENAMED in table
     assert "组织机构代码证书" not in table
     assert "组织机构代码证书" in html[:start]  # the other unit types keep it
@@ -86,8 +93,9 @@ def test_a_document_rule_changes_page_wizard_and_api_together(
     url = serve_site(site)
     page.goto(f"{url}/wizard/#type=enterprise&nationality=cn")
     unit = page.wait_for_selector("#wizard-documents [data-holder=subject]")
-    assert [d.get_attribute("data-document") for d in unit.query_selector_all("[data-document]")] \
-        == ["business_licence"]
+    assert [d.get_attribute("data-document") for d in unit.query_selector_all("[data-document]")] == [
+        "business_licence"
+    ]
     assert RENAMED in unit.inner_text()
     screenshot(page, "wizard-modified-rules")
 

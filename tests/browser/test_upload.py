@@ -21,8 +21,7 @@ from chalicelib.services import current_services
 from beian.client import BeianClient
 from beian.synthetic import filing_payload
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
 
 MARKER = b"PLAINTEXT-NEVER-LEAVES-THE-BROWSER"
 FINAL = ".beian-upload[data-state=received], .beian-upload[data-state=failed]"
@@ -33,8 +32,7 @@ class Applicant:
 
     def __init__(self, live_server: str, subject_type: str = "enterprise") -> None:
         self.base = live_server
-        self.filing, self.token = BeianClient(live_server).submit(
-            filing_payload(random.Random(2010), subject_type))
+        self.filing, self.token = BeianClient(live_server).submit(filing_payload(random.Random(2010), subject_type))
         self.id = self.filing["id"]
 
     def open(self, page: Any, path: str = "/upload/", token: str | None = None) -> None:
@@ -45,8 +43,7 @@ class Applicant:
 
     def staff(self, role: str) -> BeianClient:
         settings = current_services().settings
-        token = current_services().auth.issue(f"{role}-1", role, provider=settings.provider,
-                                              province=settings.province)
+        token = current_services().auth.issue(f"{role}-1", role, provider=settings.provider, province=settings.province)
         return BeianClient(self.base, token)
 
 
@@ -83,7 +80,10 @@ def upload(page: Any, *files: Path, document_type: str | None = None) -> list[st
     page.click("#upload-button")
     page.wait_for_function(
         "n => document.querySelectorAll('.beian-upload[data-state=received], "
-        ".beian-upload[data-state=failed]').length >= n", arg=len(files), timeout=60_000)
+        ".beian-upload[data-state=failed]').length >= n",
+        arg=len(files),
+        timeout=60_000,
+    )
     page.wait_for_selector("#upload-button:not([disabled])")
     return [row.get_attribute("data-state") for row in page.query_selector_all(".beian-upload")]
 
@@ -98,21 +98,28 @@ def stored_files(data_dir: Path) -> list[Path]:
 
 
 def test_a_file_encrypted_by_the_page_decrypts_to_identical_bytes(
-        page: Any, applicant: Applicant, sent: list[bytes], tmp_path: Path,
-        backend_env: dict[str, str], screenshot: Callable[[Any, str], Path]) -> None:
-    files = [scan(tmp_path, "licence.png", 200_000),  # four chunks, the last one short
-             scan(tmp_path, "exact.pdf", 2 * 64 * 1024)]  # whole chunks only
+    page: Any,
+    applicant: Applicant,
+    sent: list[bytes],
+    tmp_path: Path,
+    backend_env: dict[str, str],
+    screenshot: Callable[[Any, str], Path],
+) -> None:
+    files = [
+        scan(tmp_path, "licence.png", 200_000),  # four chunks, the last one short
+        scan(tmp_path, "exact.pdf", 2 * 64 * 1024),
+    ]  # whole chunks only
     applicant.open(page)
     assert upload(page, *files, document_type="business_licence") == ["received", "received"]
     assert document_states(page) == ["received", "received"]
     screenshot(page, "upload-received")
 
-    listed = BeianClient(applicant.base, applicant.token).call(
-        "GET", f"/filings/{applicant.id}/documents")["documents"]
+    listed = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")["documents"]
     verifier = applicant.staff("verifier")
     copies = sorted(
-        verifier.retrieve(applicant.id, document["id"], "核对营业执照", tmp_path / document["id"])
-        .read_bytes() for document in listed)
+        verifier.retrieve(applicant.id, document["id"], "核对营业执照", tmp_path / document["id"]).read_bytes()
+        for document in listed
+    )
     assert copies == sorted(f.read_bytes() for f in files)
 
     assert any(len(body) > 200_000 for body in sent), "the ciphertext upload was not seen"
@@ -134,8 +141,12 @@ def test_a_wrong_token_says_what_to_check(page: Any, applicant: Applicant) -> No
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_encrypted(
-        page: Any, applicant: Applicant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        screenshot: Callable[[Any, str], Path]) -> None:
+    page: Any,
+    applicant: Applicant,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    screenshot: Callable[[Any, str], Path],
+) -> None:
     monkeypatch.setenv("BEIAN_MAX_DOCUMENT_BYTES", str(1024 * 1024))
     applicant.open(page, "/en/upload/")
     assert upload(page, scan(tmp_path, "huge.pdf", 1024 * 1024 + 1)) == ["failed"]
@@ -148,8 +159,8 @@ def test_a_file_over_the_limit_is_refused_before_it_is_encrypted(
 
 
 def test_a_dropped_connection_is_retried_and_never_shown_as_received(
-        page: Any, applicant: Applicant, tmp_path: Path,
-        screenshot: Callable[[Any, str], Path]) -> None:
+    page: Any, applicant: Applicant, tmp_path: Path, screenshot: Callable[[Any, str], Path]
+) -> None:
     file = scan(tmp_path, "id.jpg", 150_000)
     applicant.open(page)
     page.route("**/blobs/upload", lambda route: route.abort("connectionreset"))
@@ -174,27 +185,29 @@ def test_a_dropped_connection_is_retried_and_never_shown_as_received(
     assert document_states(page) == ["received"]
     screenshot(page, "upload-retried")
 
-    document = BeianClient(applicant.base, applicant.token).call(
-        "GET", f"/filings/{applicant.id}/documents")["documents"][0]
-    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "核对身份证",
-                                                tmp_path / "copy")
+    document = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")[
+        "documents"
+    ][0]
+    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "核对身份证", tmp_path / "copy")
     assert copy.read_bytes() == file.read_bytes()
 
 
 @pytest.mark.parametrize("prefix", ["", "/en"])
 def test_the_status_page_shows_the_state_deadlines_and_documents(
-        page: Any, applicant: Applicant, tmp_path: Path, prefix: str,
-        screenshot: Callable[[Any, str], Path]) -> None:
+    page: Any, applicant: Applicant, tmp_path: Path, prefix: str, screenshot: Callable[[Any, str], Path]
+) -> None:
     BeianClient(applicant.base, applicant.token).upload(
-        applicant.id, "business_licence", scan(tmp_path, "licence.png", 1000))
+        applicant.id, "business_licence", scan(tmp_path, "licence.png", 1000)
+    )
     applicant.staff("verifier").act(applicant.id, "pre_verify_pass", {"contact_verified_by": "phone"})
     applicant.open(page, f"{prefix}/status/")
     page.wait_for_selector("#deadlines")
     filing = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}")
     name = filing["state_name"]["en" if prefix else "zh"]
     assert name in page.inner_text("#filing-state")
-    due = {row.get_attribute("data-deadline"): row.inner_text()
-           for row in page.query_selector_all("#deadlines tbody tr")}
+    due = {
+        row.get_attribute("data-deadline"): row.inner_text() for row in page.query_selector_all("#deadlines tbody tr")
+    }
     for deadline, value in filing["deadlines"].items():
         assert value["due"] in due[deadline]
     assert ("Done on" if prefix else "已于") in due["pre_verification"]
@@ -204,7 +217,8 @@ def test_the_status_page_shows_the_state_deadlines_and_documents(
 
 
 def test_the_archive_key_page_shows_the_live_key(
-        page: Any, live_server: str, screenshot: Callable[[Any, str], Path]) -> None:
+    page: Any, live_server: str, screenshot: Callable[[Any, str], Path]
+) -> None:
     page.goto(f"{live_server}/developers/archive-key/")
     page.wait_for_selector("#key-fingerprint")
     info = current_services().keys.public_key_info()

@@ -7,17 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chalicelib.rules import Rules, load_rules
+from chalicelib.rules import Nationality, Rules, load_rules
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
 
 RULES = load_rules()
 
 
 def shown(page: Any) -> dict[str, Any]:
     """What the wizard lists: documents per holder (first, fallbacks) and fields."""
-    return page.evaluate(
+    listed: dict[str, Any] = page.evaluate(
         """() => ({
           documents: [...document.querySelectorAll('#wizard-documents [data-holder]')].map(h => ({
             holder: h.dataset.holder,
@@ -27,16 +26,18 @@ def shown(page: Any) -> dict[str, Any]:
             f => [f.dataset.field, f.dataset.required === 'true']),
         })"""
     )
+    return listed
 
 
-def expected(rules: Rules, subject_type: str, nationality: str) -> dict[str, Any]:
+def expected(rules: Rules, subject_type: str, nationality: Nationality) -> dict[str, Any]:
     required = {field.id for field in rules.required_fields(subject_type)}
     return {
         "documents": [
-            {"holder": options.holder,
-             "documents": [[doc, "first" if i == 0 else "fallback"]
-                           for i, doc in enumerate(options.ids())]}
-            for options in rules.documents_for(subject_type, nationality)  # type: ignore[arg-type]
+            {
+                "holder": options.holder,
+                "documents": [[doc, "first" if i == 0 else "fallback"] for i, doc in enumerate(options.ids())],
+            }
+            for options in rules.documents_for(subject_type, nationality)
         ],
         "fields": [[field.id, field.id in required] for field in rules.fields_for(subject_type)],
     }
@@ -44,8 +45,8 @@ def expected(rules: Rules, subject_type: str, nationality: str) -> dict[str, Any
 
 @pytest.mark.parametrize("subject_type", [t.id for t in RULES.subject_types])
 def test_the_wizard_lists_what_the_rules_require(
-        page: Any, live_server: str, screenshot: Callable[[Any, str], Path],
-        subject_type: str) -> None:
+    page: Any, live_server: str, screenshot: Callable[[Any, str], Path], subject_type: str
+) -> None:
     page.goto(f"{live_server}/wizard/")
     page.wait_for_selector("#wizard-prompt")
     page.check(f"input[name=subject_type][value={subject_type}]")
@@ -61,7 +62,8 @@ def test_the_wizard_lists_what_the_rules_require(
 
 
 def test_the_english_wizard_speaks_english_and_opens_from_a_link(
-        page: Any, live_server: str, screenshot: Callable[[Any, str], Path]) -> None:
+    page: Any, live_server: str, screenshot: Callable[[Any, str], Path]
+) -> None:
     page.goto(f"{live_server}/en/wizard/#type=individual&nationality=foreign")
     page.wait_for_selector("#wizard-documents")
     assert page.get_attribute("html", "lang") == "en"

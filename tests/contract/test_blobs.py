@@ -57,13 +57,14 @@ def test_upload_slot_expires(backend: Backend, post_to_slot: Post) -> None:
     assert not post_to_slot(slot, b"data")
 
 
-@pytest.mark.parametrize("key", ["../escape", "/absolute", "a//b", "a/./b", ".hidden",
-                                 "with space", "a\\b", "trailing/", "中文"])
-def test_unsafe_keys_are_refused(backend: Backend, key: str) -> None:
-    with pytest.raises(ValueError):
-        backend.blobs.upload_slot(key, max_bytes=100, expires_in=60)
-    with pytest.raises(ValueError):
-        backend.blobs.put(key, b"data", retain_until=_years(5))
+def test_unsafe_keys_are_refused(backend: Backend) -> None:
+    # One test, not one per key: each AWS test provisions its own resources.
+    for key in ["../escape", "/absolute", "a//b", "a/./b", ".hidden", "with space", "a\\b",
+                "trailing/", "中文"]:
+        with pytest.raises(ValueError, match="bad blob key"):
+            backend.blobs.upload_slot(key, max_bytes=100, expires_in=60)
+        with pytest.raises(ValueError, match="bad blob key"):
+            backend.blobs.put(key, b"data", retain_until=_years(5))
 
 
 def test_promote_moves_a_staged_file_into_the_locked_archive(backend: Backend,

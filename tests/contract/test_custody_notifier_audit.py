@@ -6,8 +6,6 @@ from collections.abc import Callable
 
 import pytest
 from chalicelib.adapters import aws, embedded
-from chalicelib.backend import build_backend
-from chalicelib.config import Settings
 from chalicelib.ports import Backend, StorageError, VersionConflict
 
 SECRET = b"-----BEGIN PRIVATE KEY----- not really" * 20
@@ -30,27 +28,6 @@ def test_damaged_sealed_data_is_refused(backend: Backend,
                                         damage: Callable[[bytes], bytes]) -> None:
     with pytest.raises(StorageError):
         backend.custody.unseal(damage(backend.custody.seal(SECRET, "p")), "p")
-
-
-def test_sealed_secrets_survive_a_restart(backend_env: dict[str, str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """With a passphrase sealing the embedded master key (the AWS backend ignores it)."""
-    monkeypatch.setenv("BEIAN_MASTER_PASSPHRASE", "correct horse battery staple")
-    settings = Settings.from_env()
-    first = build_backend(settings)
-    sealed = first.custody.seal(SECRET, "p")
-    restarted = build_backend.__wrapped__(settings)
-    assert restarted.custody.key_id == first.custody.key_id
-    assert restarted.custody.unseal(sealed, "p") == SECRET
-    if first.name == "embedded":
-        stored = (settings.data_dir / "keys" / "master.key").read_bytes()
-        assert stored.startswith(b"beian-master-key-scrypt")
-        monkeypatch.setenv("BEIAN_MASTER_PASSPHRASE", "wrong")
-        with pytest.raises(StorageError):
-            embedded.build(settings)
-        monkeypatch.delenv("BEIAN_MASTER_PASSPHRASE")
-        with pytest.raises(StorageError):
-            embedded.build(settings)
 
 
 def test_text_messages_are_handed_over(backend: Backend,

@@ -131,7 +131,8 @@ def test_pages_follow_the_cursor_to_the_end(backend: Backend) -> None:
 
 
 def test_query_cost_follows_the_results_not_the_table(backend: Backend) -> None:
-    for number in range(100):
+    # 120 records: moto copies the whole table in every transaction, so more is slow there.
+    for number in range(60):
         backend.records.save(_filing(f"other-{number}", IndexEntry("province", "沪", "2026-01-01")))
         # Same index value, outside the queried sort range.
         backend.records.save(_filing(f"early-{number}", IndexEntry("province", "京", "2025-12-31")))
@@ -159,16 +160,20 @@ def test_delete_needs_the_stored_version(backend: Backend) -> None:
         backend.records.delete(_filing("never-saved"))
 
 
-@pytest.mark.parametrize("record", [
-    Record("fil#ing", "f-1", {}),
-    Record("idx", "f-1", {}),
-    Record("filing", "", {}),
-    Record("filing", "f-1", {}, indexes=(IndexEntry("by state", "new"),)),
-    Record("filing", "f-1", {}, indexes=(IndexEntry("state", "new", "2026#01"),)),
-    Record("filing", "f-1", {}, indexes=(IndexEntry("state", "new", "with space"),)),
-], ids=["hash-in-kind", "reserved-kind", "empty-key", "space-in-index", "hash-in-sort",
-        "space-in-sort"])
-def test_names_that_one_backend_could_not_store_are_refused(backend: Backend,
-                                                            record: Record) -> None:
+def test_names_that_one_backend_could_not_store_are_refused(backend: Backend) -> None:
+    # One test, not one per name: each AWS test provisions its own resources.
+    for record in [
+        Record("fil#ing", "f-1", {}),
+        Record("idx", "f-1", {}),
+        Record("filing", "", {}),
+        Record("filing", "f-1", {}, indexes=(IndexEntry("by state", "new"),)),
+        Record("filing", "f-1", {}, indexes=(IndexEntry("state", "new", "2026#01"),)),
+        Record("filing", "f-1", {}, indexes=(IndexEntry("state", "new", "with space"),)),
+    ]:
+        with pytest.raises(ValueError):
+            backend.records.save(record)
     with pytest.raises(ValueError):
-        backend.records.save(record)
+        backend.records.query("state", "new", sort_from="a b")
+    with pytest.raises(ValueError):
+        backend.records.query("state", "new", limit=0)
+    assert backend.records.get("filing", "f-1") is None

@@ -2,17 +2,17 @@
 
 import { api, showError } from "./lib/api.js";
 import { accessForm, documentNames, documentTable } from "./lib/filing.js";
-import { formatDate, generated, h, mount, pick, say } from "./lib/page.js";
+import { aside, formatDate, generated, h, mount, pick, say } from "./lib/page.js";
 
 function deadlineRow(rule, deadline) {
   let state;
   if (!deadline) state = say("尚未开始", "Not started");
   else if (deadline.met_at) {
     state = say(`已于 ${formatDate(deadline.met_at)} 完成`, `Done on ${formatDate(deadline.met_at)}`);
-    if (deadline.late) state += say("（超期）", " (late)");
+    if (deadline.late) state += aside(say("超期", "late"));
   } else if (deadline.overdue) state = say("已超期", "Overdue");
   else state = say("进行中", "In progress");
-  const due = deadline ? deadline.due + (deadline.provisional ? say("（暂定）", " (provisional)") : "") : "—";
+  const due = deadline ? deadline.due + (deadline.provisional ? aside(say("暂定", "provisional")) : "") : "—";
   return h(
     "tr",
     { "data-deadline": rule.id, "data-overdue": deadline && deadline.overdue ? "true" : "false" },

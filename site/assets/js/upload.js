@@ -5,7 +5,7 @@
 import { api, ApiError, networkError, showError } from "./lib/api.js";
 import { importRecipient, seal } from "./lib/envelope.js";
 import { accessForm, documentNames, documentTable } from "./lib/filing.js";
-import { formatBytes, generated, h, mount, pick, say } from "./lib/page.js";
+import { aside, formatBytes, generated, h, mount, pick, say } from "./lib/page.js";
 
 const SLOT_MARGIN_MS = 60 * 1000; // request a new slot rather than race its expiry
 const UPLOADABLE_EXTRAS = ["domain_certificate"];
@@ -121,7 +121,7 @@ const STEPS = {
 
 /** One file's row: name, progress bar, what is happening, and a retry button on failure. */
 function uploadRow(file, index) {
-  const label = `${file.name}（${formatBytes(file.size)}）`;
+  const label = file.name + aside(formatBytes(file.size));
   const progress = h("progress", { max: 1, value: 0, "aria-label": say(`${file.name} 的进度`, `Progress of ${file.name}`) });
   const status = h("p", { class: "beian-upload-status", role: "status" });
   const problem = h("div", { class: "beian-upload-problem" });
@@ -140,7 +140,7 @@ function uploadRow(file, index) {
     done(document) {
       row.dataset.state = "received";
       progress.value = 1;
-      status.textContent = say(`已收妥（材料编号 ${document.id}）`, `Received (document ${document.id})`);
+      status.textContent = say("已收妥", "Received") + aside(say(`材料编号 ${document.id}`, `document ${document.id}`));
     },
     failed(error, retry) {
       row.dataset.state = "failed";
@@ -216,7 +216,7 @@ function workspace(rules, checklists, names, filing) {
     ),
     button,
   );
-  const state = filing.filing.state_name ? pick(filing.filing.state_name) : filing.filing.state;
+  const state = pick(filing.filing.state_name);
   refresh();
   return [
     h("h2", {}, say(`备案 ${filing.id}`, `Filing ${filing.id}`)),

@@ -4,7 +4,7 @@
 // checklists.json, computed by the rules' own documents_for / fields_for).
 
 import { showError } from "./lib/api.js";
-import { generated, h, mount, pick, say } from "./lib/page.js";
+import { aside, generated, h, mount, pick, say } from "./lib/page.js";
 
 function radioGroup(name, legend, options, selected) {
   return h(
@@ -31,10 +31,10 @@ function documentsPart(rules, checklist, subjectType, nationality) {
   const nationalityName = pick(rules.nationalities.find((n) => n.id === nationality).name);
   const person = pick(rules.responsible_person.name);
   const holderName = (holder) => {
-    if (holder === "responsible_person") return `${person}（${nationalityName}）`;
+    if (holder === "responsible_person") return person + aside(nationalityName);
     return subjectType.kind === "unit"
       ? say("单位证件", "The organisation's certificate")
-      : `${say("主办者本人", "The individual")}（${nationalityName}）`;
+      : say("主办者本人", "The individual") + aside(nationalityName);
   };
   return h(
     "section",
@@ -47,7 +47,7 @@ function documentsPart(rules, checklist, subjectType, nationality) {
           "li",
           { "data-document": document.id, "data-role": role },
           h("strong", {}, pick(document.name)),
-          ` — ${say("号码", "number")}: ${pick(document.number_label)}`,
+          aside(say("号码：", "number: ") + pick(document.number_label)),
         );
       return h(
         "div",
@@ -100,7 +100,7 @@ function fieldsPart(rules, checklist, subjectType) {
               "li",
               { "data-field": field.id, "data-required": required.has(field.id) ? "true" : "false" },
               h("strong", {}, pick(field.label)),
-              ` （${required.has(field.id) ? say("必填", "required") : say("选填", "optional")}）`,
+              aside(required.has(field.id) ? say("必填", "required") : say("选填", "optional")),
               h("br"),
               h("span", { class: "beian-hint" }, pick(field.hint)),
             ),

@@ -12,6 +12,11 @@ export function say(zh, en) {
   return lang === "en" ? en : zh;
 }
 
+/** A parenthetical in this page's typography: "（…）" in Chinese, " (…)" in English. */
+export function aside(text) {
+  return say(`（${text}）`, ` (${text})`);
+}
+
 /**
  * Create an element: `h("p", {class: "x", "data-id": 1}, "text", child)`. Attributes
  * set to null, undefined or false are left out; text is never parsed as HTML.
