@@ -103,6 +103,13 @@ def transition_filing(filing_id: str) -> dict[str, Any]:
         expected_version=body.get("expected_version"))
 
 
+@app.route("/filings/{filing_id}/follow-ups", methods=["POST"], authorizer=bearer)
+@guarded
+def record_follow_up(filing_id: str) -> dict[str, Any]:
+    body = request_body()
+    return current_services().filings.record_follow_up(caller(), filing_id, body.get("outcome"), body.get("note"))
+
+
 @app.route("/filings/{filing_id}/documents", authorizer=bearer)
 @guarded
 def list_documents(filing_id: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from .sensitive import SensitiveFields
 from .validation import validate_filing
 
 FILING = "filing"
+FOLLOW_UP_OUTCOMES = ("confirmed", "changed", "unreachable")
 log = logging.getLogger("beian.filings")
 SENSITIVE_PATHS = (("subject", "id_number"), ("responsible_person", "id_number"))
 
@@ -207,6 +208,31 @@ class FilingService:
         self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}")
         if step.notice:
             self._notify(saved.body, step.notice)
+        return self.present(saved)
+
+    def record_follow_up(self, principal: Principal, filing_id: str, outcome: object,
+                         note: object) -> dict[str, Any]:
+        """The provider's routine follow-up (回访, 三.(一)5): record it, start the next one."""
+        record = self.load_for(principal, filing_id)
+        policy.require(principal, "follow_up", record.body)
+        if record.body["state"] != workflow.APPROVED:
+            raise Conflict("只有已审核通过的备案需要回访", "Only approved filings are followed up",
+                           field="state")
+        if outcome not in FOLLOW_UP_OUTCOMES:
+            raise Invalid("回访结果须为 confirmed、changed 或 unreachable",
+                          "outcome must be confirmed, changed or unreachable", field="outcome")
+        now = self._clock()
+        body = copy.deepcopy(dict(record.body))
+        self._leave(body, workflow.APPROVED, now)
+        self._enter(body, workflow.APPROVED, now)
+        body.setdefault("follow_ups", []).append({
+            "at": now.isoformat(), "by": principal.subject, "outcome": outcome,
+            "note": str(note or "")[:500]})
+        try:
+            saved = self._records.save(Record(FILING, filing_id, body, record.version, self._indexes(body)))
+        except VersionConflict as error:
+            raise stale(record.version) from error
+        self._audit.record(principal, "filing.follow_up", f"filing:{filing_id}", details={"outcome": outcome})
         return self.present(saved)
 
     def _notify(self, body: Mapping[str, Any], notice: str) -> None:

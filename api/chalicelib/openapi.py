@@ -64,6 +64,12 @@ OPERATIONS: tuple[Operation, ...] = (
                   "action": {"type": "string"}, "params": OBJECT,
                   "expected_version": {"type": "integer"}}},
               errors=("400", "401", "403", "404", "409")),
+    Operation("post", "/filings/{filing_id}/follow-ups",
+              "Record the provider's routine follow-up (回访) of an approved filing", auth=True,
+              request={"type": "object", "required": ["outcome"], "properties": {
+                  "outcome": {"type": "string", "enum": ["confirmed", "changed", "unreachable"]},
+                  "note": {"type": "string"}}},
+              errors=("400", "401", "403", "404", "409")),
     Operation("get", "/filings/{filing_id}/documents", "The filing's documents", auth=True,
               errors=("401", "403", "404")),
     Operation("post", "/filings/{filing_id}/documents",

@@ -35,15 +35,17 @@ STATE_NAMES: dict[str, tuple[str, str]] = {
 PRE_VERIFICATION = "pre_verification"
 ON_SITE = "on_site_verification"
 REVIEW = "provincial_review"
+FOLLOW_UP = "follow_up"
 # Who must meet each deadline: the access provider, or the province that reviews.
 DEADLINE_SCOPE: dict[str, str] = {
-    PRE_VERIFICATION: "provider", ON_SITE: "provider", REVIEW: "province",
+    PRE_VERIFICATION: "provider", ON_SITE: "provider", REVIEW: "province", FOLLOW_UP: "provider",
 }
 PENDING_DEADLINE: dict[str, str] = {
     SUBMITTED: PRE_VERIFICATION,
     PRE_VERIFIED: ON_SITE,
     RETURNED_BY_PROVINCE: ON_SITE,
     SUBMITTED_TO_PROVINCE: REVIEW,
+    APPROVED: FOLLOW_UP,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import re
+import subprocess
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -88,7 +89,14 @@ def test_each_subject_type_reaches_a_filing_number(
     form_id = filing["on_site"]["form_document_id"]
 
     form = verifier.retrieve(filing["id"], form_id, "核对核验单", tmp_path / "form.pdf")
-    assert form.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(form), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    rules = load_rules()
+    assert text.count(rules.verification_form.title.zh) == 2  # in duplicate
+    assert "第一联" in text and "第二联" in text
+    for section in rules.verification_form.sections:
+        assert section.title.zh in text
+    assert filing["payload"]["subject"]["name"] in text
 
     filing = verifier.act(filing["id"], "submit_to_province")
     assert filing["state"] == "submitted_to_province"
@@ -100,6 +108,10 @@ def test_each_subject_type_reaches_a_filing_number(
     assert filing["website_numbers"][domain] == filing["filing_number"] + "-1"
     assert applicant.call("GET", f"/filings/{filing['id']}")["filing_number"] == (
         filing["filing_number"])
+    assert filing["deadlines"]["follow_up"]["met_at"] is None
+    followed = verifier.call("POST", f"/filings/{filing['id']}/follow-ups", {"outcome": "confirmed"})
+    assert followed["follow_ups"][0]["outcome"] == "confirmed"
+    assert followed["deadlines"]["follow_up"]["due"] > filing["deadlines"]["follow_up"]["started_at"][:10]
 
 
 def test_a_return_sends_the_notice_text_and_the_applicant_resubmits(

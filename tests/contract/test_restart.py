@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from beian.provision import provision_aws
 from chalicelib.adapters import embedded
 from chalicelib.backend import build_backend
 from chalicelib.config import Settings
 from chalicelib.ports import BlobLocked, IndexEntry, Record, StorageError
+
+from beian.provision import provision_aws
 
 SECRET = b"-----BEGIN PRIVATE KEY----- not really"
 
