@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import requests
+from chalicelib.filetypes import SNIFF_BYTES, sniff
 
 import crypto
 
@@ -120,8 +121,15 @@ class BeianClient:
                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Encrypt ``source`` to the archive key here, upload the ciphertext, have it checked."""
         size = source.stat().st_size
+        with source.open("rb") as head:
+            media_type = sniff(head.read(SNIFF_BYTES))
+        if media_type is None:
+            raise ApiError(400, {"field": "media_type",
+                                 "message_zh": "仅接受 PDF、JPEG、PNG 文件（按文件内容判断）",
+                                 "message_en": "Only PDF, JPEG and PNG files are accepted (judged by content)"})
         slot = self.call("POST", f"/filings/{filing_id}/documents",
-                         {"document_type": document_type, "size": size, **(extra or {})})
+                         {"document_type": document_type, "size": size, "media_type": media_type,
+                          **(extra or {})})
         envelope = slot["envelope"]
         recipients = [crypto.PublicKey.load(base64.b64decode(info["spki"]))
                       for info in envelope["recipients"]]
@@ -184,4 +192,12 @@ class BeianClient:
                 base64.b64decode(release["wrapped_key"]), header=header, identity=identity,
                 context=context)
             crypto.decrypt_file(sealed, target, context=context, file_key=file_key)
+        with target.open("rb") as head:
+            found = sniff(head.read(SNIFF_BYTES))
+        declared = release["document"].get("media_type")
+        if declared and found != declared:
+            target.unlink()
+            raise ApiError(422, {"field": "media_type",
+                                 "message_zh": "解密后的内容与申报的文件类型不符，已删除",
+                                 "message_en": f"The decrypted content is not the declared {declared}; removed"})
         return target

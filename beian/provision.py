@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectLockConfigurationTypeDef
 
 # DNS-valid and without dots, so that virtual-hosted HTTPS certificates match.
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
@@ -86,10 +87,18 @@ def _archive_bucket(s3: S3Client, settings: Settings, key_arn: str) -> None:
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     # Object Lock on, and no default retention: promote and put lock each object until its
     # own date, while a default would lock, in COMPLIANCE mode, anything written by
-    # mistake too, for years, with no way back. This also turns Object Lock on for an
-    # archive bucket that was made without it.
-    s3.put_object_lock_configuration(
-        Bucket=name, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    # mistake too, for years, with no way back. Set only when different: this also turns
+    # Object Lock on for an archive bucket made without it (moto refuses it on a bucket
+    # that holds objects, even when nothing changes).
+    wanted: ObjectLockConfigurationTypeDef = {"ObjectLockEnabled": "Enabled"}
+    try:
+        current = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    except ClientError as error:
+        if error_code(error) != "ObjectLockConfigurationNotFoundError":
+            raise
+        current = {}
+    if current != wanted:
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=wanted)
     s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
                                                "KMSMasterKeyID": key_arn},

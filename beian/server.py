@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from chalice.local import ForbiddenError, LocalGateway, LocalGatewayException
 from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
 from chalicelib.ports import BlobMissing
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+
+from .ratelimit import RateLimiter, retry_after
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
@@ -52,7 +55,14 @@ MESSAGES = {
     "upload_too_large": ("文件超过上传凭证允许的大小，请重新申请上传",
                          "The file is larger than the upload slot allows; request a new slot"),
     "download_refused": ("下载链接无效或已过期", "The download link is invalid or expired"),
+    "rate_limited": ("请求过于频繁，请 {} 秒后重试", "Too many requests; try again in {} seconds"),
 }
+# The anonymous (or applicant-token) routes an outsider can hammer, as API Gateway throttles them.
+LIMITED_ROUTES = (
+    ("create", "POST", re.compile(r"^/filings/?$")),
+    ("upload_slot", "POST", re.compile(r"^/filings/[^/]+/documents/?$")),
+    ("status", "GET", re.compile(r"^/filings/[^/]+/?$")),
+)
 
 
 def status_line(code: int) -> str:
@@ -76,12 +86,14 @@ class EmbeddedServer:
     """The WSGI application. ``blobs`` is the embedded backend's blob store; on the AWS
     backend it is None, and clients upload to S3 directly."""
 
-    def __init__(self, chalice_app: Any, site_dir: Path, blobs: LocalBlobs | None) -> None:
+    def __init__(self, chalice_app: Any, site_dir: Path, blobs: LocalBlobs | None,
+                 limits: Callable[[], RateLimiter]) -> None:
         config = Config.create(chalice_stage="local", app_name="beian",
                                lambda_timeout=60, lambda_memory_size=512)
         self._gateway = LocalGateway(chalice_app, config)
         self._site = site_dir.resolve()
         self._blobs = blobs
+        self._limits = {name: limits() for name, _, _ in LIMITED_ROUTES}
 
     def __call__(self, environ: Environ, start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/") or "/"
@@ -96,7 +108,24 @@ class EmbeddedServer:
             return self._static(start, path)
         return error_reply(start, 405 if path.startswith("/blobs/") else 404, "not_found")
 
+    def _throttled(self, environ: Environ, path: str) -> float:
+        method = environ["REQUEST_METHOD"]
+        for name, route_method, pattern in LIMITED_ROUTES:
+            if method == route_method and pattern.match(path):
+                return self._limits[name].acquire(str(environ.get("REMOTE_ADDR", "")))
+        return 0.0
+
     def _api(self, environ: Environ, start: StartResponse, path: str) -> Iterable[bytes]:
+        wait = self._throttled(environ, path)
+        if wait:
+            seconds = retry_after(wait)
+            zh, en = MESSAGES["rate_limited"]
+            data = json.dumps({"code": "rate_limited", "message_zh": zh.format(seconds),
+                               "message_en": en.format(seconds)}, ensure_ascii=False).encode()
+            start(status_line(429), [("Content-Type", "application/json; charset=utf-8"),
+                                     ("Content-Length", str(len(data))), ("Retry-After", seconds),
+                                     *SECURITY_HEADERS])
+            return [data]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_API_BODY:
             return error_reply(start, 413, "too_large")
@@ -216,9 +245,12 @@ def _file_chunks(stream: Any) -> Iterator[bytes]:
 
 def build_server(chalice_app: Any, site_dir: Path) -> EmbeddedServer:
     from chalicelib.backend import current_backend
+    from chalicelib.config import Settings
 
+    settings = Settings.from_env()
     blobs = current_backend().blobs
-    return EmbeddedServer(chalice_app, site_dir, blobs if isinstance(blobs, LocalBlobs) else None)
+    return EmbeddedServer(chalice_app, site_dir, blobs if isinstance(blobs, LocalBlobs) else None,
+                          lambda: RateLimiter(settings.anonymous_rate, settings.anonymous_burst))
 
 
 class Listener:

@@ -57,7 +57,6 @@ WORDS: dict[Lang, dict[str, str]] = {
         "none": "无",
         "unit_docs": "单位证件",
         "subject_self": "主办者本人",
-        "number": "号码",
         "field": "信息项",
         "required": "是否必填",
         "hint": "填写说明",
@@ -72,10 +71,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "person_docs": "网站负责人证件",
         "as_individual": "主办者本人即网站负责人",
         "or": "或",
-        "purpose": "用途",
-        "official": "官方原文",
         "copies": "份数",
-        "check_items": "核验项目",
     },
     "en": {
         "cite": "Notice",
@@ -85,7 +81,6 @@ WORDS: dict[Lang, dict[str, str]] = {
         "none": "none",
         "unit_docs": "Organisation's certificate",
         "subject_self": "The individual",
-        "number": "number",
         "field": "Item",
         "required": "Required",
         "hint": "How to fill it in",
@@ -100,10 +95,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "person_docs": "Responsible person's documents",
         "as_individual": "the individual is the responsible person",
         "or": "or",
-        "purpose": "Purpose",
-        "official": "Official wording",
         "copies": "Copies",
-        "check_items": "Checked items",
     },
 }
 
@@ -180,7 +172,7 @@ def document_label(document: Document, lang: Lang) -> str:
 def options_cells(options: DocumentOptions, lang: Lang) -> tuple[str, str]:
     """The first choice, and the fallbacks in order (or "none")."""
     first, *rest = (document_label(d, lang) for d in options.documents)
-    return first, ("、" if lang == "zh" else "; ").join(rest) or WORDS[lang]["none"]
+    return first, ("、" if lang == "zh" else ", ").join(rest) or WORDS[lang]["none"]
 
 
 def holder_label(rules: Rules, options: DocumentOptions, kind: Kind, nationality: str, lang: Lang) -> str:
@@ -288,10 +280,11 @@ def deadlines(rules: Rules, lang: Lang) -> str:
     return "\n".join(table((w["stage"], w["limit"], w["starts"], w["cite"]), rows))
 
 
-# The applicant's path through 二.(二): (node id, zh, en, deadline shown on the node).
+# The steps of 二.(二) as the applicant meets them: (node id, zh, en, deadline on the node).
 FLOW_STEPS: tuple[tuple[str, str, str, str], ...] = (
     ("submit", "主办者在备案系统录入并提交备案信息", "The subject enters and submits the filing", ""),
     ("pre", "接入服务单位预核验", "Pre-verification by the access provider", "pre_verification"),
+    ("fix", "主办者修改备案信息", "The subject corrects the filing", ""),
     (
         "onsite",
         "网站负责人本人携证件原件到备案现场核验、拍照，签订信息安全管理协议书",
@@ -313,7 +306,6 @@ FLOW_EDGES: tuple[tuple[str, str, str, str], ...] = (
     ("review", "number", "合格", "approved"),
     ("review", "onsite", "不合格：退回重新核验", "returned: verified again"),
 )
-FLOW_EXTRA = {"fix": ("主办者修改备案信息", "The subject corrects the filing")}
 
 
 def flow(rules: Rules, lang: Lang) -> str:
@@ -330,8 +322,6 @@ def flow(rules: Rules, lang: Lang) -> str:
         if deadline:
             label += "<br/>" + aside(deadline_text(rules.deadline(deadline), lang), lang).strip()
         lines.append(f'  {node}["{label}"]')
-    for node, (zh, en) in FLOW_EXTRA.items():
-        lines.append(f'  {node}["{zh if lang == "zh" else en}"]')
     for source, target, zh, en in FLOW_EDGES:
         label = zh if lang == "zh" else en
         lines.append(f'  {source} -->|"{label}"| {target}' if label else f"  {source} --> {target}")
@@ -387,7 +377,7 @@ def agreement(rules: Rules, lang: Lang) -> str:
     agreement = rules.security_agreement
     lines = [f"**{tr(agreement.title, lang)}**{aside(cite_link(agreement.citation.cite, lang), lang)}", ""]
     lines += [
-        f"{number}. {tr(point.text, lang)} ({cite_link(point.citation.cite, lang)})"
+        f"{number}. {tr(point.text, lang)}{aside(cite_link(point.citation.cite, lang), lang)}"
         for number, point in enumerate(agreement.points, 1)
     ]
     return "\n".join([*lines, ""])

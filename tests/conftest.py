@@ -50,12 +50,9 @@ def suite_log() -> Iterator[Path]:
         handler.close()
 
 
-def _free_port(preferred: int) -> int:
+def _free_port() -> int:
     with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
+        probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
@@ -78,11 +75,12 @@ def aws_endpoint() -> Iterator[str]:
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
     )
-    port = _free_port(4566)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: several suites may run at once on one machine; each gets its own moto.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    host, port = server.get_host_and_port()
     try:
-        yield _running_session("127.0.0.1", port)
+        yield _running_session(host, port)
     finally:
         server.stop()
 
@@ -134,7 +132,7 @@ def live_server(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
 
     from beian.server import build_server, create_listener
 
-    url = f"http://127.0.0.1:{_free_port(0)}"
+    url = f"http://127.0.0.1:{_free_port()}"
     monkeypatch.setenv("BEIAN_PUBLIC_URL", url)
     listener = create_listener(build_server(chalice_app, SITE_DIR), "127.0.0.1",
                                int(url.rsplit(":", 1)[1]))

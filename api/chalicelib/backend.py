@@ -19,9 +19,9 @@ def current_backend() -> Backend:
 @functools.cache
 def build_backend(settings: Settings) -> Backend:
     if settings.backend == "aws":
-        from .adapters import aws
+        from .adapters.aws import build as build_aws
 
-        return aws.build(settings)
-    from .adapters import embedded
+        return build_aws(settings)
+    from .adapters.embedded import build as build_embedded
 
-    return embedded.build(settings)
+    return build_embedded(settings)

@@ -23,6 +23,9 @@ class Settings:
     public_url: str
     max_document_bytes: int
     upload_slot_seconds: int
+    max_documents_per_filing: int
+    anonymous_rate: float  # requests per second per client on the anonymous routes
+    anonymous_burst: int
     jwt_issuer: str
     jwt_audience: str
     jwks_url: str  # production: a JWKS issuer such as a Cognito user pool; empty: the local issuer
@@ -48,6 +51,9 @@ class Settings:
             public_url=env.get("BEIAN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             max_document_bytes=int(env.get("BEIAN_MAX_DOCUMENT_BYTES", str(20 * 1024 * 1024))),
             upload_slot_seconds=int(env.get("BEIAN_UPLOAD_SLOT_SECONDS", "900")),
+            max_documents_per_filing=int(env.get("BEIAN_MAX_DOCUMENTS_PER_FILING", "30")),
+            anonymous_rate=float(env.get("BEIAN_ANONYMOUS_RATE", "10")),
+            anonymous_burst=int(env.get("BEIAN_ANONYMOUS_BURST", "60")),
             jwt_issuer=env.get("BEIAN_JWT_ISSUER", "beian-local"),
             jwt_audience=env.get("BEIAN_JWT_AUDIENCE", "beian"),
             jwks_url=env.get("BEIAN_JWKS_URL", ""),

@@ -19,6 +19,7 @@ from .audit import AuditLog
 from .auth import Principal
 from .config import Settings
 from .errors import Conflict, Forbidden, Invalid, TooLarge, not_found
+from .filetypes import ACCEPTED
 from .filings import FilingService
 from .keyring import (
     HEADER_READ_BYTES,
@@ -97,6 +98,15 @@ class DocumentService:
             limit_mb = self._settings.max_document_bytes // (1024 * 1024)
             raise TooLarge(f"文件过大，单个文件不得超过 {limit_mb} MB",
                            f"The file is too large; the limit is {limit_mb} MB", field="size")
+        media_type = request.get("media_type")
+        if media_type not in ACCEPTED:
+            raise Invalid("仅接受 PDF、JPEG、PNG 文件（按文件内容判断）",
+                          "Only PDF, JPEG and PNG files are accepted (judged by content)", field="media_type")
+        existing = self._records.query("documents", filing_id, limit=self._settings.max_documents_per_filing + 1)
+        if len(existing.records) >= self._settings.max_documents_per_filing:
+            raise TooLarge(f"每个备案最多上传 {self._settings.max_documents_per_filing} 份材料",
+                           f"A filing takes at most {self._settings.max_documents_per_filing} documents",
+                           field="documents")
         photo = self._photo_metadata(principal, document_type, request.get("photo"))
         document_id = new_document_id()
         staged_key = f"documents/{filing_id}/{document_id}"
@@ -108,7 +118,7 @@ class DocumentService:
             "id": document_id, "filing": filing_id, "document_type": document_type,
             "state": AWAITING_UPLOAD, "declared_size": size, "staged_key": staged_key,
             "created_at": now.isoformat(), "uploaded_by": principal.subject,
-            "media_type": str(request.get("media_type", ""))[:100],
+            "media_type": media_type,
         }
         if photo:
             body["photo"] = photo
@@ -204,7 +214,7 @@ class DocumentService:
         record = self._records.get(DOCUMENT, document_key(filing_id, document_id))
         return None if record is None else record.body
 
-    def store_generated(self, filing: Mapping[str, Any], document_type: str,
+    def store_generated(self, filing: Mapping[str, Any], document_type: str, media_type: str,
                         encrypt: Callable[[str], bytes]) -> str:
         """Archive a document the system made (already encrypted by ``encrypt(document_id)``)."""
         document_id = new_document_id()
@@ -215,6 +225,7 @@ class DocumentService:
         body = {"id": document_id, "filing": filing["id"], "document_type": document_type,
                 "state": RECEIVED, "size": info.size, "created_at": now.isoformat(),
                 "received_at": now.isoformat(), "uploaded_by": "system", "archive_key": info.key,
+                "media_type": media_type,
                 "retain_until": keep_until.isoformat()}
         self._records.save(Record(DOCUMENT, document_key(str(filing["id"]), document_id), body,
                                   indexes=(IndexEntry("documents", str(filing["id"]), now.isoformat()),

@@ -233,7 +233,7 @@ class Steps:
                                   context=crypto.Context(document_id=document_id, **context))
             return sealed.getvalue()
 
-        return self._documents.store_generated(body, VERIFICATION_FORM, encrypt)
+        return self._documents.store_generated(body, VERIFICATION_FORM, "application/pdf", encrypt)
 
     def submit_to_province(self, who: Principal, body: dict[str, Any],
                            params: Mapping[str, Any]) -> None:

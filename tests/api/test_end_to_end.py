@@ -26,7 +26,7 @@ def test_applicant_uploads_and_verifier_decrypts_identical_bytes(
     applicant = BeianClient(live_server, token)
 
     original = tmp_path / "licence.png"
-    original.write_bytes(os.urandom(200_000))  # more than three 64 KiB chunks
+    original.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200_000))  # over three 64 KiB chunks
     document = applicant.upload(filing["id"], "business_licence", original)
     assert document["state"] == "received"
     assert document["size"] > original.stat().st_size  # ciphertext, not the file
@@ -63,11 +63,11 @@ def test_an_upload_encrypted_for_another_document_is_refused(
     filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
     applicant = BeianClient(live_server, token)
     source = tmp_path / "scan.bin"
-    source.write_bytes(os.urandom(5000))
+    source.write_bytes(b"%PDF-1.7\n" + os.urandom(4991))
     first = applicant.call("POST", f"/filings/{filing['id']}/documents",
-                           {"document_type": "business_licence", "size": 5000})
+                           {"document_type": "business_licence", "size": 5000, "media_type": "application/pdf"})
     second = applicant.call("POST", f"/filings/{filing['id']}/documents",
-                            {"document_type": "business_licence", "size": 5000})
+                            {"document_type": "business_licence", "size": 5000, "media_type": "application/pdf"})
     # Encrypt for the first slot's context, upload into the second slot.
     sealed = io.BytesIO()
     crypto.encrypt_stream(io.BytesIO(source.read_bytes()), sealed,
@@ -92,7 +92,7 @@ def test_an_upload_over_the_slot_limit_is_refused_and_not_received(
     filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
     applicant = BeianClient(live_server, token)
     slot = applicant.call("POST", f"/filings/{filing['id']}/documents",
-                          {"document_type": "business_licence", "size": 10})
+                          {"document_type": "business_licence", "size": 10, "media_type": "application/pdf"})
     oversize = slot["upload"]["max_bytes"] + 1
     document = f"/filings/{filing['id']}/documents/{slot['document']['id']}"
     try:

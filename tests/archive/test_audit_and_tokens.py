@@ -11,14 +11,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-import crypto
 import jwt
 import pytest
-from beian.client import ApiError, BeianClient
-from beian.synthetic import filing_payload
 from chalicelib.ports import StorageError
 from chalicelib.services import current_services
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+import crypto
+from beian.client import ApiError, BeianClient
+from beian.synthetic import filing_payload
 
 
 def test_nothing_is_released_when_the_audit_log_fails(
@@ -27,7 +28,7 @@ def test_nothing_is_released_when_the_audit_log_fails(
     anonymous = BeianClient(live_server)
     filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
     scan = tmp_path / "scan.bin"
-    scan.write_bytes(b"synthetic scan")
+    scan.write_bytes(b"%PDF-1.4 synthetic scan")
     document = BeianClient(live_server, token).upload(filing["id"], "business_licence", scan)
     verifier, officer = staff("verifier"), staff("compliance_officer")
 

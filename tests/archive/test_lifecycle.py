@@ -35,9 +35,10 @@ def archived_long_ago(services: Services, rng: random.Random, live_server: str) 
     filing, _token = services.filings.submit(filing_payload(rng, "enterprise"))
     applicant = Principal(f"applicant:{filing['id']}", "applicant", filing=filing["id"])
     slot = services.documents.request_upload(applicant, filing["id"],
-                                              {"document_type": "business_licence", "size": 3000})
+                                              {"document_type": "business_licence", "size": 3000,
+                                               "media_type": "application/pdf"})
     sealed = io.BytesIO()
-    crypto.encrypt_stream(io.BytesIO(bytes(rng.getrandbits(8) for _ in range(3000))), sealed,
+    crypto.encrypt_stream(io.BytesIO(b"%PDF-" + bytes(rng.getrandbits(8) for _ in range(2995))), sealed,
                           recipients=[crypto.PublicKey.load(base64.b64decode(
                               slot["envelope"]["recipients"][0]["spki"]))],
                           context=crypto.Context(**slot["envelope"]["context"]))

@@ -55,7 +55,8 @@ def _newest_source() -> float:
     newest = 0.0
     for name in SITE_SOURCES:
         root = PROJECT / name
-        paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file() and "generated" not in p.parts)
+        skipped = {"generated", "__pycache__"}
+        paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file() and not skipped & set(p.parts))
         newest = max([newest, *(p.stat().st_mtime for p in paths)])
     return newest
 

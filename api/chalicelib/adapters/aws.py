@@ -381,8 +381,11 @@ class S3Blobs:
 
     def download_url(self, key: str, *, expires_in: int) -> str:
         check_link(key, expires_in)
+        # Never served inline: the browser must save it, not render it.
         return self._clients.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._archive, "Key": key}, ExpiresIn=expires_in)
+            "get_object", ExpiresIn=expires_in,
+            Params={"Bucket": self._archive, "Key": key, "ResponseContentType": "application/octet-stream",
+                    "ResponseContentDisposition": "attachment"})
 
     def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:
         until = retention_date(retain_until)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from chalice.app import Chalice, Request, Response
 
 from ..auth import Principal
 from ..errors import DomainError, Invalid, TooLarge, Unauthorized
+from ..ports import StorageError
 
 MAX_JSON_BYTES = 256 * 1024
 JSON = "application/json"
@@ -79,6 +81,10 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(**path)
         except DomainError as error:
             return domain_error_response(error)
+        except StorageError:
+            logging.getLogger("beian.api").exception("storage failed")
+            return error_response(503, "unavailable", "存储暂不可用，本次操作未完成，请稍后重试",
+                                  "Storage is unavailable; nothing was done. Try again later")
 
     return respond
 

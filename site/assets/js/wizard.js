@@ -143,8 +143,8 @@ mount("wizard", async (root) => {
   let checklists;
   try {
     [rules, checklists] = await Promise.all([generated("rules.json"), generated("checklists.json")]);
-  } catch {
-    showError(root, new Error("rules"));
+  } catch (error) {
+    showError(root, error);
     return;
   }
   const choice = readHash();

@@ -36,6 +36,7 @@ export function accessForm(onOpen) {
   const token = h("input", {
     id: "filing-token", name: "filing-token", type: "password", required: true,
     autocomplete: "off", spellcheck: "false", value: sessionStorage.getItem(STORE.token) || "",
+    "aria-describedby": "filing-token-hint",
   });
   const message = h("div", { class: "beian-message", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button md-button--primary" }, say("打开备案", "Open the filing"));
@@ -73,7 +74,6 @@ export function accessForm(onOpen) {
     button,
     message,
   );
-  token.setAttribute("aria-describedby", "filing-token-hint");
   return form;
 }
 
