@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urljoin
 
 import requests
 from chalicelib.filetypes import SNIFF_BYTES, sniff
@@ -148,7 +149,7 @@ class BeianClient:
     def post_to_slot(self, upload: Mapping[str, Any], file: BinaryIO, size: int,
                      progress: Callable[[int], None] | None = None) -> None:
         body = MultipartStream(upload["fields"], file, size, progress)
-        reply = self._http.post(upload["url"], data=body, timeout=TIMEOUT, headers={
+        reply = self._http.post(urljoin(self.base_url + "/", upload["url"]), data=body, timeout=TIMEOUT, headers={
             "Content-Type": f"multipart/form-data; boundary={body.boundary}"})
         if reply.status_code >= 300:
             try:
@@ -165,7 +166,7 @@ class BeianClient:
         return release
 
     def _download(self, url: str, target: Path) -> None:
-        with self._http.get(url, stream=True, timeout=TIMEOUT) as reply:
+        with self._http.get(urljoin(self.base_url + "/", url), stream=True, timeout=TIMEOUT) as reply:
             if reply.status_code != 200:
                 raise ApiError(reply.status_code, {"message_zh": "下载失败", "message_en": "download failed"})
             with target.open("wb") as out:

@@ -19,14 +19,17 @@ Deliberate problems, with the share of filings:
 * ``DUPLICATE_SHARE`` reusing an earlier subject's number (the same subject filed twice).
 * ``MISSING_EVIDENCE_SHARE`` of approvals without the on-site photo or form on record.
 
+Then each month of the quarter gets its published sample (seed ``demo-<seed>``) with made-up
+phone-check outcomes (``OUTCOME_SHARES``), so the demo report shows an accuracy rate.
+
 Connected sites: each approved filing's domains (filed), ``UNFILED_SHARE`` extra sites with no
 filing, and ``PRE_2010_SHARE`` sites connected before on-site verification began, most of them
 re-verified in 2010. Records are written one by one through the Records port (it has no bulk
 write); a filing costs about four writes with its sites and findings.
 
 Everything follows from ``seed``: the same seed gives the same filings (the sealed bytes
-differ, their nonces are random). Filing ids are a bijection of (seed, index), so two seeds
-can share an archive; seeding the same one twice is refused.
+differ, their nonces are random). Filing ids are a bijection of (seed mod 1024, index), so
+seeds that differ modulo 1024 can share an archive; seeding the same one twice is refused.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ from chalicelib.deadlines import Deadlines, china_day
 from chalicelib.filings import FILING, FilingService
 from chalicelib.oversight.idcheck import IdChecker, check_on_arrival
 from chalicelib.oversight.periods import Quarter, day_start, month_entry
+from chalicelib.oversight.sampling import draw_sample, publish, published, record_check
 from chalicelib.oversight.sites import ConnectedSite, save_site
-from chalicelib.ports import Record, VersionConflict
+from chalicelib.ports import Record, Records, VersionConflict
 from chalicelib.rules import load_rules
 from chalicelib.sensitive import SensitiveFields
 from chalicelib.services import Services, utc_now
@@ -71,11 +75,13 @@ FOREIGN_SHARE = 0.03
 MISSING_EVIDENCE_SHARE = 0.02
 UNFILED_SHARE = 0.04
 PRE_2010_SHARE = 0.10
-MAX_FILINGS = 1 << 22  # per seed: ids stay distinct across seeds below 1024
+MAX_FILINGS = 1 << 22  # per seed: seeds that differ modulo 1024 give distinct filing ids
 ID_MULTIPLIER = 0x9E3779B1  # odd, so multiplying modulo 2**32 is a bijection
 RECENT = 2000  # subject numbers kept for reuse as duplicates
 ON_SITE_VERIFICATION_BEGAN = date(2010, 3, 31)  # 三.(一)1: by the end of March 2010
 DAY = 86_400
+SAMPLE_SIZE = 100  # per month, for the made-up phone checks
+OUTCOME_SHARES = (("confirmed", 90), ("mismatch", 6), ("unreachable", 4))
 
 
 class CachedDeadlines(Deadlines):
@@ -113,6 +119,7 @@ class SeedSummary:
     with_findings: int = 0
     sites: int = 0
     pre_2010: int = 0
+    spot_checks: int = 0
 
 
 def _weighted(pairs: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
@@ -146,7 +153,7 @@ def corrupt(rng: random.Random, payload: dict[str, Any]) -> None:
     if unit and (rng.random() < 0.4 or person["id_type"] != "resident_id_card"):
         code = str(payload["subject"]["id_number"])
         if payload["subject"]["id_type"] == "military_code_certificate":
-            payload["subject"]["id_number"] = code[:4]  # too short
+            payload["subject"]["id_number"] = code[:3]  # too short
         else:
             flipped = "0" if code[-1] != "0" else "1"
             payload["subject"]["id_number"] = code[:-1] + flipped
@@ -366,6 +373,25 @@ class Seeder:
         self.summary.pre_2010 += sum(site.pre_2010 for site in sites)
 
 
+def record_demo_checks(records: Records, quarter: Quarter, seed: int, now: datetime) -> int:
+    """Draw each past month's sample (seed ``demo-<seed>``) and record made-up outcomes, unless
+    the month already has a published sample. Returns the checks recorded."""
+    rng = random.Random(f"checks|{seed}")  # noqa: S311 -- synthetic data, reproducible on purpose
+    outcome = _Pick(rng, OUTCOME_SHARES)
+    recorded = 0
+    for month in quarter.months:
+        if month.first_day > china_day(now) or published(records, month) is not None:
+            continue
+        sample = draw_sample(records, month, f"demo-{seed}", SAMPLE_SIZE)
+        if not sample.filing_ids:
+            continue
+        publish(records, sample, now)
+        for filing_id in sample.filing_ids:
+            record_check(records, filing_id, month, outcome(), "演示数据 / demo data", now, "demo")
+            recorded += 1
+    return recorded
+
+
 def default_quarter(now: datetime) -> Quarter:
     """The last full quarter before ``now`` (China Standard Time)."""
     return Quarter.of(china_day(now)).previous()
@@ -377,4 +403,7 @@ def seed_demo(services: Services, filings: int, *, seed: int, quarter: Quarter |
     """Fill the archive with ``filings`` synthetic filings of ``quarter`` as the world stands at
     ``now`` (default: the real time, and the last full quarter before it)."""
     moment = now or datetime.now(UTC)
-    return Seeder(services, seed, quarter or default_quarter(moment), moment).run(filings, on_filing)
+    chosen = quarter or default_quarter(moment)
+    summary = Seeder(services, seed, chosen, moment).run(filings, on_filing)
+    summary.spot_checks = record_demo_checks(services.backend.records, chosen, seed, moment)
+    return summary

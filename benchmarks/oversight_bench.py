@@ -133,12 +133,12 @@ def main() -> None:
         "peak RSS |",
         "|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
-    for size, median, peak, runs in rows:
+    for size, median, peak, times in rows:
         info = seeded[size]
         lines.append(
             f"| {size:,} | {int(info['sites']):,} | {info['bytes'] / 2**30:.2f} GiB | "
             f"{info['seconds'] / 60:.0f} min | {median:.1f} s | "
-            f"{', '.join(f'{run:.1f}' for run in runs)} | {size / median:,.0f} | {peak:.0f} MiB |")
+            f"{', '.join(f'{run:.1f}' for run in times)} | {size / median:,.0f} | {peak:.0f} MiB |")
     ratio = largest[1] / smallest[1]
     lines += ["", f"Time ratio {largest[0]:,} / {smallest[0]:,} filings: **{ratio:.2f}x** for "
               f"{largest[0] / smallest[0]:.0f}x the filings."]

@@ -4,9 +4,10 @@ The document checklist, the deadlines, the process diagram, the photo
 specification, the official texts, the agreement and the notice itself are
 written as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the
 hand-written pages include them with ``--8<--``, one snippet per language. The
-interactive checklist and the upload page read ``generated/rules.json``. Rules
-come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a build
-exactly as it does for the API: a rule changes in one place.
+interactive pages read the JSON files written next to them (rules.json,
+checklists.json, states.json, filetypes.json). Rules come from ``load_rules()``,
+so ``BEIAN_RULES_FILE`` switches them for a build exactly as it does for the
+API: a rule changes in one place.
 
 A file is rewritten only when its content changed, so ``mkdocs serve`` does not
 rebuild in a loop (field notes). Mermaid is copied from the npm package, so the
@@ -28,6 +29,7 @@ if str(PROJECT / "api") not in sys.path:
     sys.path.insert(0, str(PROJECT / "api"))
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
+from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Bilingual,
     Citation,
@@ -39,7 +41,7 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Rules,
     load_rules,
 )
-from chalicelib.rules._notice import Cite  # noqa: E402
+from chalicelib.rules import Cite  # noqa: E402
 from chalicelib.workflow import STATE_NAMES  # noqa: E402
 
 Lang = Literal["zh", "en"]
@@ -501,6 +503,9 @@ def on_pre_build(config: MkDocsConfig) -> None:
     write_if_changed(out / "checklists.json", to_json(checklists(rules)))
     states = {state: {"zh": zh, "en": en} for state, (zh, en) in STATE_NAMES.items()}
     write_if_changed(out / "states.json", to_json(states))
+    # The upload page declares a file's type from its first bytes, as the API expects.
+    signatures = [{"media_type": media_type, "magic": magic.hex()} for media_type, magic in SIGNATURES]
+    write_if_changed(out / "filetypes.json", to_json({"sniff_bytes": SNIFF_BYTES, "signatures": signatures}))
     for name, render in SNIPPETS.items():
         for lang in LANGS:
             write_if_changed(out / f"{name}.{lang}.md", render(rules, lang).encode())

@@ -72,7 +72,8 @@ class Records(Protocol):
 
 @dataclass(frozen=True)
 class UploadSlot:
-    """A presigned POST: the client sends ``fields`` then the file as multipart/form-data."""
+    """A presigned POST: the client sends ``fields`` then the file as multipart/form-data.
+    ``url`` is absolute (S3) or a path on the API's own origin (the embedded server)."""
 
     url: str
     fields: dict[str, str]

@@ -60,20 +60,20 @@ class Transition:
 
 
 TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
-    Transition("pre_verify_pass", (SUBMITTED,), PRE_VERIFIED, ("verifier",), "二.1(2)",
+    Transition("pre_verify_pass", (SUBMITTED,), PRE_VERIFIED, ("verifier",), "二.(二)1(2)",
                notice="sms_pre_verification_passed"),
-    Transition("pre_verify_return", (SUBMITTED,), RETURNED_TO_APPLICANT, ("verifier",), "二.1(2)",
+    Transition("pre_verify_return", (SUBMITTED,), RETURNED_TO_APPLICANT, ("verifier",), "二.(二)1(2)",
                notice="sms_pre_verification_failed"),
-    Transition("resubmit", (RETURNED_TO_APPLICANT,), SUBMITTED, ("applicant",), "二.1(1)"),
+    Transition("resubmit", (RETURNED_TO_APPLICANT,), SUBMITTED, ("applicant",), "二.(二)1(1)"),
     Transition("record_on_site", (PRE_VERIFIED, RETURNED_BY_PROVINCE), VERIFIED_ON_SITE,
-               ("verifier",), "二.1(3)-(6)"),
+               ("verifier",), "二.(二)1(3)"),
     Transition("submit_to_province", (VERIFIED_ON_SITE,), SUBMITTED_TO_PROVINCE, ("verifier",),
-               "二.1(7)"),
-    Transition("approve", (SUBMITTED_TO_PROVINCE,), APPROVED, ("reviewer",), "二.2"),
+               "二.(二)1(7)"),
+    Transition("approve", (SUBMITTED_TO_PROVINCE,), APPROVED, ("reviewer",), "二.(二)2"),
     Transition("return_to_provider", (SUBMITTED_TO_PROVINCE,), RETURNED_BY_PROVINCE,
-               ("reviewer",), "二.2"),
-    Transition("request_change", (APPROVED,), SUBMITTED, ("applicant",), "三(一)5"),
-    Transition("cancel", (APPROVED,), CANCELLED, ("applicant", "verifier"), "三(一)5"),
+               ("reviewer",), "二.(二)2"),
+    Transition("request_change", (APPROVED,), SUBMITTED, ("applicant",), "三.(一)5"),
+    Transition("cancel", (APPROVED,), CANCELLED, ("applicant", "verifier"), "三.(一)5"),
 )}
 
 

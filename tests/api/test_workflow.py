@@ -210,3 +210,42 @@ def test_verifier_lists_the_queue_and_deadlines_in_scope_only(
     with pytest.raises(ApiError) as bad:
         verifier.call("GET", "/deadlines?within_days=soon")
     assert bad.value.status == 400 and bad.value.body["field"] == "within_days"
+
+
+def approved_filing(anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+                    rng: random.Random, tmp_path: Path) -> tuple[dict[str, Any], BeianClient]:
+    filing, token = anonymous.submit(filing_payload(rng, "individual"))
+    verifier = staff("verifier")
+    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "sms"})
+    photo, info = on_site_photo(tmp_path)
+    uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
+    verifier.act(filing["id"], "record_on_site", on_site_params(filing, uploaded["id"]))
+    verifier.act(filing["id"], "submit_to_province")
+    return staff("reviewer").act(filing["id"], "approve"), BeianClient(live_server, token)
+
+
+def test_a_change_keeps_the_number_and_goes_through_verification_again(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+        rng: random.Random, tmp_path: Path) -> None:
+    filing, applicant = approved_filing(anonymous, staff, live_server, rng, tmp_path)
+    changed = filing_payload(rng, "individual")
+    changed.pop("consent")
+    after = applicant.act(filing["id"], "request_change", {"filing": changed})
+    assert after["state"] == "submitted"
+    assert after["filing_number"] == filing["filing_number"]
+    assert after["payload"]["website"]["domains"] == changed["website"]["domains"]
+    assert after["deadlines"]["pre_verification"]["met_at"] is None
+
+
+def test_cancellation_needs_a_reason_and_is_final(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+        rng: random.Random, tmp_path: Path) -> None:
+    filing, applicant = approved_filing(anonymous, staff, live_server, rng, tmp_path)
+    with pytest.raises(ApiError) as no_reason:
+        applicant.act(filing["id"], "cancel", {})
+    assert no_reason.value.status == 400
+    cancelled = applicant.act(filing["id"], "cancel", {"reasons": ["网站关闭"]})
+    assert cancelled["state"] == "cancelled"
+    with pytest.raises(ApiError) as again:
+        applicant.act(filing["id"], "request_change", {"filing": {}})
+    assert again.value.status == 409

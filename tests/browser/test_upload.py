@@ -24,6 +24,8 @@ from beian.synthetic import filing_payload
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
 
 MARKER = b"PLAINTEXT-NEVER-LEAVES-THE-BROWSER"
+PNG = b"\x89PNG\r\n\x1a\n"
+PDF = b"%PDF-1.7\n"
 FINAL = ".beian-upload[data-state=received], .beian-upload[data-state=failed]"
 
 
@@ -65,10 +67,11 @@ def sent(page: Any) -> list[bytes]:
     return bodies
 
 
-def scan(tmp_path: Path, name: str, size: int) -> Path:
-    """A file that starts with MARKER, so plaintext anywhere would be found."""
+def scan(tmp_path: Path, name: str, size: int, signature: bytes = PNG) -> Path:
+    """A file of the type ``signature`` announces, holding MARKER so plaintext would be found."""
     path = tmp_path / name
-    path.write_bytes(MARKER + os.urandom(size - len(MARKER)))
+    head = signature + MARKER
+    path.write_bytes(head + os.urandom(size - len(head)))
     return path
 
 
@@ -107,8 +110,8 @@ def test_a_file_encrypted_by_the_page_decrypts_to_identical_bytes(
 ) -> None:
     files = [
         scan(tmp_path, "licence.png", 200_000),  # four chunks, the last one short
-        scan(tmp_path, "exact.pdf", 2 * 64 * 1024),
-    ]  # whole chunks only
+        scan(tmp_path, "exact.pdf", 2 * 64 * 1024, PDF),  # whole chunks only
+    ]
     applicant.open(page)
     assert upload(page, *files, document_type="business_licence") == ["received", "received"]
     assert document_states(page) == ["received", "received"]
@@ -138,6 +141,15 @@ def test_a_wrong_token_says_what_to_check(page: Any, applicant: Applicant) -> No
     alert = page.wait_for_selector("[role=alert]").inner_text()
     assert "access token" in alert and "bft_" in alert
     assert "令牌" not in alert
+
+
+def test_a_file_that_is_not_pdf_jpeg_or_png_is_refused(page: Any, applicant: Applicant, tmp_path: Path) -> None:
+    applicant.open(page)
+    assert upload(page, scan(tmp_path, "scan.docx", 5000, b"PK\x03\x04")) == ["failed"]
+    problem = page.inner_text(".beian-upload[data-state=failed]")
+    assert "仅接受 PDF、JPEG、PNG 文件" in problem and "服务器没有收妥" in problem
+    assert "PDF, JPEG, PNG" in page.inner_text("#document-file-hint")
+    assert document_states(page) == []
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_encrypted(

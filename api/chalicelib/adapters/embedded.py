@@ -172,6 +172,11 @@ def now_iso() -> str:
 # --- Files ---------------------------------------------------------------------------
 
 
+# Same origin as the site and the API, whatever host name the browser used: the
+# embedded server's CSP allows only 'self', and clients resolve the path against it.
+LOCAL_BLOBS = "/blobs"
+
+
 class TooLargeUpload(StorageError):
     """An upload passed its slot's max_bytes; nothing was kept."""
 
@@ -430,7 +435,6 @@ class LocalBlobs:
         self._lock_file = root / ".lock"
         self._signing_key_path = settings.data_dir / "keys" / "upload-signing.key"
         self._signing_key: bytes | None = None
-        self._public_url = settings.public_url
 
     # The local presigned POST and GET: an HMAC binds the key, the expiry and (for uploads)
     # the size limit; the embedded server checks it.
@@ -440,7 +444,7 @@ class LocalBlobs:
         expires = int(time.time()) + expires_in
         fields = {"key": key, "expires": str(expires), "max_bytes": str(max_bytes),
                   "signature": self._sign("upload", key, expires, max_bytes)}
-        return UploadSlot(f"{self._public_url}/blobs/upload", fields, key, max_bytes,
+        return UploadSlot(f"{LOCAL_BLOBS}/upload", fields, key, max_bytes,
                           datetime.fromtimestamp(expires, UTC))
 
     def verify_upload_fields(self, fields: Mapping[str, str]) -> tuple[str, int]:
@@ -452,7 +456,7 @@ class LocalBlobs:
         check_link(key, expires_in)
         expires = int(time.time()) + expires_in
         query = {"key": key, "expires": expires, "signature": self._sign("download", key, expires)}
-        return f"{self._public_url}/blobs/download?{urlencode(query)}"
+        return f"{LOCAL_BLOBS}/download?{urlencode(query)}"
 
     def verify_download(self, query: Mapping[str, str]) -> str:
         """The key a download URL grants; ValueError if not signed here or expired."""

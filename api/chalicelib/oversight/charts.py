@@ -61,7 +61,8 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series]) -
     ]
     for index, one in enumerate(series):
         y = LEGEND_TOP + index * LEGEND_LINE
-        parts.append(f'<rect x="8" y="{y}" width="12" height="12" fill="{PALETTE[index % len(PALETTE)]}"/>')
+        parts.append(f'<rect class="legend" x="8" y="{y}" width="12" height="12" '
+                     f'fill="{PALETTE[index % len(PALETTE)]}"/>')
         parts.append(_text(26, y + 10, one.name, size=11))
     bottom = top + len(categories) * group
     for tick in TICKS:
@@ -77,7 +78,7 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series]) -
             bar_y = y + index * BAR_HEIGHT
             if value is not None:
                 width = plot_width * min(max(value, 0.0), 1.0)
-                parts.append(f'<rect x="{LABEL_WIDTH}" y="{bar_y:.1f}" width="{width:.1f}" '
+                parts.append(f'<rect class="bar" x="{LABEL_WIDTH}" y="{bar_y:.1f}" width="{width:.1f}" '
                              f'height="{BAR_HEIGHT - 2}" fill="{PALETTE[index % len(PALETTE)]}"/>')
             parts.append(_text(LABEL_WIDTH + plot_width + 6, bar_y + BAR_HEIGHT - 3, percent(value),
                                size=10))

@@ -6,8 +6,9 @@ center's system holds.
 
 Strata: (province, access provider). Allocation: proportional to the stratum's population,
 by largest remainder in exact integer arithmetic (ties broken by the stratum's name), with at
-least one filing from every non-empty stratum (so the sample exceeds the requested size when
-there are more strata than it allows) and never more than the stratum holds.
+least one filing from every non-empty stratum (taken back from the strata most above their
+exact share, so the sample exceeds the requested size only when there are more non-empty
+strata than that) and never more than the stratum holds.
 
 Draw: within a stratum, ``random.Random(f"{seed}|{month}|{province}|{provider}").sample``
 over the stratum's filing ids sorted. ``random.Random`` seeded with a string is the same on
@@ -78,6 +79,14 @@ def allocate(sizes: Mapping[Stratum, int], total: int) -> dict[Stratum, int]:
     counts = {stratum: min(size, max(1, share[stratum][0])) for stratum, size in sizes.items() if size}
     by_remainder = sorted(share, key=lambda stratum: (-share[stratum][1], stratum))
     left = total - sum(counts.values())
+    while left < 0:
+        # The minimum of one overshot: take back from the stratum most above its exact share.
+        reducible = [stratum for stratum in counts if counts[stratum] > 1]
+        if not reducible:
+            break
+        most = max(reducible, key=lambda s: (counts[s] * population - total * sizes[s], s))
+        counts[most] -= 1
+        left += 1
     while left > 0:
         open_strata = [stratum for stratum in by_remainder if counts[stratum] < sizes[stratum]]
         for stratum in open_strata[:left]:

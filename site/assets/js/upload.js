@@ -10,6 +10,15 @@ import { aside, formatBytes, generated, h, mount, pick, say } from "./lib/page.j
 const SLOT_MARGIN_MS = 60 * 1000; // request a new slot rather than race its expiry
 const UPLOADABLE_EXTRAS = ["domain_certificate"];
 
+/** The media type the file's first bytes show (PDF, JPEG, PNG ...), or null: the API
+ *  accepts only these, and whoever decrypts the file later checks it again. */
+async function sniff(file, filetypes) {
+  const head = new Uint8Array(await file.slice(0, filetypes.sniff_bytes).arrayBuffer());
+  const hex = [...head].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  const known = filetypes.signatures.find((signature) => hex.startsWith(signature.magic));
+  return known ? known.media_type : null;
+}
+
 /** Send the ciphertext to the slot: every field first, the file last, as S3 requires. */
 function post(slot, blob, onProgress) {
   return new Promise((resolve, reject) => {
@@ -52,10 +61,11 @@ function refusal(request) {
  * same ciphertext to the same slot while the slot is valid.
  */
 class Upload {
-  constructor(filing, documentType, file, view) {
+  constructor(filing, documentType, file, filetypes, view) {
     this.filing = filing;
     this.documentType = documentType;
     this.file = file;
+    this.filetypes = filetypes;
     this.view = view;
     this.slot = null;
     this.ciphertext = null;
@@ -73,7 +83,11 @@ class Upload {
       this.slot = await api(this.path, {
         method: "POST",
         token,
-        body: { document_type: this.documentType, size: this.file.size, media_type: this.file.type },
+        body: {
+          document_type: this.documentType,
+          size: this.file.size,
+          media_type: await sniff(this.file, this.filetypes),
+        },
       });
       this.ciphertext = null;
       this.sent = false;
@@ -175,7 +189,7 @@ function documentOptions(rules, checklists, filing, names) {
   return groups;
 }
 
-function workspace(rules, checklists, names, filing) {
+function workspace({ rules, checklists, filetypes }, names, filing) {
   const listHolder = h("div", { id: "documents-holder" });
   const refresh = async () => {
     try {
@@ -186,7 +200,7 @@ function workspace(rules, checklists, names, filing) {
     }
   };
   const type = h("select", { id: "document-type", name: "document-type", required: true }, documentOptions(rules, checklists, filing.filing, names));
-  const files = h("input", { id: "document-file", name: "document-file", type: "file", multiple: true, required: true, accept: "image/*,application/pdf" });
+  const files = h("input", { id: "document-file", name: "document-file", type: "file", multiple: true, required: true, "aria-describedby": "document-file-hint", accept: filetypes.signatures.map((s) => s.media_type).join(",") });
   const button = h("button", { type: "submit", class: "md-button md-button--primary", id: "upload-button" }, say("加密并上传", "Encrypt and upload"));
   const rows = h("ol", { id: "uploads", class: "beian-uploads" });
   const form = h(
@@ -201,7 +215,7 @@ function workspace(rules, checklists, names, filing) {
         const views = chosen.map((file, index) => uploadRow(file, rows.children.length + index));
         rows.append(...views.map((view) => view.row));
         for (const [index, file] of chosen.entries()) {
-          await attempt(new Upload(filing, type.value, file, views[index]), views[index], refresh);
+          await attempt(new Upload(filing, type.value, file, filetypes, views[index]), views[index], refresh);
         }
         files.value = "";
         button.disabled = false;
@@ -213,6 +227,11 @@ function workspace(rules, checklists, names, filing) {
       { class: "beian-field" },
       h("label", { for: "document-file" }, say("文件（可多选，每个文件作为一份材料）", "Files (each file is one document)")),
       files,
+      h(
+        "p",
+        { class: "beian-hint", id: "document-file-hint" },
+        say("接受的格式：", "Accepted formats: ") + filetypes.signatures.map((s) => s.media_type.split("/")[1].toUpperCase()).join(", "),
+      ),
     ),
     button,
   );
@@ -238,18 +257,20 @@ async function attempt(upload, view, refresh) {
 }
 
 mount("upload", async (root) => {
-  let rules;
-  let checklists;
+  let data;
   try {
-    [rules, checklists] = await Promise.all([generated("rules.json"), generated("checklists.json")]);
+    const [rules, checklists, filetypes] = await Promise.all(
+      ["rules.json", "checklists.json", "filetypes.json"].map(generated),
+    );
+    data = { rules, checklists, filetypes };
   } catch (error) {
     showError(root, error);
     return;
   }
-  const names = documentNames(rules);
+  const names = documentNames(data.rules);
   const area = h("div", { id: "upload-workspace" });
   root.replaceChildren(
-    accessForm(async (filing) => area.replaceChildren(...workspace(rules, checklists, names, filing))),
+    accessForm(async (filing) => area.replaceChildren(...workspace(data, names, filing))),
     area,
   );
 });

@@ -36,6 +36,10 @@ const ADVICE = {
     "请按提示修改后重试。",
     "Correct what the message says, then try again.",
   ],
+  rate_limited: [
+    "请稍候，按提示的时间之后再试。",
+    "Wait for the time the message gives, then try again.",
+  ],
   upload_refused: [
     "上传凭证可能已过期，请重试：本页会申请新的凭证。",
     "The upload slot may have expired; try again and this page requests a new one.",
