@@ -33,6 +33,7 @@ from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Bilingual,
     Citation,
+    Cite,
     Deadline,
     Document,
     DocumentOptions,
@@ -41,7 +42,6 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Rules,
     load_rules,
 )
-from chalicelib.rules import Cite  # noqa: E402
 from chalicelib.workflow import STATE_NAMES  # noqa: E402
 
 Lang = Literal["zh", "en"]

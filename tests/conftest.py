@@ -25,7 +25,8 @@ from beian.client import BeianClient
 # pytest-localstack resolves endpoints in the "aws" partition only (not aws-cn).
 REGION = "us-east-1"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-SUITE_LOG = ARTIFACTS / "test-suite.log"
+# One file per session: two suites running at once on one machine must not truncate each other's.
+SUITE_LOG = ARTIFACTS / f"test-suite-{os.getpid()}.log"
 BACKENDS = ["embedded", "aws"] + (["localstack"] if os.environ.get("BEIAN_LOCALSTACK_HOST") else [])
 
 

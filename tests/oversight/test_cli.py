@@ -1,0 +1,92 @@
+"""``beian report ...`` and ``beian demo seed`` on a local archive, on their own Typer app."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import stat
+from pathlib import Path
+
+import pytest
+import typer
+from chalicelib.oversight.render import CSV_BOM
+from typer.testing import CliRunner
+
+from beian.cli.reports import register
+
+app = typer.Typer()
+register(app)
+runner = CliRunner(env={"COLUMNS": "240"})
+MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+ID_NUMBER = re.compile(r"(?<![0-9A-Z])\d{17}[\dX](?![0-9A-Z])|(?<!\d)\d{15}(?!\d)")
+
+
+@pytest.fixture
+def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BEIAN_BACKEND", "embedded")
+    monkeypatch.setenv("BEIAN_DATA_DIR", str(tmp_path / "var"))
+    result = runner.invoke(app, ["demo", "seed", "--filings", "300", "--quarter", "2024Q1", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "演示数据 / Demo data" in result.output and "300" in result.output
+    return tmp_path
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    assert not MOBILE.search(result.output) and not ID_NUMBER.search(result.output)
+    return result.output
+
+
+def private(path: Path) -> bool:
+    return stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_seeding_the_same_seed_twice_is_refused(archive: Path) -> None:
+    result = runner.invoke(app, ["demo", "seed", "--filings", "5", "--quarter", "2024Q1", "--seed", "3"])
+    assert result.exit_code == 2
+    assert "已在档案中" in result.output and "already in the archive" in result.output
+
+
+def test_the_bulk_check_and_the_findings_of_a_month_and_a_provider(archive: Path) -> None:
+    output = invoke("report", "check-ids", "--quarter", "2024Q1")
+    assert "批量核查 / Bulk check" in output and "2024-03" in output
+    output = invoke("report", "findings", "--month", "2024-01", "--out", str(archive / "f"))
+    assert "未关闭的核查问题 / Open findings" in output
+    rows = list(csv.reader(io.StringIO((archive / "f" / "findings.csv").read_text().removeprefix(CSV_BOM))))
+    assert rows[0][0] == "备案编号 / Filing" and len(rows) > 1
+    assert invoke("report", "findings", "--provider", "demo-idc", "--out", str(archive / "g"))
+    assert runner.invoke(app, ["report", "check-ids"]).exit_code != 0
+
+
+def test_the_monthly_sample_writes_a_private_worksheet_and_takes_outcomes(archive: Path) -> None:
+    out = archive / "sample"
+    output = invoke("report", "sample", "--month", "2024-02", "--seed", "demo-3", "--out", str(out))
+    assert "抽样" in output and "合计 / Total" in output
+    worksheet = (out / "worksheet.csv").read_text()
+    assert private(out / "worksheet.csv") and private(out / "worksheet.md")
+    assert MOBILE.search(worksheet) and not ID_NUMBER.search(worksheet)
+    first = next(csv.reader(io.StringIO(worksheet.removeprefix(CSV_BOM).splitlines()[1])))[1]
+    output = invoke("report", "record-check", first, "--month", "2024-02", "--outcome", "unreachable",
+                    "--note", "三次未接通")
+    assert "无法联系 / unreachable" in output
+    refused = runner.invoke(app, ["report", "sample", "--month", "2024-02", "--seed", "other"])
+    assert refused.exit_code == 2 and "另一随机种子" in refused.output
+    assert runner.invoke(app, ["report", "record-check", first, "--month", "2024-02",
+                               "--outcome", "perhaps"]).exit_code == 2
+
+
+def test_the_quarterly_report_writes_csv_markdown_and_charts(archive: Path) -> None:
+    out = archive / "q"
+    output = invoke("report", "quarterly", "--quarter", "2024Q1", "--out", str(out), "--workers", "1")
+    assert output.index("合计 / Overall") < output.index("按省 / By province") < output.index(
+        "按接入服务单位 / By access provider")
+    assert sorted(path.name for path in out.iterdir()) == [
+        "assessment.csv", "providers-process.svg", "providers-quality.svg", "provinces-process.svg",
+        "provinces-quality.svg", "report.md"]
+    report = (out / "report.md").read_text()
+    assert report.startswith("# 备案信息季度核查评估 2024Q1")
+    assert not ID_NUMBER.search(report) and not MOBILE.search(report)
+    bad = runner.invoke(app, ["report", "quarterly", "--quarter", "2024Q5"])
+    assert bad.exit_code == 2 and "YYYYQn" in bad.output
