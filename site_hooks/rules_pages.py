@@ -5,7 +5,7 @@ specification, the official texts, the agreement and the notice itself are
 written as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the
 hand-written pages include them with ``--8<--``, one snippet per language. The
 interactive pages read the JSON files written next to them (rules.json,
-checklists.json, states.json, filetypes.json). Rules come from ``load_rules()``,
+checklists.json, states.json, filetypes.json, consent.json). Rules come from ``load_rules()``,
 so ``BEIAN_RULES_FILE`` switches them for a build exactly as it does for the
 API: a rule changes in one place.
 
@@ -506,6 +506,8 @@ def on_pre_build(config: MkDocsConfig) -> None:
     # The upload page declares a file's type from its first bytes, as the API expects.
     signatures = [{"media_type": media_type, "magic": magic.hex()} for media_type, magic in SIGNATURES]
     write_if_changed(out / "filetypes.json", to_json({"sniff_bytes": SNIFF_BYTES, "signatures": signatures}))
+    # The submission page sends the privacy notice version the applicant consents to.
+    write_if_changed(out / "consent.json", to_json({"privacy_notice_version": PRIVACY_NOTICE_VERSION}))
     for name, render in SNIPPETS.items():
         for lang in LANGS:
             write_if_changed(out / f"{name}.{lang}.md", render(rules, lang).encode())

@@ -7,7 +7,7 @@ test suite runs against both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
@@ -60,6 +60,12 @@ class Records(Protocol):
     def save(self, record: Record) -> Record:
         """Insert (version 0) or replace the stored ``record.version``, with its index entries,
         atomically. Returns the saved record (version + 1). Raises VersionConflict."""
+        ...
+
+    def insert_many(self, records: Iterable[Record]) -> int:
+        """Insert new records (version 0) in bulk, for imports: all of them, or on the first
+        that already exists VersionConflict (the embedded backend then stores none, DynamoDB
+        those before it). Returns how many were inserted."""
         ...
 
     def delete(self, record: Record) -> None:

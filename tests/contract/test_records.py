@@ -177,3 +177,15 @@ def test_names_that_one_backend_could_not_store_are_refused(backend: Backend) ->
     with pytest.raises(ValueError):
         backend.records.query("state", "new", limit=0)
     assert backend.records.get("filing", "f-1") is None
+
+
+def test_insert_many_stores_new_records_with_their_indexes(backend: Backend) -> None:
+    records = [Record("bulk", f"k{n}", {"n": n}, indexes=(IndexEntry("bulk-by-n", "all", f"{n:03d}"),))
+               for n in range(30)]
+    assert backend.records.insert_many(records) == 30
+    page = backend.records.query("bulk-by-n", "all", sort_from="010", sort_to="012")
+    assert [record.body["n"] for record in page.records] == [10, 11, 12]
+    with pytest.raises(VersionConflict):
+        backend.records.insert_many([Record("bulk", "new", {}), Record("bulk", "k3", {})])
+    stored = backend.records.get("bulk", "k3")
+    assert stored is not None and stored.body == {"n": 3} and stored.version == 1

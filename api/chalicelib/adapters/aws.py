@@ -178,6 +178,17 @@ class DynamoRecords:
         self._transact(writes, record)
         return saved
 
+    def insert_many(self, records: Iterable[Record]) -> int:
+        # DynamoDB has no transaction over a million items: each record goes in its own
+        # (conditional) transaction, so the ones before a conflict stay stored.
+        count = 0
+        for record in records:
+            if record.version != 0:
+                raise VersionConflict(f"{record.kind}/{record.key}: insert_many takes new records")
+            self.save(record)
+            count += 1
+        return count
+
     def delete(self, record: Record) -> None:
         entries = self._stored_entries(record)
         writes: list[TransactWriteItemTypeDef] = [{"Delete": _guarded(

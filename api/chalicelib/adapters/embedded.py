@@ -332,21 +332,37 @@ class SqliteRecords:
 
     def save(self, record: Record) -> Record:
         check_record_names(record.kind, record.key, record.indexes)
-        saved = dataclasses.replace(record, version=record.version + 1)
         with self._db.transaction() as conn:
-            self._check_version(conn, record, allow_new=True)
-            conn.execute(
-                "INSERT OR REPLACE INTO records (kind, key, version, body, indexes)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (saved.kind, saved.key, saved.version, dump_json(saved.body),
-                 encode_indexes(saved.indexes)),
-            )
-            conn.execute(_DELETE_ENTRIES, (record.kind, record.key))
-            conn.executemany(
-                "INSERT OR IGNORE INTO entries (idx, value, sort, kind, key)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(e.index, e.value, e.sort, record.kind, record.key) for e in record.indexes],
-            )
+            return self._write(conn, record)
+
+    def insert_many(self, records: Iterable[Record]) -> int:
+        # One transaction (one fsync) for the lot: the difference between hours and
+        # minutes for a million-record import.
+        count = 0
+        with self._db.transaction() as conn:
+            for record in records:
+                check_record_names(record.kind, record.key, record.indexes)
+                if record.version != 0:
+                    raise VersionConflict(f"{record.kind}/{record.key}: insert_many takes new records")
+                self._write(conn, record)
+                count += 1
+        return count
+
+    def _write(self, conn: sqlite3.Connection, record: Record) -> Record:
+        self._check_version(conn, record, allow_new=True)
+        saved = dataclasses.replace(record, version=record.version + 1)
+        conn.execute(
+            "INSERT OR REPLACE INTO records (kind, key, version, body, indexes)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (saved.kind, saved.key, saved.version, dump_json(saved.body),
+             encode_indexes(saved.indexes)),
+        )
+        conn.execute(_DELETE_ENTRIES, (record.kind, record.key))
+        conn.executemany(
+            "INSERT OR IGNORE INTO entries (idx, value, sort, kind, key)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(e.index, e.value, e.sort, record.kind, record.key) for e in record.indexes],
+        )
         return saved
 
     def delete(self, record: Record) -> None:

@@ -1,0 +1,322 @@
+"""The reconciler: finds what a crash or a failed storage call left half done, repairs what
+can be repaired safely, and flags the rest for a person.
+
+A blob and its record cannot be written in one transaction on either backend, so every
+paired write is ordered to leave something findable: promote, then save the record
+(``DocumentService.complete_upload``); delete the blob, then save the record (the
+retention sweep). This module looks for each half-done pair from the records' side:
+
+* a document awaiting upload whose envelope is already archived: the receipt is finished;
+* a document awaiting upload past its slot's expiry: flagged (the applicant uploads again);
+* a received document whose envelope is missing: if its retention has passed and no hold
+  stands, the sweep died between its two writes and the disposal is finished; otherwise
+  it is flagged, because that is a loss;
+* a disposed document whose envelope still exists: deleted once its retention has passed;
+* a disposal no signed certificate names (a sweep that died before its certificate):
+  certified late;
+* a filing or document whose index entries disagree with its body: saved again, which
+  rewrites the entries in the record's own transaction.
+
+It never deletes an archived envelope that is still retained or held, and every repair
+is written to the audit log first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .archive import DISPOSED, RETENTION_INDEX, SYSTEM
+from .audit import CERTIFICATE, AuditLog
+from .auth import Principal
+from .config import Settings
+from .documents import AWAITING_UPLOAD, DOCUMENT, RECEIVED, DocumentService, retention_entry
+from .filings import FILING, FilingService
+from .keyring import HEADER_READ_BYTES, ArchiveKeys, EnvelopeRejected
+from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
+from .workflow import STATE_NAMES
+
+RECONCILER = Principal(subject="system:reconciler", role="system")
+PAGE = 500
+
+# What each kind of finding means, and whether the reconciler may repair it.
+KINDS: dict[str, str] = {
+    "unfinished_receipt": "awaiting upload, but its envelope is already archived",
+    "stale_upload": "awaiting upload past its slot's expiry",
+    "missing_envelope": "received, but its archived envelope is missing",
+    "unfinished_disposal": "received, its envelope gone after its retention: the sweep died midway",
+    "disposed_envelope_present": "disposed, but its archived envelope still exists",
+    "uncertified_disposal": "disposed, but no signed disposal certificate names it",
+    "index_mismatch": "its index entries disagree with its body",
+}
+REPAIRED, FLAGGED, FOUND = "repaired", "flagged", "found"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    subject: str  # "filing:<id>" or "document:<filing>/<document>"
+    outcome: str  # repaired, flagged (needs a person), or found (repairable; run with repair)
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "subject": self.subject, "outcome": self.outcome,
+                "meaning": KINDS[self.kind], "detail": self.detail}
+
+
+@dataclass
+class Report:
+    repair: bool
+    filings: int = 0
+    documents: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """Nothing is left for anyone to do."""
+        return all(finding.outcome == REPAIRED for finding in self.findings)
+
+    def of(self, kind: str) -> list[Finding]:
+        return [finding for finding in self.findings if finding.kind == kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"repair": self.repair, "filings": self.filings, "documents": self.documents,
+                "clean": self.clean, "findings": [finding.to_dict() for finding in self.findings]}
+
+
+class Reconciler:
+    def __init__(self, settings: Settings, records: Records, blobs: Blobs, keys: ArchiveKeys,
+                 filings: FilingService, audit: AuditLog, clock: Callable[[], datetime]) -> None:
+        self._settings = settings
+        self._records = records
+        self._blobs = blobs
+        self._keys = keys
+        self._filings = filings
+        self._audit = audit
+        self._clock = clock
+
+    def run(self, *, repair: bool = False) -> Report:
+        report = Report(repair=repair)
+        filings = list(self._all("provider", self._settings.provider))
+        stale = self._stale_state_entries()
+        certified = self._certified()
+        uncertified: list[Record] = []
+        for filing in filings:
+            report.filings += 1
+            self._check_filing(filing, stale, report)
+            for document in list(self._all("documents", filing.key)):
+                report.documents += 1
+                document = self._check_document(filing, document, report)
+                if document.body.get("state") == DISPOSED and self._document_ref(document) not in certified:
+                    uncertified.append(document)
+        self._certify(uncertified, report)
+        return report
+
+    # -- filings -------------------------------------------------------------------------
+
+    def _check_filing(self, filing: Record, stale: set[str], report: Report) -> None:
+        expected = self._filings._indexes(filing.body)
+        problems = []
+        if set(filing.indexes) != set(expected):
+            problems.append("the stored entries are not the ones its body gives")
+        if filing.key in stale:
+            problems.append("a state queue lists it under another state")
+        if any(not self._found_by(entry, filing) for entry in expected):
+            problems.append("a query on one of its entries does not find it")
+        if problems:
+            self._resave(filing, expected, "; ".join(problems), report)
+
+    def _stale_state_entries(self) -> set[str]:
+        """Filings that a state queue of this provider or province lists under another state."""
+        stale = set()
+        scopes = (f"provider:{self._settings.provider}", f"province:{self._settings.province}")
+        for scope in scopes:
+            for state in STATE_NAMES:
+                stale |= {record.key for record in self._all("state", f"{scope}#{state}")
+                          if record.kind == FILING and record.body.get("state") != state}
+        return stale
+
+    def _found_by(self, entry: IndexEntry, record: Record) -> bool:
+        page = self._records.query(entry.index, entry.value, sort_from=entry.sort, sort_to=entry.sort,
+                                   limit=PAGE)
+        while True:
+            if any(found.kind == record.kind and found.key == record.key for found in page.records):
+                return True
+            if page.cursor is None:
+                return False
+            page = self._records.query(entry.index, entry.value, sort_from=entry.sort, sort_to=entry.sort,
+                                       limit=PAGE, after=page.cursor)
+
+    # -- documents -----------------------------------------------------------------------
+
+    def _check_document(self, filing: Record, document: Record, report: Report) -> Record:
+        """Check one document; returns it as it stands after any repair."""
+        body = document.body
+        state = body.get("state")
+        if state == AWAITING_UPLOAD:
+            return self._check_awaiting(filing, document, report)
+        if state == RECEIVED and self._blobs.info(str(body["archive_key"])) is None:
+            return self._check_missing(filing, document, report)
+        if state == DISPOSED and body.get("archive_key") and self._blobs.info(str(body["archive_key"])):
+            self._finish_deletion(document, report)
+        expected = self._document_indexes(body)
+        if set(document.indexes) != set(expected) or any(
+                not self._found_by(entry, document) for entry in expected):
+            return self._resave(document, expected, "its documents or retention entry is wrong", report)
+        return document
+
+    def _check_awaiting(self, filing: Record, document: Record, report: Report) -> Record:
+        body = document.body
+        subject = _subject(document)
+        archived = self._blobs.info(str(body["staged_key"]))
+        if archived is not None:
+            if not report.repair:
+                report.findings.append(Finding("unfinished_receipt", subject, FOUND))
+                return document
+            return self._finish_receipt(filing, document, report)
+        expires = datetime.fromisoformat(str(body["created_at"])) + timedelta(
+            seconds=self._settings.upload_slot_seconds)
+        if expires < self._clock():
+            report.findings.append(Finding("stale_upload", subject, FLAGGED,
+                                           f"the slot expired at {expires.isoformat()}; upload again"))
+        return document
+
+    def _finish_receipt(self, filing: Record, document: Record, report: Report) -> Record:
+        """Promote succeeded, the record save did not: check the archived envelope as
+        complete_upload would have, and record the receipt with the lock promote set."""
+        body = dict(document.body)
+        key = str(body["staged_key"])
+        info = self._blobs.info(key)
+        assert info is not None and info.retain_until is not None
+        with self._blobs.open(key) as stream:
+            head = stream.read(HEADER_READ_BYTES)
+        try:
+            header = self._keys.check_upload(head, info.size, DocumentService.context(filing.body, body),
+                                             int(body["declared_size"]))
+        except EnvelopeRejected as rejected:
+            report.findings.append(Finding("unfinished_receipt", _subject(document), FLAGGED,
+                                           f"the archived envelope fails its check: {rejected.message_en}"))
+            return document
+        self._audit.record(RECONCILER, "archive.reconcile", _subject(document),
+                           details={"repair": "unfinished_receipt"})
+        received_at = info.retain_until - (self._retain_until_from(info.retain_until) - info.retain_until)
+        body.update(state=RECEIVED, size=info.size, received_at=received_at.isoformat(), archive_key=key,
+                    retain_until=info.retain_until.isoformat(), envelope=header)
+        return self._save(document, body, self._document_indexes(body), "unfinished_receipt", report)
+
+    def _check_missing(self, filing: Record, document: Record, report: Report) -> Record:
+        body = document.body
+        subject = _subject(document)
+        due = datetime.fromisoformat(str(body["retain_until"])) <= self._clock()
+        if not due or filing.body.get("holds"):
+            report.findings.append(Finding("missing_envelope", subject, FLAGGED,
+                                           "lost within its retention period or under a hold"))
+            return document
+        if not report.repair:
+            report.findings.append(Finding("unfinished_disposal", subject, FOUND))
+            return document
+        self._audit.record(RECONCILER, "archive.reconcile", subject, details={"repair": "unfinished_disposal"})
+        disposed = {key: value for key, value in body.items() if key != "envelope"}
+        disposed.update(state=DISPOSED, disposed_at=self._clock().isoformat(), disposed_by=RECONCILER.subject)
+        indexes = tuple(entry for entry in document.indexes if entry.index != RETENTION_INDEX)
+        return self._save(document, disposed, indexes, "unfinished_disposal", report)
+
+    def _finish_deletion(self, document: Record, report: Report) -> None:
+        subject = _subject(document)
+        if not report.repair:
+            report.findings.append(Finding("disposed_envelope_present", subject, FOUND))
+            return
+        try:
+            self._blobs.delete(str(document.body["archive_key"]))
+        except BlobLocked:
+            report.findings.append(Finding("disposed_envelope_present", subject, FLAGGED,
+                                           "the envelope is still retained or held: it stays"))
+            return
+        except BlobMissing:
+            pass  # gone meanwhile: nothing left to do
+        self._audit.record(RECONCILER, "archive.reconcile", subject,
+                           details={"repair": "disposed_envelope_present"})
+        report.findings.append(Finding("disposed_envelope_present", subject, REPAIRED))
+
+    @staticmethod
+    def _document_indexes(body: dict[str, Any] | Any) -> tuple[IndexEntry, ...]:
+        entries = [IndexEntry("documents", str(body["filing"]), str(body["created_at"]))]
+        if body.get("state") == RECEIVED:
+            entries.append(retention_entry(datetime.fromisoformat(str(body["retain_until"]))))
+        return tuple(entries)
+
+    @staticmethod
+    def _retain_until_from(start: datetime) -> datetime:
+        from .documents import retain_until
+
+        return retain_until(start)
+
+    # -- disposal certificates -------------------------------------------------------------
+
+    def _certified(self) -> set[tuple[str, str]]:
+        """(filing, document) of every disposal a signed certificate in the audit log names."""
+        named = set()
+        for entry in self._audit.entries():
+            if entry.get("action") == CERTIFICATE:
+                for item in entry["details"]["certificate"]["documents"]:
+                    named.add((str(item["filing"]), str(item["document"])))
+        return named
+
+    def _certify(self, documents: list[Record], report: Report) -> None:
+        if not documents:
+            return
+        outcome = REPAIRED if report.repair else FOUND
+        for document in documents:
+            report.findings.append(Finding("uncertified_disposal", _subject(document), outcome))
+        if not report.repair:
+            return
+        certificate = {"disposed_at": self._clock().isoformat(), "late": True,
+                       "documents": [{"document": str(document.body["id"]), "filing": str(document.body["filing"]),
+                                      "retain_until": str(document.body.get("retain_until", ""))}
+                                     for document in documents]}
+        self._audit.record(RECONCILER, CERTIFICATE, "archive",
+                           details={"certificate": certificate, "signature": self._audit.sign(certificate)})
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def _resave(self, record: Record, indexes: tuple[IndexEntry, ...], detail: str, report: Report) -> Record:
+        if not report.repair:
+            report.findings.append(Finding("index_mismatch", _subject(record), FOUND, detail))
+            return record
+        self._audit.record(RECONCILER, "archive.reconcile", _subject(record), details={"repair": "index_mismatch"})
+        return self._save(record, dict(record.body), indexes, "index_mismatch", report, detail)
+
+    def _save(self, record: Record, body: dict[str, Any], indexes: tuple[IndexEntry, ...], kind: str,
+              report: Report, detail: str = "") -> Record:
+        try:
+            saved = self._records.save(Record(record.kind, record.key, body, record.version, indexes))
+        except VersionConflict:
+            report.findings.append(Finding(kind, _subject(record), FLAGGED, "changed meanwhile: run again"))
+            return record
+        report.findings.append(Finding(kind, _subject(record), REPAIRED, detail))
+        return saved
+
+    def _all(self, index: str, value: str) -> Iterator[Record]:
+        cursor: str | None = None
+        while True:
+            page = self._records.query(index, value, limit=PAGE, after=cursor)
+            yield from page.records
+            if page.cursor is None:
+                return
+            cursor = page.cursor
+
+    @staticmethod
+    def _document_ref(document: Record) -> tuple[str, str]:
+        return str(document.body["filing"]), str(document.body["id"])
+
+
+def _subject(record: Record) -> str:
+    return f"{'filing' if record.kind == FILING else DOCUMENT}:{record.key}"
+
+
+def reconciler_for(services: Any) -> Reconciler:
+    """The reconciler wired to the services' backend (``services.Services``)."""
+    return Reconciler(services.settings, services.backend.records, services.backend.blobs, services.keys,
+                      services.filings, services.audit, services.filings._clock)
