@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,12 +67,13 @@ def serve(
     console.print("  获取工作人员令牌 / get a staff token:\n"
                   "    .venv/bin/beian users add --role verifier --name alice")
     console.print("  按 Ctrl-C 停止 / press Ctrl-C to stop")
+    # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: listener.stop())
     try:
         listener.run()
     except KeyboardInterrupt:
-        console.print("已停止 / stopped")
-    finally:
         listener.stop()
+    console.print("已停止 / stopped")
 
 
 users = typer.Typer(help="工作人员 / Staff users", no_args_is_help=True)
