@@ -114,6 +114,7 @@ def main() -> None:
     if args.seed_only:
         return
     rows = []
+    load = os.getloadavg()[0]
     for size in sizes:
         runs = [run_report(args.data / str(size), args.workers) for _ in range(args.repeat)]
         median = statistics.median(seconds for seconds, _ in runs)
@@ -127,8 +128,9 @@ def main() -> None:
         f"--workers {args.workers} --write`, which times `beian report quarterly --quarter {QUARTER} "
         f"--workers {args.workers}` (CSV, Markdown, 4 SVG charts; median of {args.repeat} runs, each in a "
         f"fresh interpreter) on local archives (embedded SQLite backend) seeded once by the demo "
-        f"generator with seed {SEED}. Machine: {os.cpu_count()} cores; run on "
-        f"{datetime.now(UTC):%Y-%m-%d}.", "",
+        f"generator with seed {SEED}. Machine: {os.cpu_count()} cores, shared (1-minute load average "
+        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end); run on {datetime.now(UTC):%Y-%m-%d}.",
+        "",
         "| filings | connected sites | archive size | seeding | report (median) | runs | filings/s | "
         "peak RSS |",
         "|---:|---:|---:|---:|---:|---|---:|---:|",

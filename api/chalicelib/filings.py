@@ -24,7 +24,7 @@ from .errors import Conflict, Invalid, not_found
 from .ports import IndexEntry, Notifier, Record, Records, StorageError, VersionConflict
 from .rules import load_rules
 from .sensitive import SensitiveFields
-from .validation import validate_filing
+from .validation import Stage, validate_filing
 
 FILING = "filing"
 FOLLOW_UP_OUTCOMES = ("confirmed", "changed", "unreachable")
@@ -276,10 +276,10 @@ class FilingService:
         return tuple(entries)
 
 
-def validated(payload: Mapping[str, Any],
-              extra_errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def validated(payload: Mapping[str, Any], extra_errors: list[dict[str, str]] | None = None, *,
+              stage: Stage = "submission") -> dict[str, Any]:
     """The normalised payload, or Invalid listing every field error at once."""
-    result = validate_filing(payload)
+    result = validate_filing(payload, stage=stage)
     errors = [error.to_dict() for error in result.errors] + (extra_errors or [])
     if errors:
         raise Invalid("备案信息有误，请逐项修改后重新提交",

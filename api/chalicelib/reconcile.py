@@ -7,7 +7,7 @@ paired write is ordered to leave something findable: promote, then save the reco
 retention sweep). This module looks for each half-done pair from the records' side:
 
 * a document awaiting upload whose envelope is already archived: the receipt is finished;
-* a document awaiting upload past its slot's expiry: flagged (the applicant uploads again);
+* a document awaiting upload past its slot's expiry with a staged copy left: flagged;
 * a received document whose envelope is missing: if its retention has passed and no hold
   stands, the sweep died between its two writes and the disposal is finished; otherwise
   it is flagged, because that is a loss;
@@ -23,19 +23,20 @@ is written to the audit log first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .archive import DISPOSED, RETENTION_INDEX, SYSTEM
+from .archive import DISPOSED, RETENTION_INDEX
 from .audit import CERTIFICATE, AuditLog
 from .auth import Principal
 from .config import Settings
-from .documents import AWAITING_UPLOAD, DOCUMENT, RECEIVED, DocumentService, retention_entry
+from .documents import AWAITING_UPLOAD, DOCUMENT, RECEIVED, DocumentService, retain_until, retention_entry
 from .filings import FILING, FilingService
 from .keyring import HEADER_READ_BYTES, ArchiveKeys, EnvelopeRejected
 from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
+from .services import Services, utc_now
 from .workflow import STATE_NAMES
 
 RECONCILER = Principal(subject="system:reconciler", role="system")
@@ -44,8 +45,9 @@ PAGE = 500
 # What each kind of finding means, and whether the reconciler may repair it.
 KINDS: dict[str, str] = {
     "unfinished_receipt": "awaiting upload, but its envelope is already archived",
-    "stale_upload": "awaiting upload past its slot's expiry",
+    "stale_upload": "awaiting upload past its slot's expiry, a staged copy left behind",
     "missing_envelope": "received, but its archived envelope is missing",
+    "damaged_envelope": "received, but its archived envelope is not the size the record gives",
     "unfinished_disposal": "received, its envelope gone after its retention: the sweep died midway",
     "disposed_envelope_present": "disposed, but its archived envelope still exists",
     "uncertified_disposal": "disposed, but no signed disposal certificate names it",
@@ -157,8 +159,13 @@ class Reconciler:
         state = body.get("state")
         if state == AWAITING_UPLOAD:
             return self._check_awaiting(filing, document, report)
-        if state == RECEIVED and self._blobs.info(str(body["archive_key"])) is None:
-            return self._check_missing(filing, document, report)
+        if state == RECEIVED:
+            info = self._blobs.info(str(body["archive_key"]))
+            if info is None:
+                return self._check_missing(filing, document, report)
+            if info.size != body.get("size"):
+                report.findings.append(Finding("damaged_envelope", _subject(document), FLAGGED,
+                                               f"{info.size} bytes archived, {body.get('size')} recorded"))
         if state == DISPOSED and body.get("archive_key") and self._blobs.info(str(body["archive_key"])):
             self._finish_deletion(document, report)
         expected = self._document_indexes(body)
@@ -178,10 +185,18 @@ class Reconciler:
             return self._finish_receipt(filing, document, report)
         expires = datetime.fromisoformat(str(body["created_at"])) + timedelta(
             seconds=self._settings.upload_slot_seconds)
-        if expires < self._clock():
-            report.findings.append(Finding("stale_upload", subject, FLAGGED,
-                                           f"the slot expired at {expires.isoformat()}; upload again"))
+        if expires < self._clock() and self._staged(str(body["staged_key"])):
+            report.findings.append(Finding("stale_upload", subject, FLAGGED, (
+                f"its slot expired at {expires.isoformat()}, a staged copy is left: S3 expires staging "
+                "after a day; on the embedded backend remove it by hand")))
         return document
+
+    def _staged(self, key: str) -> bool:
+        try:
+            self._blobs.read_staged(key, 0)
+        except BlobMissing:
+            return False
+        return True
 
     def _finish_receipt(self, filing: Record, document: Record, report: Report) -> Record:
         """Promote succeeded, the record save did not: check the archived envelope as
@@ -201,7 +216,8 @@ class Reconciler:
             return document
         self._audit.record(RECONCILER, "archive.reconcile", _subject(document),
                            details={"repair": "unfinished_receipt"})
-        received_at = info.retain_until - (self._retain_until_from(info.retain_until) - info.retain_until)
+        now = self._clock()
+        received_at = info.retain_until - (retain_until(now) - now)  # promote locked it from receipt
         body.update(state=RECEIVED, size=info.size, received_at=received_at.isoformat(), archive_key=key,
                     retain_until=info.retain_until.isoformat(), envelope=header)
         return self._save(document, body, self._document_indexes(body), "unfinished_receipt", report)
@@ -241,17 +257,11 @@ class Reconciler:
         report.findings.append(Finding("disposed_envelope_present", subject, REPAIRED))
 
     @staticmethod
-    def _document_indexes(body: dict[str, Any] | Any) -> tuple[IndexEntry, ...]:
+    def _document_indexes(body: Mapping[str, Any]) -> tuple[IndexEntry, ...]:
         entries = [IndexEntry("documents", str(body["filing"]), str(body["created_at"]))]
         if body.get("state") == RECEIVED:
             entries.append(retention_entry(datetime.fromisoformat(str(body["retain_until"]))))
         return tuple(entries)
-
-    @staticmethod
-    def _retain_until_from(start: datetime) -> datetime:
-        from .documents import retain_until
-
-        return retain_until(start)
 
     # -- disposal certificates -------------------------------------------------------------
 
@@ -316,7 +326,7 @@ def _subject(record: Record) -> str:
     return f"{'filing' if record.kind == FILING else DOCUMENT}:{record.key}"
 
 
-def reconciler_for(services: Any) -> Reconciler:
-    """The reconciler wired to the services' backend (``services.Services``)."""
+def reconciler_for(services: Services, clock: Callable[[], datetime] = utc_now) -> Reconciler:
+    """The reconciler wired to the services' backend."""
     return Reconciler(services.settings, services.backend.records, services.backend.blobs, services.keys,
-                      services.filings, services.audit, services.filings._clock)
+                      services.filings, services.audit, clock)

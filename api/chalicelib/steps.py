@@ -31,6 +31,7 @@ Step = Callable[[Principal, dict[str, Any], Mapping[str, Any]], None]
 COUNTER = "counter"
 CONTACT_CHECK_METHODS = ("phone", "email", "sms")
 MAX_TEXT = 500
+SENSITIVE_SECTIONS = tuple(section for section, _ in SENSITIVE_PATHS)
 
 
 def _error(field: str, zh: str, en: str, code: str = "invalid") -> dict[str, str]:
@@ -160,17 +161,17 @@ class Steps:
             errors.append(_error("params.corrections", "修改记录格式有误",
                                  "corrections must be a list of {field, note}"))
             corrections = []
-        access = params.get("access")
-        if access is not None:
-            # 二.1(5): the provider enters the access information from its own records.
-            try:
-                new_payload = validated({**{k: v for k, v in payload.items()
-                                            if k not in ("subject", "responsible_person")},
-                                         **self._revealed(body), "access": access})
-                self._filings.apply_payload(body, new_payload)
-            except Invalid as invalid:
-                errors.extend(invalid.details)
+        # 二.(二)1(5): the provider enters the access information from its own records; from
+        # here on every required field must be there, the access section included.
+        access = params.get("access", payload.get("access", {}))
+        try:
+            complete = validated({**{k: v for k, v in payload.items() if k not in SENSITIVE_SECTIONS},
+                                  **self._revealed(body), "access": access}, stage="verification")
+        except Invalid as invalid:
+            errors.extend({**detail, "field": f"params.{detail['field']}"} if detail["field"].startswith("access")
+                          else detail for detail in invalid.details)
         _raise_if(errors)
+        self._filings.apply_payload(body, complete)
         now = self._clock()
         on_site = {
             "verifier": who.subject, "verified_at": now.isoformat(timespec="seconds"),
@@ -210,7 +211,7 @@ class Steps:
         """The payload's people with their ID numbers unsealed (for the form and re-checks)."""
         payload = body["payload"]
         out: dict[str, Any] = {}
-        for section in ("subject", "responsible_person"):
+        for section in SENSITIVE_SECTIONS:
             if isinstance(payload.get(section), Mapping):
                 out[section] = dict(payload[section])
         for section, name in SENSITIVE_PATHS:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from chalicelib.rules import (
     Bilingual,
@@ -89,9 +89,18 @@ class FieldValidation(Serialisable):
     errors: tuple[FieldError, ...]
 
 
-def validate_filing(payload: object, rules: Rules | None = None) -> ValidationResult:
-    """Check a whole filing and return every error at once."""
-    check = _Check(rules or load_rules())
+Stage = Literal["submission", "verification"]
+
+
+def validate_filing(payload: object, rules: Rules | None = None, *,
+                    stage: Stage = "verification") -> ValidationResult:
+    """Check a whole filing and return every error at once.
+
+    At ``submission`` the sections the access provider enters (``entered_by =
+    "provider"``: the access information, 二.(二)1(5)) may still be blank; whatever the
+    applicant gives is checked all the same. At ``verification`` everything required is.
+    """
+    check = _Check(rules or load_rules(), stage)
     normalised = check.filing(payload)
     return ValidationResult(tuple(check.errors), normalised)
 
@@ -151,9 +160,11 @@ class _Context:
 class _Check:
     """One validation run; collects errors instead of raising."""
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, stage: Stage = "verification") -> None:
         self.rules = rules
         self.errors: list[FieldError] = []
+        self.deferred = ({section.id for section in rules.sections if section.entered_by == "provider"}
+                         if stage == "submission" else set())
 
     def error(self, path: str, code: str, message_zh: str, message_en: str) -> None:
         self.errors.append(FieldError(path, code, message_zh, message_en))
@@ -255,7 +266,7 @@ class _Check:
 
     def value(self, field: Field, raw: object, path: str, kind: Kind | None, context: _Context) -> Any:
         if _is_blank(raw) or (field.many and raw == []):
-            if kind is not None and field.required(kind):
+            if kind is not None and field.required(kind) and field.section not in self.deferred:
                 self.error(
                     path,
                     "required",

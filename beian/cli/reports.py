@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ def progress() -> Progress:
 
 
 def output_dir(services: Services, out: Path | None, name: str) -> Path:
-    folder = out or services.settings.data_dir / "reports" / name
+    """``out``, or a folder named after the report under the archive's ``reports/``."""
+    folder = out or services.settings.data_dir / "reports" / re.sub(r"[^\w.-]", "_", name)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 

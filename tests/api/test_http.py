@@ -56,15 +56,14 @@ def test_ten_mistakes_get_ten_field_errors_at_once(live_server: str) -> None:
     filing["subject"]["id_number"] = "91110000MA0000000X"  # wrong check character
     filing["responsible_person"]["id_number"] = "110101199001011234"  # wrong checksum
     filing["contact"].update(mobile="12345", email="not-an-email", office_phone="123")
-    filing["website"].update(domains=["bad_domain!"], name="")
-    filing["access"].update(ip_addresses=["10.0.0.1"], access_method="carrier-pigeon",
-                            server_location="")
+    filing["website"].update(domains=["bad_domain!"], name="", service_content="")
+    filing["access"].update(ip_addresses=["10.0.0.1"], access_method="carrier-pigeon")
     body = error_shape(requests.post(f"{live_server}/api/filings", json=filing, timeout=10), 400)
     fields = [error["field"] for error in body["errors"]]  # type: ignore[union-attr]
     assert len(fields) == 10, fields
     assert {"subject.id_number", "responsible_person.id_number", "contact.mobile",
-            "contact.email", "contact.office_phone", "website.name", "access.access_method",
-            "access.server_location"} <= set(fields)
+            "contact.email", "contact.office_phone", "website.name", "website.service_content",
+            "access.access_method", "access.ip_addresses[0]"} <= set(fields)
     for error in body["errors"]:  # type: ignore[union-attr]
         assert error["message_zh"] and error["message_en"]
 

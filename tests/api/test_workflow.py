@@ -249,3 +249,23 @@ def test_cancellation_needs_a_reason_and_is_final(
     with pytest.raises(ApiError) as again:
         applicant.act(filing["id"], "request_change", {"filing": {}})
     assert again.value.status == 409
+
+
+def test_the_provider_enters_the_access_information_on_site(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], rng: random.Random,
+        tmp_path: Path) -> None:
+    payload = filing_payload(rng, "enterprise")
+    access = payload.pop("access")
+    filing, _ = anonymous.submit(payload)  # 二.(二)1(5): the access section is the provider's
+    verifier = staff("verifier")
+    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
+    photo, info = on_site_photo(tmp_path)
+    uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
+    params = on_site_params(filing, uploaded["id"])
+    with pytest.raises(ApiError) as missing:
+        verifier.act(filing["id"], "record_on_site", params)
+    fields = {error["field"] for error in missing.value.body["errors"]}
+    assert {"params.access.provider_name", "params.access.ip_addresses"} <= fields
+    filing = verifier.act(filing["id"], "record_on_site", {**params, "access": access})
+    assert filing["state"] == "verified_on_site"
+    assert filing["payload"]["access"]["ip_addresses"] == access["ip_addresses"]

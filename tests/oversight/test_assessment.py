@@ -25,6 +25,7 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +182,11 @@ def test_worker_processes_give_the_same_figures(embedded: Services, embedded_che
     parallel = assess(services.backend.records, QUARTER, NOW,
                       runner=ProcessRunner(Settings.from_env(), workers=2))
     assert parallel.strata == serial.strata == BY_HAND
+
+
+def test_the_site_page_states_the_definitions_the_report_prints() -> None:
+    operators = Path(__file__).resolve().parents[2] / "site" / "operators"
+    chinese, english = (operators / "oversight.md").read_text(), (operators / "oversight.en.md").read_text()
+    for figure in FIGURES:
+        assert f"| {figure.zh} | {figure.definition_zh} |" in chinese
+        assert f"| {figure.en} | {figure.definition_en} |" in english

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,12 @@ def archive(tmp_path: Path, name: str) -> Services:
     return build_services(settings, clock=lambda: WORLD)
 
 
-def filings(services: Services) -> list[dict[str, Any]]:
+def filings(services: Services) -> list[Mapping[str, Any]]:
     return [record.body for month in QUARTER.months
             for record in scan(services.backend.records, MONTH_INDEX, month.label)]
 
 
-def public_part(body: dict[str, Any]) -> dict[str, Any]:
+def public_part(body: Mapping[str, Any]) -> dict[str, Any]:
     """What does not depend on random nonces: everything but the sealed bytes and hashes."""
     payload = {section: {name: value["masked"] if isinstance(value, dict) else value
                          for name, value in values.items()} if isinstance(values, dict) else values

@@ -20,7 +20,7 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..backend import build_backend
 from ..config import Settings
@@ -28,7 +28,7 @@ from ..deadlines import china_day
 from ..ports import Records
 from ..validators.filing_number import PROVINCES
 from ..workflow import APPROVED, PRE_VERIFICATION, REVIEW
-from .idcheck import CHECK_RUN, FINDING_MONTH_INDEX
+from .idcheck import FINDING_MONTH_INDEX, last_run
 from .periods import FIRST_SORT, LAST_SORT, MONTH_INDEX, Quarter
 from .sampling import CONFIRMED, SPOT_CHECK_MONTH_INDEX, Stratum
 from .sites import CONNECTED_INDEX
@@ -236,6 +236,10 @@ def tally_unit(records: Records, unit: Unit, as_of: AsOf) -> dict[Stratum, Tally
     return tallies
 
 
+class Runner(Protocol):
+    def run(self, units: list[Unit], as_of: AsOf) -> Iterator[dict[Stratum, Tally]]: ...
+
+
 class SerialRunner:
     """Runs units one after another in this process."""
 
@@ -263,9 +267,6 @@ class ProcessRunner:
         jobs = [(self._settings, unit, as_of) for unit in units]
         with multiprocessing.get_context("spawn").Pool(min(self._workers, len(jobs))) as pool:
             yield from pool.imap_unordered(_tally_in_worker, jobs)
-
-
-Runner = SerialRunner | ProcessRunner
 
 
 @dataclass
@@ -310,6 +311,5 @@ def assess(records: Records, quarter: Quarter, now: datetime, runner: Runner | N
         if on_unit is not None:
             on_unit()
     for month in quarter.months:
-        run = records.get(CHECK_RUN, month.label)
-        result.check_runs[month.label] = None if run is None else run.body
+        result.check_runs[month.label] = last_run(records, month)
     return result

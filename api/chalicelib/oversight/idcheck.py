@@ -176,15 +176,11 @@ class IdChecker:
                 if other.key != body["id"] and other.body.get("state") != CANCELLED
                 and (other.body.get("subject_type") == INDIVIDUAL) == individual]
 
-    def check(self, body: Mapping[str, Any], source: str,
-              known: Mapping[str, Record] | None = None) -> tuple[list[Finding], list[Record]]:
-        """Examine a filing and bring its stored findings up to date. ``known``: its finding
-        records as already read (the bulk check reads a month's at once); otherwise they are
-        looked up by filing."""
+    def check(self, body: Mapping[str, Any], source: str) -> tuple[list[Finding], list[Record]]:
+        """Examine a filing and bring its stored findings up to date."""
         findings, partners = self.examine(body)
-        stored = dict(known) if known is not None else {
-            record.key: record
-            for record in scan(self._records, FINDING_FILING_INDEX, str(body["id"]))}
+        stored = {record.key: record
+                  for record in scan(self._records, FINDING_FILING_INDEX, str(body["id"]))}
         self._reconcile(body, findings, stored, source)
         return findings, partners
 
@@ -226,7 +222,8 @@ class IdChecker:
         return put(self._records, FINDING, finding.key, body, indexes, known)
 
     def check_month(self, month: Month, on_filing: Callable[[int], None] | None = None) -> CheckRun:
-        """Re-check every filing of ``month`` and record the run (kind ``id_check_run``)."""
+        """Re-check every filing of ``month`` and record the run (kind ``id_check_run``). The
+        month's open findings are read at once instead of filing by filing."""
         run = CheckRun(month.label, self._clock().isoformat())
         open_by_filing: dict[str, dict[str, Record]] = {}
         for record in scan(self._records, FINDING_MONTH_INDEX, month.label):
@@ -271,9 +268,11 @@ class IdChecker:
         """Every finding of a filing, open and resolved."""
         return [record.body for record in scan(self._records, FINDING_FILING_INDEX, filing_id)]
 
-    def last_run(self, month: Month) -> Mapping[str, Any] | None:
-        record = self._records.get(CHECK_RUN, month.label)
-        return None if record is None else record.body
+
+def last_run(records: Records, month: Month) -> Mapping[str, Any] | None:
+    """What the last bulk check of ``month`` found, if it ran."""
+    record = records.get(CHECK_RUN, month.label)
+    return None if record is None else record.body
 
 
 def is_recorded(known: Record | None, finding: Finding) -> bool:

@@ -88,9 +88,6 @@ class Month:
         cuts = [sort_bound(self.first_day + timedelta(days=days * n // parts)) for n in range(1, parts)]
         return list(zip([FIRST_SORT, *cuts], [*cuts, LAST_SORT], strict=True))
 
-    def __str__(self) -> str:
-        return self.label
-
 
 @dataclass(frozen=True, order=True)
 class Quarter:
@@ -133,6 +130,3 @@ class Quarter:
 
     def previous(self) -> Quarter:
         return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
-
-    def __str__(self) -> str:
-        return self.label

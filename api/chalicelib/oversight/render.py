@@ -19,8 +19,6 @@ from .sampling import OUTCOMES, Sample, WorksheetRow
 
 PROVINCE_NAMES = {province.character: province for province in PROVINCES}
 TOTAL, PROVINCE, PROVIDER, STRATUM = "total", "province", "provider", "stratum"
-LEVEL_NAMES = {TOTAL: ("合计", "total"), PROVINCE: ("省", "province"),
-               PROVIDER: ("接入服务单位", "provider"), STRATUM: ("省×接入服务单位", "province × provider")}
 # Charts: each level gets one chart per group of figures, so no chart grows too tall.
 CHART_GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("quality", "准确性与备案率", "Accuracy and filing rate",

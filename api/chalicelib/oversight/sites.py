@@ -11,7 +11,6 @@ Records are found by province, ordered by ``connected_at``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from ..ports import IndexEntry, Record, Records
 from .store import put
@@ -34,14 +33,13 @@ class ConnectedSite:
     def key(self) -> str:
         return f"{self.provider}.{self.domain}"
 
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> ConnectedSite:
-        return cls(**body)
-
-    def indexes(self) -> tuple[IndexEntry, ...]:
-        return (IndexEntry(CONNECTED_INDEX, self.province, self.connected_at),)
+    def record(self) -> Record:
+        """The record to store (new): found by province, ordered by connection time."""
+        return Record(CONNECTED_SITE, self.key, asdict(self),
+                      indexes=(IndexEntry(CONNECTED_INDEX, self.province, self.connected_at),))
 
 
 def save_site(records: Records, site: ConnectedSite) -> Record:
     """Store (or replace) a provider's access record of one website."""
-    return put(records, CONNECTED_SITE, site.key, asdict(site), site.indexes())
+    record = site.record()
+    return put(records, record.kind, record.key, record.body, record.indexes)

@@ -269,8 +269,9 @@ mount("upload", async (root) => {
   }
   const names = documentNames(data.rules);
   const area = h("div", { id: "upload-workspace" });
-  root.replaceChildren(
-    accessForm(async (filing) => area.replaceChildren(...workspace(data, names, filing))),
-    area,
-  );
+  const access = accessForm(async (filing) => area.replaceChildren(...workspace(data, names, filing)));
+  // The submission page links here with ?filing=<id>; the token is never in a URL.
+  const linked = new URLSearchParams(location.search).get("filing");
+  if (linked) access.querySelector("#filing-id").value = linked;
+  root.replaceChildren(access, area);
 });

@@ -1,0 +1,170 @@
+"""Each function's hand-written IAM policy grants what its code calls, and nothing it does not.
+
+The application runs against moto (the API over HTTP, the authorizer inside it, the retention
+sweep in process) while every boto3 call is recorded with the function it belongs to. Each
+call is turned into the IAM actions AWS checks for it, on the template resource it touches,
+and compared with the role the template gives that function.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import io
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from chalicelib.adapters import aws
+from chalicelib.auth import Authenticator, Principal
+from chalicelib.config import Settings
+from chalicelib.documents import retain_until
+from chalicelib.services import Services, build_services
+
+import crypto
+from beian.client import ApiError, BeianClient
+from beian.synthetic import filing_payload
+
+T = TypeVar("T")
+Grant = tuple[str, str]  # (IAM action, logical id of the resource it is on)
+pytestmark = pytest.mark.parametrize("backend_env", ["aws"], indirect=True)
+FUNCTION = contextvars.ContextVar("function", default="APIHandler")
+LOCK_SECONDS = 3
+# What the API function's credentials do beyond its own calls: the browser posts to the
+# presigned staging upload and the CLI downloads from the presigned archive link, and S3
+# uses the storage key (the archive's SSE-KMS) to write the copy and to serve that download.
+ON_THE_API_S_BEHALF: set[Grant] = {("s3:PutObject", "StagingBucket"), ("s3:GetObject", "ArchiveBucket"),
+                                   ("kms:GenerateDataKey", "StorageKey"), ("kms:Decrypt", "StorageKey")}
+
+
+def _grants_of(template: dict[str, Any], function: str) -> set[Grant]:
+    """What the function's role allows, on which resource (its log group left out)."""
+    role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = template["Resources"][role]["Properties"]["Policies"]
+    granted = set()
+    for statement in policy["PolicyDocument"]["Statement"]:
+        resource = statement["Resource"]
+        target = "*" if resource == "*" else (
+            resource.get("Fn::GetAtt", [None])[0] or resource["Fn::Sub"][2:].split(".")[0])
+        if template["Resources"].get(target, {}).get("Type") != "AWS::Logs::LogGroup":
+            granted |= {(action, target) for action in statement["Action"]}
+    return granted
+
+
+class Recorder:
+    """The IAM actions each function's boto3 calls need, keyed by the function."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.used: dict[str, set[Grant]] = {}
+        self._names = {settings.table: "Table", settings.archive_bucket: "ArchiveBucket",
+                       settings.staging_bucket: "StagingBucket", settings.kms_key_id: "CustodyKey"}
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.used.setdefault(FUNCTION.get(), set()).update(self._needs(model.service_model.service_name,
+                                                                       model.name, params))
+
+    def _needs(self, service: str, operation: str, params: dict[str, Any]) -> set[Grant]:
+        if service == "dynamodb" and operation == "TransactWriteItems":
+            return {(f"dynamodb:{kind}Item", "Table") for item in params["TransactItems"] for kind in item}
+        if service == "dynamodb":
+            return {(f"dynamodb:{operation}", "Table")}
+        if service == "kms":
+            return {(f"kms:{operation}", self._names[params["KeyId"]])}
+        if service == "sns":
+            return {("sns:Publish", "*")}
+        bucket = self._names[params["Bucket"]]
+        actions = {"HeadObject": ["s3:GetObject", "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
+                   "ListObjectVersions": ["s3:ListBucketVersions"],
+                   "DeleteObject": ["s3:DeleteObjectVersion" if "VersionId" in params else "s3:DeleteObject"],
+                   }.get(operation, [f"s3:{operation}"])
+        needs = {(action, bucket) for action in actions}
+        if operation == "CopyObject":
+            needs = {("s3:GetObject", self._names[params["CopySource"]["Bucket"]]), ("s3:PutObject", bucket)}
+        if operation == "PutObject" and "ObjectLockMode" in params:
+            needs.add(("s3:PutObjectRetention", bucket))
+        return needs
+
+
+@pytest.fixture
+def recorder(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    recorder = Recorder(Settings.from_env())
+    events = aws._session().events
+    events.register("provide-client-params.*.*", recorder)
+    authenticate = Authenticator.authenticate
+
+    def as_the_authorizer(self: Authenticator, authorization: str) -> Principal:
+        token = FUNCTION.set("Bearer")
+        try:
+            return authenticate(self, authorization)
+        finally:
+            FUNCTION.reset(token)
+
+    monkeypatch.setattr(Authenticator, "authenticate", as_the_authorizer)
+    try:
+        yield recorder
+    finally:
+        events.unregister("provide-client-params.*.*", recorder)
+
+
+def _cold(function: str, run: Callable[[Services], T]) -> T:
+    """``run`` as ``function`` in a fresh Lambda container would: new services, nothing cached."""
+    token = FUNCTION.set(function)
+    try:
+        return run(build_services(Settings.from_env()))
+    finally:
+        FUNCTION.reset(token)
+
+
+def _received_long_ago(rng: random.Random, live_server: str) -> None:
+    """A document whose retention ends LOCK_SECONDS from now: the clock is moved, not S3's."""
+    start = datetime.now(UTC)
+    lead = start + timedelta(seconds=LOCK_SECONDS) - retain_until(start)
+    past = build_services(Settings.from_env(), clock=lambda: datetime.now(UTC) + lead)
+    filing, _ = past.filings.submit(filing_payload(rng, "enterprise"))
+    applicant = Principal(f"applicant:{filing['id']}", "applicant", filing=filing["id"])
+    slot = past.documents.request_upload(applicant, filing["id"], {
+        "document_type": "business_licence", "size": 2000, "media_type": "application/pdf"})
+    sealed = io.BytesIO()
+    crypto.encrypt_stream(io.BytesIO(b"%PDF-" + rng.randbytes(1995)), sealed,
+                          recipients=[crypto.PublicKey.load(base64.b64decode(
+                              slot["envelope"]["recipients"][0]["spki"]))],
+                          context=crypto.Context(**slot["envelope"]["context"]))
+    size = sealed.tell()
+    sealed.seek(0)
+    BeianClient(live_server).post_to_slot(slot["upload"], sealed, size)
+    past.documents.complete_upload(applicant, filing["id"], slot["document"]["id"])
+
+
+def test_each_role_grants_what_its_function_calls_and_no_more(
+        recorder: Recorder, template: dict[str, Any], anonymous: BeianClient,
+        staff: Callable[..., BeianClient], live_server: str, rng: random.Random, tmp_path: Path) -> None:
+    filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
+    applicant = BeianClient(live_server, token)
+    applicant.call("GET", f"/filings/{filing['id']}")
+    scan = tmp_path / "licence.pdf"
+    scan.write_bytes(b"%PDF-1.7\n" + rng.randbytes(3000))
+    document = applicant.upload(filing["id"], "business_licence", scan)
+    verifier, officer = staff("verifier"), staff("compliance_officer")
+    verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})  # sends an SMS
+    verifier.retrieve(filing["id"], document["id"], "预核验：核对营业执照", tmp_path / "copy")
+    officer.call("POST", f"/filings/{filing['id']}/holds", {"case_id": "C-1", "reason": "监管检查调取"})
+    with pytest.raises(ApiError):  # retained: every version is refused, and that is audited
+        staff("admin").call("DELETE", f"/filings/{filing['id']}/documents/{document['id']}")
+    officer.call("DELETE", f"/filings/{filing['id']}/holds/C-1")
+    for client in (applicant, verifier):
+        _cold("Bearer", lambda services, token=client.token: services.auth.authenticate(f"Bearer {token}"))
+    _received_long_ago(rng, live_server)
+    time.sleep(LOCK_SECONDS + 1)
+    assert _cold("DailyRetentionSweep", lambda services: services.archive.sweep()).disposed
+
+    used = recorder.used
+    used["APIHandler"] |= ON_THE_API_S_BEHALF
+    assert set(used) == {"APIHandler", "Bearer", "DailyRetentionSweep"}
+    for function, grants in used.items():
+        granted = _grants_of(template, function)
+        assert (function, grants - granted) == (function, set()), "used but not granted"
+        assert (function, granted - grants) == (function, set()), "granted but never used"
