@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= cn-north-1
 
-.PHONY: run test lint typecheck unit site package stress bench system-deps node-deps clean
+.PHONY: run test lint typecheck site package deploy-check stress bench system-deps node-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ test: $(STAMP) system-deps node-deps lint typecheck
 
 package: $(STAMP)
 	$(BIN)/beian package --output build/package
+
+deploy-check: $(STAMP) system-deps
+	$(BIN)/beian deploy-check
 
 stress: $(STAMP) system-deps node-deps
 	BEIAN_STRESS=1 $(BIN)/pytest -q -m "not browser" tests

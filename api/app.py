@@ -189,7 +189,8 @@ def audit_public_key() -> dict[str, str]:
     return {"public_key_pem": current_services().audit.public_key_pem(), "algorithm": "Ed25519"}
 
 
-@app.schedule(Rate(1, unit=Rate.DAYS))
-def daily_retention_sweep(event: object) -> dict[str, Any]:
-    """Dispose of what is due and not held; the certificate goes into the audit log."""
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def retention_sweep(event: object) -> dict[str, Any]:
+    """Dispose of what is due and not held, a batch an hour; each batch's certificate goes
+    into the audit log."""
     return current_services().archive.sweep().to_dict()

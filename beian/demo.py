@@ -47,7 +47,7 @@ from typing import Any
 from chalicelib import workflow
 from chalicelib.consent import consent_record
 from chalicelib.deadlines import Deadlines, china_day
-from chalicelib.filings import FILING, FilingService
+from chalicelib.filings import FILING, FilingService, filing_indexes
 from chalicelib.oversight.idcheck import IdChecker, check_on_arrival
 from chalicelib.oversight.periods import Quarter, day_start, month_entry
 from chalicelib.oversight.sampling import draw_sample, publish, published, record_check
@@ -218,7 +218,7 @@ class Seeder:
         province, provider = self._province(), self._provider()
         body = self._new_body(index, created, province, provider)
         self._walk(body, created)
-        indexes = (*self._filings._indexes(body), month_entry(body))
+        indexes = (*filing_indexes(body), month_entry(body))
         return Record(FILING, str(body["id"]), body, indexes=tuple(dict.fromkeys(indexes))), self._sites(body)
 
     def _store(self, made: list[tuple[Record, list[ConnectedSite]]]) -> None:

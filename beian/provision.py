@@ -129,8 +129,7 @@ def provision_aws(settings: Settings, template_path: Path = TEMPLATE) -> None:
     for logical in BACKEND_RESOURCES:
         resource = resources[logical]
         create = _CREATORS[resource["Type"]]
-        create(_Context(clients, stack, resources, logical, settings.region),
-               dict(resource.get("Properties", {})))
+        create(_Context(clients, stack, resources, logical), dict(resource.get("Properties", {})))
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,6 @@ class _Context:
     stack: Stack
     resources: Mapping[str, Mapping[str, Any]]
     logical: str
-    region: str
 
     def refuse_unknown(self, properties: dict[str, Any], *known: str) -> None:
         """Refuse a property this module would not create (so the tests never skip one)."""
@@ -151,15 +149,20 @@ class _Context:
 # --- KMS ----------------------------------------------------------------------------------
 
 
+def alias_of(resources: Mapping[str, Mapping[str, Any]], key: str, stack: Stack) -> str:
+    """The alias name the template's one alias resource targeting ``key`` gives it."""
+    (alias,) = [stack.resolve(resource["Properties"]["AliasName"]) for resource in resources.values()
+                if resource.get("Type") == "AWS::KMS::Alias"
+                and resource["Properties"]["TargetKeyId"] == {"Ref": key}]
+    return str(alias)
+
+
 def _key(context: _Context, properties: dict[str, Any]) -> None:
     """A symmetric key found or created through its alias (the template's alias resource
     that targets it), then given the template's key policy and rotation."""
     context.refuse_unknown(properties, "Description", "KeySpec", "KeyUsage", "EnableKeyRotation",
                  "PendingWindowInDays", "KeyPolicy")  # the pending window matters only on deletion
-    (alias,) = [context.stack.resolve(resource["Properties"]["AliasName"])
-                for resource in context.resources.values()
-                if resource.get("Type") == "AWS::KMS::Alias"
-                and resource["Properties"]["TargetKeyId"] == {"Ref": context.logical}]
+    alias = alias_of(context.resources, context.logical, context.stack)
     kms = context.clients.kms
     policy = json.dumps(context.stack.resolve(properties["KeyPolicy"]))
     try:
@@ -219,9 +222,10 @@ def _bucket(context: _Context, properties: dict[str, Any]) -> None:
     spec = context.stack.resolve(properties)
     name = spec["BucketName"]
     s3 = context.clients.s3
+    region = context.stack.parameters["AWS::Region"]
     # us-east-1 is the one region that refuses a location constraint naming itself.
-    where: dict[str, Any] = {} if context.region == "us-east-1" else {
-        "CreateBucketConfiguration": {"LocationConstraint": context.region}}
+    where: dict[str, Any] = {} if region == "us-east-1" else {
+        "CreateBucketConfiguration": {"LocationConstraint": region}}
     try:
         s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=spec.get("ObjectLockEnabled", False),
                          **where)

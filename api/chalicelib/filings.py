@@ -16,7 +16,7 @@ from typing import Any
 
 from . import policy, workflow
 from .audit import AuditLog
-from .auth import Principal, new_filing_token
+from .auth import APPLICANT, Principal, new_filing_token
 from .config import Settings
 from .consent import consent_errors, consent_record
 from .deadlines import Deadlines, china_day
@@ -72,7 +72,8 @@ class FilingService:
 
     def view(self, principal: Principal, filing_id: str) -> dict[str, Any]:
         record = self.load_for(principal, filing_id)
-        self._audit.record(principal, "filing.view", f"filing:{filing_id}")
+        if principal.role != APPLICANT:  # staff reading someone's filing; applicants read their own
+            self._audit.record(principal, "filing.view", f"filing:{filing_id}")
         return self.present(record)
 
     def present(self, record: Record) -> dict[str, Any]:
@@ -154,7 +155,7 @@ class FilingService:
         self._enter(body, workflow.SUBMITTED, now)
         body["history"].append({"at": now.isoformat(), "action": "submit", "to": workflow.SUBMITTED,
                                 "actor": f"applicant:{filing_id}"})
-        saved = self._records.save(Record(FILING, filing_id, body, indexes=self._indexes(body)))
+        saved = self._records.save(Record(FILING, filing_id, body, indexes=filing_indexes(body)))
         self._audit.record(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id),
                            "filing.submit", f"filing:{filing_id}")
         return self.present(saved), token
@@ -202,7 +203,7 @@ class FilingService:
         body["updated_at"] = now.isoformat()
         try:
             saved = self._records.save(Record(FILING, filing_id, body, record.version,
-                                              self._indexes(body)))
+                                              filing_indexes(body)))
         except VersionConflict as error:
             raise stale(record.version) from error
         self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}")
@@ -229,7 +230,7 @@ class FilingService:
             "at": now.isoformat(), "by": principal.subject, "outcome": outcome,
             "note": str(note or "")[:500]})
         try:
-            saved = self._records.save(Record(FILING, filing_id, body, record.version, self._indexes(body)))
+            saved = self._records.save(Record(FILING, filing_id, body, record.version, filing_indexes(body)))
         except VersionConflict as error:
             raise stale(record.version) from error
         self._audit.record(principal, "filing.follow_up", f"filing:{filing_id}", details={"outcome": outcome})
@@ -256,24 +257,27 @@ class FilingService:
         if pending and pending in body["deadlines"]:
             body["deadlines"][pending] = self._deadlines.meet(body["deadlines"][pending], now)
 
-    def _indexes(self, body: Mapping[str, Any]) -> tuple[IndexEntry, ...]:
-        created = str(body["created_at"])
-        entries = [
-            IndexEntry("provider", str(body["provider"]), created),
-            IndexEntry("province", str(body["province"]), created),
-            IndexEntry("state", f"provider:{body['provider']}#{body['state']}", created),
-            IndexEntry("state", f"province:{body['province']}#{body['state']}", created),
-        ]
-        entries += [IndexEntry("domain", domain, created)
-                    for domain in body.get("payload", {}).get("website", {}).get("domains", [])]
-        entries += [IndexEntry("id_hash", value, created) for value in body.get("id_hashes", [])]
-        if body.get("filing_number"):
-            entries.append(IndexEntry("filing_number", str(body["filing_number"]), created))
-        for name, deadline in body.get("deadlines", {}).items():
-            if not deadline.get("met_at"):
-                scope = body[workflow.DEADLINE_SCOPE[name]]
-                entries.append(IndexEntry("due", f"{name}#{scope}", str(deadline["due"])))
-        return tuple(entries)
+
+
+def filing_indexes(body: Mapping[str, Any]) -> tuple[IndexEntry, ...]:
+    """Every way to find a filing: scope, state, domains, ID hashes, number, pending deadlines."""
+    created = str(body["created_at"])
+    entries = [
+        IndexEntry("provider", str(body["provider"]), created),
+        IndexEntry("province", str(body["province"]), created),
+        IndexEntry("state", f"provider:{body['provider']}#{body['state']}", created),
+        IndexEntry("state", f"province:{body['province']}#{body['state']}", created),
+    ]
+    entries += [IndexEntry("domain", domain, created)
+                for domain in body.get("payload", {}).get("website", {}).get("domains", [])]
+    entries += [IndexEntry("id_hash", value, created) for value in body.get("id_hashes", [])]
+    if body.get("filing_number"):
+        entries.append(IndexEntry("filing_number", str(body["filing_number"]), created))
+    for name, deadline in body.get("deadlines", {}).items():
+        if not deadline.get("met_at"):
+            scope = body[workflow.DEADLINE_SCOPE[name]]
+            entries.append(IndexEntry("due", f"{name}#{scope}", str(deadline["due"])))
+    return tuple(entries)
 
 
 def validated(payload: Mapping[str, Any], extra_errors: list[dict[str, str]] | None = None, *,

@@ -33,7 +33,7 @@ from .audit import CERTIFICATE, AuditLog
 from .auth import Principal
 from .config import Settings
 from .documents import AWAITING_UPLOAD, DOCUMENT, RECEIVED, DocumentService, retain_until, retention_entry
-from .filings import FILING, FilingService
+from .filings import FILING, filing_indexes
 from .keyring import HEADER_READ_BYTES, ArchiveKeys, EnvelopeRejected
 from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
 from .services import Services, utc_now
@@ -42,7 +42,7 @@ from .workflow import STATE_NAMES
 RECONCILER = Principal(subject="system:reconciler", role="system")
 PAGE = 500
 
-# What each kind of finding means, and whether the reconciler may repair it.
+# What each kind of finding means (the outcome says whether it was repaired).
 KINDS: dict[str, str] = {
     "unfinished_receipt": "awaiting upload, but its envelope is already archived",
     "stale_upload": "awaiting upload past its slot's expiry, a staged copy left behind",
@@ -90,12 +90,11 @@ class Report:
 
 class Reconciler:
     def __init__(self, settings: Settings, records: Records, blobs: Blobs, keys: ArchiveKeys,
-                 filings: FilingService, audit: AuditLog, clock: Callable[[], datetime]) -> None:
+                 audit: AuditLog, clock: Callable[[], datetime]) -> None:
         self._settings = settings
         self._records = records
         self._blobs = blobs
         self._keys = keys
-        self._filings = filings
         self._audit = audit
         self._clock = clock
 
@@ -119,7 +118,7 @@ class Reconciler:
     # -- filings -------------------------------------------------------------------------
 
     def _check_filing(self, filing: Record, stale: set[str], report: Report) -> None:
-        expected = self._filings._indexes(filing.body)
+        expected = filing_indexes(filing.body)
         problems = []
         if set(filing.indexes) != set(expected):
             problems.append("the stored entries are not the ones its body gives")
@@ -329,4 +328,4 @@ def _subject(record: Record) -> str:
 def reconciler_for(services: Services, clock: Callable[[], datetime] = utc_now) -> Reconciler:
     """The reconciler wired to the services' backend."""
     return Reconciler(services.settings, services.backend.records, services.backend.blobs, services.keys,
-                      services.filings, services.audit, clock)
+                      services.audit, clock)

@@ -37,6 +37,7 @@ class Services:
     documents: DocumentService
     steps: Steps
     archive: ArchiveService
+    sensitive: SensitiveFields
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
@@ -54,7 +55,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         settings=settings, backend=backend, audit=audit, keys=keys, filings=filings,
         auth=Authenticator(settings, vault, filings.token_hash), documents=documents,
         steps=Steps(filings, documents, archive, keys, sensitive, backend.records, clock),
-        archive=archive,
+        archive=archive, sensitive=sensitive,
     )
 
 

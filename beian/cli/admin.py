@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,6 @@ import typer
 from chalicelib.auth import STAFF_ROLES
 from chalicelib.config import Settings
 from chalicelib.errors import DomainError
-from chalicelib.photo import cjk_font_path
 from chalicelib.services import current_services
 from rich.console import Console
 
@@ -98,25 +95,6 @@ def add_user(
     typer.echo(token)
 
 
-def package(output: Path = typer.Option(PROJECT / "build" / "package",
-                                        help="输出目录 / Output folder")) -> None:
-    """为 AWS 打包（无需账号）/ Package for AWS with chalice package (no account needed)."""
-    vendor = PROJECT / "api" / "vendor"
-    shutil.rmtree(vendor, ignore_errors=True)
-    # Chalice packages only app.py, chalicelib/ and vendor/: bring crypto/ along, and the CJK
-    # font the verification form embeds (Lambda has none; the prod stage sets BEIAN_CJK_FONT).
-    shutil.copytree(PROJECT / "crypto", vendor / "crypto",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "vectors"))
-    (vendor / "fonts").mkdir()
-    shutil.copy2(cjk_font_path(), vendor / "fonts" / cjk_font_path().name)
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "cn-north-1")}
-    chalice = Path(sys.executable).with_name("chalice")
-    subprocess.run([str(chalice), "package", "--stage", "prod", str(output.resolve())],  # noqa: S603
-                   cwd=PROJECT / "api", env=env, check=True)
-    console.print(f"已打包 / packaged: {output}")
-
-
 def register(app: typer.Typer) -> None:
     app.command()(serve)
-    app.command()(package)
     app.add_typer(users, name="users")

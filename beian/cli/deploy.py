@@ -53,7 +53,7 @@ def build_package(output: Path) -> Path:
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "cn-north-1")}
     subprocess.run([_tool("chalice"), "package", "--stage", "prod",  # noqa: S603
                     "--merge-template", str(MERGE_TEMPLATE), str(output.resolve())],
-                   cwd=PROJECT / "api", env=env, check=True, capture_output=True)
+                   cwd=PROJECT / "api", env=env, check=True)
     return output / "sam.json"
 
 

@@ -8,13 +8,11 @@ and compared with the role the template gives that function.
 
 from __future__ import annotations
 
-import base64
 import contextvars
-import io
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,23 +20,20 @@ import pytest
 from chalicelib.adapters import aws
 from chalicelib.auth import Authenticator, Principal
 from chalicelib.config import Settings
-from chalicelib.documents import retain_until
 from chalicelib.services import Services, build_services
 
-import crypto
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
+from tests.deploy.support import received_long_ago
 
 T = TypeVar("T")
 Grant = tuple[str, str]  # (IAM action, logical id of the resource it is on)
 pytestmark = pytest.mark.parametrize("backend_env", ["aws"], indirect=True)
 FUNCTION = contextvars.ContextVar("function", default="APIHandler")
 LOCK_SECONDS = 3
-# What the API function's credentials do beyond its own calls: the browser posts to the
-# presigned staging upload and the CLI downloads from the presigned archive link, and S3
-# uses the storage key (the archive's SSE-KMS) to write the copy and to serve that download.
-ON_THE_API_S_BEHALF: set[Grant] = {("s3:PutObject", "StagingBucket"), ("s3:GetObject", "ArchiveBucket"),
-                                   ("kms:GenerateDataKey", "StorageKey"), ("kms:Decrypt", "StorageKey")}
+# S3 uses the storage key (the archive's SSE-KMS) with the API function's credentials to
+# write the promoted copy and to serve the presigned download; moto shows no such call.
+THROUGH_S3: set[Grant] = {("kms:GenerateDataKey", "StorageKey"), ("kms:Decrypt", "StorageKey")}
 
 
 def _grants_of(template: dict[str, Any], function: str) -> set[Grant]:
@@ -79,6 +74,8 @@ class Recorder:
         bucket = self._names[params["Bucket"]]
         actions = {"HeadObject": ["s3:GetObject", "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
                    "ListObjectVersions": ["s3:ListBucketVersions"],
+                   # botocore signs a presigned POST (the browser's upload) as CreateBucket
+                   "CreateBucket": ["s3:PutObject"],
                    "DeleteObject": ["s3:DeleteObjectVersion" if "VersionId" in params else "s3:DeleteObject"],
                    }.get(operation, [f"s3:{operation}"])
         needs = {(action, bucket) for action in actions}
@@ -110,6 +107,10 @@ def recorder(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         events.unregister("provide-client-params.*.*", recorder)
 
 
+def _authenticate(authorization: str, services: Services) -> Principal:
+    return services.auth.authenticate(authorization)
+
+
 def _cold(function: str, run: Callable[[Services], T]) -> T:
     """``run`` as ``function`` in a fresh Lambda container would: new services, nothing cached."""
     token = FUNCTION.set(function)
@@ -117,26 +118,6 @@ def _cold(function: str, run: Callable[[Services], T]) -> T:
         return run(build_services(Settings.from_env()))
     finally:
         FUNCTION.reset(token)
-
-
-def _received_long_ago(rng: random.Random, live_server: str) -> None:
-    """A document whose retention ends LOCK_SECONDS from now: the clock is moved, not S3's."""
-    start = datetime.now(UTC)
-    lead = start + timedelta(seconds=LOCK_SECONDS) - retain_until(start)
-    past = build_services(Settings.from_env(), clock=lambda: datetime.now(UTC) + lead)
-    filing, _ = past.filings.submit(filing_payload(rng, "enterprise"))
-    applicant = Principal(f"applicant:{filing['id']}", "applicant", filing=filing["id"])
-    slot = past.documents.request_upload(applicant, filing["id"], {
-        "document_type": "business_licence", "size": 2000, "media_type": "application/pdf"})
-    sealed = io.BytesIO()
-    crypto.encrypt_stream(io.BytesIO(b"%PDF-" + rng.randbytes(1995)), sealed,
-                          recipients=[crypto.PublicKey.load(base64.b64decode(
-                              slot["envelope"]["recipients"][0]["spki"]))],
-                          context=crypto.Context(**slot["envelope"]["context"]))
-    size = sealed.tell()
-    sealed.seek(0)
-    BeianClient(live_server).post_to_slot(slot["upload"], sealed, size)
-    past.documents.complete_upload(applicant, filing["id"], slot["document"]["id"])
 
 
 def test_each_role_grants_what_its_function_calls_and_no_more(
@@ -156,14 +137,14 @@ def test_each_role_grants_what_its_function_calls_and_no_more(
         staff("admin").call("DELETE", f"/filings/{filing['id']}/documents/{document['id']}")
     officer.call("DELETE", f"/filings/{filing['id']}/holds/C-1")
     for client in (applicant, verifier):
-        _cold("Bearer", lambda services, token=client.token: services.auth.authenticate(f"Bearer {token}"))
-    _received_long_ago(rng, live_server)
+        _cold("Bearer", functools.partial(_authenticate, f"Bearer {client.token}"))
+    received_long_ago(rng, live_server, LOCK_SECONDS)
     time.sleep(LOCK_SECONDS + 1)
-    assert _cold("DailyRetentionSweep", lambda services: services.archive.sweep()).disposed
+    assert _cold("RetentionSweep", lambda services: services.archive.sweep()).disposed
 
     used = recorder.used
-    used["APIHandler"] |= ON_THE_API_S_BEHALF
-    assert set(used) == {"APIHandler", "Bearer", "DailyRetentionSweep"}
+    used["APIHandler"] |= THROUGH_S3
+    assert set(used) == {"APIHandler", "Bearer", "RetentionSweep"}
     for function, grants in used.items():
         granted = _grants_of(template, function)
         assert (function, grants - granted) == (function, set()), "used but not granted"

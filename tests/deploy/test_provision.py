@@ -14,6 +14,7 @@ from chalicelib.config import Settings
 from beian.provision import (
     BACKEND_RESOURCES,
     Stack,
+    alias_of,
     load_template,
     parameters_for,
     provision_aws,
@@ -34,11 +35,7 @@ def _stack(settings: Settings) -> Stack:
     kms = boto3.client("kms", region_name=settings.region)
     stack = Stack({**parameters_for(settings, SOURCE), **pseudo_parameters(settings)})
     for key in ("CustodyKey", "StorageKey"):
-        alias = next(stack.resolve(resource["Properties"]["AliasName"])
-                     for resource in SOURCE["Resources"].values()
-                     if resource.get("Type") == "AWS::KMS::Alias"
-                     and resource["Properties"]["TargetKeyId"] == {"Ref": key})
-        metadata = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        metadata = kms.describe_key(KeyId=alias_of(SOURCE["Resources"], key, stack))["KeyMetadata"]
         stack.refs[key], stack.arns[key] = metadata["KeyId"], metadata["Arn"]
     return stack
 

@@ -15,13 +15,14 @@ from cfnlint.data import AdditionalSpecs
 from cfnlint.helpers import load_resource
 from cfnlint.template.transforms._sam_globals import merge_globals
 from chalicelib.adapters.http import CHALICE_ERRORS
+from chalicelib.audit import CHECKPOINT_KEY
 
 from beian.cli.deploy import lint
 from beian.provision import load_template
 from beian.server import LIMITED_ROUTES, MESSAGES, SECURITY_HEADERS
 
 Template = dict[str, Any]
-FUNCTIONS = ("APIHandler", "Bearer", "DailyRetentionSweep")
+FUNCTIONS = ("APIHandler", "Bearer", "RetentionSweep")
 # What the AWS backend reads from the environment and must not leave to a default.
 BACKEND_VARIABLES = {"BEIAN_BACKEND", "BEIAN_TABLE", "BEIAN_ARCHIVE_BUCKET", "BEIAN_STAGING_BUCKET",
                      "BEIAN_KMS_KEY_ID", "BEIAN_PUBLIC_URL", "BEIAN_PROVIDER", "BEIAN_PROVINCE",
@@ -165,13 +166,15 @@ def test_each_function_has_a_reviewed_role_naming_the_template_s_own_resources(t
                 assert name in template["Resources"], (function, name)
 
 
-def test_the_authorizer_only_reads_and_the_sweep_cannot_upload_seal_or_text(template: Template) -> None:
+def test_the_authorizer_only_reads_and_the_sweep_neither_uploads_nor_texts(template: Template) -> None:
     assert _actions(_statements(template, "Bearer")) == {
         "dynamodb:GetItem", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents"}
-    sweep = _actions(_statements(template, "DailyRetentionSweep"))
-    assert not sweep & {"s3:PutObject", "kms:Encrypt", "sns:Publish", "kms:GenerateDataKey"}
-    assert not any("StagingBucket" in json.dumps(statement)
-                   for statement in _statements(template, "DailyRetentionSweep"))
+    sweep = _statements(template, "RetentionSweep")
+    assert not _actions(sweep) & {"s3:PutObject", "sns:Publish", "kms:GenerateDataKey"}
+    assert not any("StagingBucket" in json.dumps(statement) for statement in sweep)
+    # It may seal one secret: the audit checkpoint key, if it is the first to sign anything.
+    (seal,) = [statement for statement in sweep if "kms:Encrypt" in statement["Action"]]
+    assert seal["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": CHECKPOINT_KEY}}
 
 
 def test_every_function_is_configured_for_the_aws_backend_and_no_emulator(template: Template) -> None:
@@ -186,7 +189,7 @@ def test_every_function_is_configured_for_the_aws_backend_and_no_emulator(templa
 
 
 def test_the_sweep_runs_daily_alone_with_lambda_s_longest_timeout(template: Template) -> None:
-    sweep = template["Resources"]["DailyRetentionSweep"]["Properties"]
+    sweep = template["Resources"]["RetentionSweep"]["Properties"]
     assert [event["Type"] for event in sweep["Events"].values()] == ["Schedule"]
     assert (sweep["Timeout"], sweep["ReservedConcurrentExecutions"]) == (900, 1)
 

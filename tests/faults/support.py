@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import io
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib.auth import Principal
@@ -17,6 +18,11 @@ from chalicelib.services import Services
 import crypto
 from beian.client import BeianClient
 from beian.synthetic import filing_payload
+
+
+def standing(moment: datetime) -> Callable[[], datetime]:
+    """A clock that stands still at ``moment``."""
+    return lambda: moment
 
 
 def pdf(rng: random.Random, size: int) -> bytes:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Protocol, cast
 
 import pytest
 from chalicelib.audit import verify_export
@@ -35,7 +35,7 @@ from beian.client import BeianClient
 from beian.synthetic import filing_payload
 from benchmarks.stress_figures import record, scaled, stressed
 from tests.api.test_workflow import on_site_params, on_site_photo
-from tests.faults.support import Desk, pdf, post_sealed
+from tests.faults.support import Desk, pdf, post_sealed, standing
 
 WRITES = {"records": ("save", "delete"), "audit": ("append",),
           "blobs": ("promote", "put", "delete", "extend_retention", "set_legal_hold")}
@@ -119,12 +119,12 @@ class World:
         return faulty_services(faults, clock, self.monkeypatch)
 
 
-class Scenario:
+class Scenario(Protocol):
     """One operation: ``prepare`` the state it starts from, ``act`` through faulty services,
     ``settle`` as the client would after an error (retry, or do what the error says), and,
     once the reconciler has run, ``verify`` what must hold."""
 
-    name = ""
+    name: str
 
     def prepare(self, world: World) -> Any: ...
 
@@ -259,7 +259,7 @@ class Sweep(Scenario):
                 # documents fall in a window of their own. The clock stands still at the receipt.
                 due = max(due + timedelta(milliseconds=1), datetime.now(UTC) + timedelta(seconds=2))
                 received = due - (retain_until(due) - due)
-                desk = world.desk(clock=lambda received=received: received)
+                desk = world.desk(clock=standing(received))
                 desk.received(desk.filing(), pdf(world.rng, 1000))
             ends.append(due)
         self._windows = iter(ends)
@@ -269,10 +269,10 @@ class Sweep(Scenario):
         return next(self._windows)
 
     def act(self, world: World, faults: Faults, end: datetime) -> None:
-        world.faulty(faults, clock=lambda: end).archive.sweep(SWEEPER)
+        world.faulty(faults, clock=standing(end)).archive.sweep(SWEEPER)
 
     def settle(self, world: World, end: datetime) -> None:
-        build_services(Settings.from_env(), clock=lambda: end).archive.sweep(SWEEPER)  # the next day's sweep
+        build_services(Settings.from_env(), clock=standing(end)).archive.sweep(SWEEPER)  # the next day's sweep
 
     def verify(self, world: World, end: datetime) -> list[str]:
         return [f"{document.key} is still kept after its retention" for document in world.services.archive.due(end)]
@@ -340,7 +340,8 @@ def world(live_server: str, staff: Callable[..., BeianClient], rng: random.Rando
 
 AUDIT_FIRST = pytest.mark.xfail(strict=True, reason="saved before audited: /tmp/hardening-requests.md R5")
 SCENARIOS = [
-    pytest.param(Submit(), marks=AUDIT_FIRST, id="submit"),
+    pytest.param(Submit(), id="submit", marks=pytest.mark.xfail(
+        strict=True, reason="R5, and a retry after a lost reply duplicates the filing: hardening-requests R9")),
     pytest.param(Transition(), marks=AUDIT_FIRST, id="transition"),
     pytest.param(Upload(), id="upload", marks=pytest.mark.xfail(
         strict=True, reason="a retried completion after promote is refused: hardening-requests R6")),

@@ -19,7 +19,7 @@ from chalicelib.archive import DISPOSED, RETENTION_INDEX
 from chalicelib.audit import verify_export
 from chalicelib.config import Settings
 from chalicelib.documents import DOCUMENT, retain_until
-from chalicelib.filings import FILING
+from chalicelib.filings import FILING, filing_indexes
 from chalicelib.ports import BlobLocked, Record
 from chalicelib.services import build_services, current_services
 from typer.testing import CliRunner
@@ -76,7 +76,7 @@ def test_the_reconciler_finds_and_mends_every_half_done_pair(
     indexed = records.get(FILING, now.filing())
     assert indexed is not None
     records.save(Record(FILING, indexed.key, indexed.body, indexed.version,
-                        services.filings._indexes({**indexed.body, "state": "approved"})))
+                        filing_indexes({**indexed.body, "state": "approved"})))
     # Due for disposal once LOCK_SECONDS pass.
     due = {name: (filing, past.received(filing, plaintext))
            for name, filing in (("sweep_died", past.filing()), ("record_only", past.filing()))}
