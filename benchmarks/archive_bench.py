@@ -26,13 +26,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from beian.synthetic import resident_id_number
 from chalicelib.auth import Principal
 from chalicelib.config import Settings
 from chalicelib.documents import DOCUMENT, RECEIVED, retention_entry
 from chalicelib.filings import FILING, filing_indexes
 from chalicelib.ports import IndexEntry, Record
 from chalicelib.services import Services, build_services
+
+from beian.synthetic import resident_id_number
 
 PROVINCES = "京沪粤浙苏川鄂鲁"
 PROVIDERS = tuple(f"idc-{n:02d}" for n in range(20))
@@ -144,7 +145,7 @@ def aws_run(sizes: list[int]) -> list[tuple[int, str, float, float]]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",  # noqa: S105
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                       AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}")
     rows = []
     try:

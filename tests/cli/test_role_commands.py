@@ -8,10 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from beian.cli import app
-from beian.synthetic import filing_payload
 from chalicelib.services import current_services
 from typer.testing import CliRunner
+
+from beian.cli import app
+from beian.synthetic import filing_payload
 
 
 @pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
