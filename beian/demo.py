@@ -49,7 +49,7 @@ from chalicelib.consent import consent_record
 from chalicelib.deadlines import Deadlines, china_day
 from chalicelib.filings import FILING, FilingService, filing_indexes
 from chalicelib.oversight.idcheck import IdChecker, check_on_arrival
-from chalicelib.oversight.periods import Quarter, day_start, month_entry
+from chalicelib.oversight.periods import Quarter, day_start
 from chalicelib.oversight.sampling import draw_sample, publish, published, record_check
 from chalicelib.oversight.sites import ConnectedSite, save_site
 from chalicelib.ports import Record, Records, VersionConflict
@@ -218,7 +218,7 @@ class Seeder:
         province, provider = self._province(), self._provider()
         body = self._new_body(index, created, province, provider)
         self._walk(body, created)
-        indexes = (*filing_indexes(body), month_entry(body))
+        indexes = filing_indexes(body)
         return Record(FILING, str(body["id"]), body, indexes=tuple(dict.fromkeys(indexes))), self._sites(body)
 
     def _store(self, made: list[tuple[Record, list[ConnectedSite]]]) -> None:

@@ -159,8 +159,9 @@ def aws_run(sizes: list[int]) -> list[tuple[int, str, float, float]]:
             now = datetime.now(UTC)
             seed(services, size, now)
             records = services.backend.records
-            for label, index, value in (("domain", "domain", "site7.example.cn"),
-                                        ("filing_number", "filing_number", "沪ICP备2025000007号")):
+            sample = filing(7, random.Random(7), services).body
+            for label, index, value in (("domain", "domain", sample["payload"]["website"]["domains"][0]),
+                                        ("filing_number", "filing_number", sample["filing_number"])):
                 page = records.query(index, value)
                 rows.append((size, label, page.examined, len(page.records)))
             page = records.query("retain_until", DOCUMENT, sort_to=now.isoformat(), limit=1000)

@@ -21,6 +21,8 @@ from .config import Settings
 from .consent import consent_errors, consent_record
 from .deadlines import Deadlines, china_day
 from .errors import Conflict, Invalid, not_found
+from .oversight.idcheck import IdChecker, check_on_arrival
+from .oversight.periods import month_entry
 from .ports import IndexEntry, Notifier, Record, Records, StorageError, VersionConflict
 from .rules import load_rules
 from .sensitive import SensitiveFields
@@ -28,6 +30,7 @@ from .validation import Stage, validate_filing
 
 FILING = "filing"
 FOLLOW_UP_OUTCOMES = ("confirmed", "changed", "unreachable")
+NEW_PAYLOAD_ACTIONS = ("resubmit", "request_change")
 log = logging.getLogger("beian.filings")
 SENSITIVE_PATHS = (("subject", "id_number"), ("responsible_person", "id_number"))
 
@@ -52,6 +55,8 @@ class FilingService:
         self._sensitive = sensitive
         self._deadlines = deadlines
         self._clock = clock
+        # 二.(二)3(1): every ID number is checked automatically when it arrives.
+        self._id_checker = IdChecker(records, sensitive, clock)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -156,6 +161,7 @@ class FilingService:
         body["history"].append({"at": now.isoformat(), "action": "submit", "to": workflow.SUBMITTED,
                                 "actor": f"applicant:{filing_id}"})
         saved = self._records.save(Record(FILING, filing_id, body, indexes=filing_indexes(body)))
+        check_on_arrival(self._id_checker, saved)
         self._audit.record(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id),
                            "filing.submit", f"filing:{filing_id}")
         return self.present(saved), token
@@ -207,6 +213,8 @@ class FilingService:
         except VersionConflict as error:
             raise stale(record.version) from error
         self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}")
+        if action in NEW_PAYLOAD_ACTIONS:
+            check_on_arrival(self._id_checker, saved)
         if step.notice:
             self._notify(saved.body, step.notice)
         return self.present(saved)
@@ -260,9 +268,10 @@ class FilingService:
 
 
 def filing_indexes(body: Mapping[str, Any]) -> tuple[IndexEntry, ...]:
-    """Every way to find a filing: scope, state, domains, ID hashes, number, pending deadlines."""
+    """Every way to find a filing: scope, state, month, domains, ID hashes, number, deadlines."""
     created = str(body["created_at"])
     entries = [
+        month_entry(body),
         IndexEntry("provider", str(body["provider"]), created),
         IndexEntry("province", str(body["province"]), created),
         IndexEntry("state", f"provider:{body['provider']}#{body['state']}", created),
