@@ -67,7 +67,9 @@ def archive_key() -> dict[str, Any]:
 @app.route("/filings", methods=["POST"])
 @guarded
 def submit_filing() -> Response:
-    filing, token = current_services().filings.submit(request_body())
+    request = app.current_request
+    key = str((request.headers if request is not None else {}).get("idempotency-key", ""))[:200]
+    filing, token = current_services().filings.submit(request_body(), submission_key=key)
     return Response(body={"filing": filing, "token": token}, status_code=201)
 
 

@@ -96,8 +96,9 @@ class BeianClient:
         self.token = token
         self._http = session or requests.Session()
 
-    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+             headers: Mapping[str, str] | None = None) -> Any:
+        headers = {**({"Authorization": f"Bearer {self.token}"} if self.token else {}), **(headers or {})}
         reply = self._http.request(method, f"{self.base_url}/api{path}", json=body,
                                    headers=headers, timeout=TIMEOUT)
         data = reply.json() if reply.content else {}
@@ -105,8 +106,16 @@ class BeianClient:
             raise ApiError(reply.status_code, data)
         return data
 
-    def submit(self, filing: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-        reply = self.call("POST", "/filings", filing)
+    def submit(self, filing: Mapping[str, Any], key: str = "") -> tuple[dict[str, Any], str]:
+        """Submit once: a retry with the same ``key`` gets the same filing back (a fresh token)."""
+        key = key or secrets.token_urlsafe(24)
+        for attempt in range(2):
+            try:
+                reply = self.call("POST", "/filings", filing, headers={"Idempotency-Key": key})
+                break
+            except (requests.ConnectionError, ApiError) as error:
+                if attempt or (isinstance(error, ApiError) and error.status != 503):
+                    raise
         return reply["filing"], reply["token"]
 
     def act(self, filing_id: str, action: str, params: Mapping[str, Any] | None = None,

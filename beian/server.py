@@ -16,10 +16,18 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from chalice.config import Config
-from chalice.local import ForbiddenError, LocalGateway, LocalGatewayException
+from chalice.local import (
+    ForbiddenError,
+    LambdaEventConverter,
+    LocalChalice,
+    LocalGateway,
+    LocalGatewayException,
+    MatchResult,
+    RouteMatcher,
+)
 from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
 from chalicelib.ports import BlobMissing
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
@@ -82,6 +90,16 @@ def error_reply(start: StartResponse, code: int, kind: str, *detail: str) -> lis
                                     "message_en": en.format(*detail)})
 
 
+class DecodingRouteMatcher(RouteMatcher):
+    """Routes on the path as sent (percent-encoded), then decodes each path parameter, as
+    API Gateway does: an encoded "/", "?" or "#" stays inside its parameter."""
+
+    def match_route(self, url: str) -> MatchResult:
+        matched = super().match_route(url)
+        return MatchResult(matched.route, {name: unquote(value) for name, value in matched.captured.items()},
+                           matched.query_params)
+
+
 class EmbeddedServer:
     """The WSGI application. ``blobs`` is the embedded backend's blob store; on the AWS
     backend it is None, and clients upload to S3 directly."""
@@ -90,7 +108,13 @@ class EmbeddedServer:
                  limits: Callable[[], RateLimiter]) -> None:
         config = Config.create(chalice_stage="local", app_name="beian",
                                lambda_timeout=60, lambda_memory_size=512)
+        # Chalice keeps the current request on the app object, one request per Lambda container;
+        # waitress serves eight at once. Give each thread its own, as `chalice local` does.
+        if not isinstance(chalice_app, LocalChalice):
+            chalice_app.__class__ = type("ThreadLocalChalice", (LocalChalice, type(chalice_app)), {})
         self._gateway = LocalGateway(chalice_app, config)
+        self._gateway.event_converter = LambdaEventConverter(
+            DecodingRouteMatcher(list(chalice_app.routes)), chalice_app.api.binary_types)
         self._site = site_dir.resolve()
         self._blobs = blobs
         self._limits = {name: limits() for name, _, _ in LIMITED_ROUTES}
@@ -99,7 +123,9 @@ class EmbeddedServer:
         path = environ.get("PATH_INFO", "/") or "/"
         method = environ["REQUEST_METHOD"]
         if path == "/api" or path.startswith("/api/"):
-            return self._api(environ, start, path[len("/api"):] or "/")
+            # PATH_INFO is decoded: route on the path as sent, so "%2F" in an id stays in the id.
+            raw = urlsplit(environ.get("REQUEST_URI") or quote(path)).path
+            return self._api(environ, start, raw[len("/api"):] or "/")
         if self._blobs is not None and path == "/blobs/upload" and method == "POST":
             return self._upload(environ, start, self._blobs)
         if self._blobs is not None and path == "/blobs/download" and method == "GET":
@@ -150,6 +176,9 @@ class EmbeddedServer:
             out = out.encode()
         reply_headers = [(k, v) for k, v in response["headers"].items()
                          if k.lower() != "content-length"]
+        if out and not any(k.lower() == "content-type" for k, _ in reply_headers):
+            # API Gateway's proxy integration answers application/json when a view names no type.
+            reply_headers.append(("Content-Type", "application/json"))
         start(status_line(response["statusCode"]),
               [*reply_headers, ("Content-Length", str(len(out))), *SECURITY_HEADERS])
         return [out]

@@ -167,6 +167,8 @@ class ArchiveService:
         record = self._records.get(DOCUMENT, f"{filing_id}/{document_id}")
         if record is None:
             raise not_found("材料", "Document")
+        # Audited first, as a key release is: a deletion that goes through is never unrecorded.
+        self._audit.record(principal, "archive.delete", f"document:{filing_id}/{document_id}")
         try:
             self._blobs.delete(record.body["archive_key"])
         except BlobLocked as locked:
@@ -177,6 +179,8 @@ class ArchiveService:
                 f"Retained until {record.body['retain_until'][:10]}: it cannot be deleted",
                 field="retain_until") from locked
         self._dispose_record(record, principal)
+        self._certify(principal, [{"document": document_id, "filing": filing_id,
+                                   "retain_until": str(record.body["retain_until"])}])
 
     def due(self, now: datetime | None = None, limit: int | None = None) -> list[Record]:
         """Documents whose retain-until has passed and that are still kept, oldest first."""
@@ -217,12 +221,15 @@ class ArchiveService:
                 self._dispose_record(record, principal)
             result.disposed.append(item)
         if not dry_run and result.disposed:
-            certificate = {"disposed_at": self._clock().isoformat(), "documents": result.disposed}
-            entry = self._audit.record(principal, "archive.disposal_certificate", "archive",
-                                       details={"certificate": certificate,
-                                                "signature": self._audit.sign(certificate)})
-            result.certificate_seq = int(entry["seq"])
+            result.certificate_seq = self._certify(principal, result.disposed)
         return result
+
+    def _certify(self, principal: Principal, disposed: list[dict[str, str]]) -> int:
+        """A signed disposal certificate in the audit log; returns its sequence number."""
+        certificate = {"disposed_at": self._clock().isoformat(), "documents": disposed}
+        entry = self._audit.record(principal, "archive.disposal_certificate", "archive",
+                                   details={"certificate": certificate, "signature": self._audit.sign(certificate)})
+        return int(entry["seq"])
 
     def _dispose_record(self, record: Record, principal: Principal) -> None:
         body = {key: value for key, value in record.body.items() if key != "envelope"}

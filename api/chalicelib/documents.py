@@ -28,7 +28,7 @@ from .keyring import (
     ciphertext_bound,
     requester_key,
 )
-from .ports import BlobMissing, Blobs, IndexEntry, Record, Records
+from .ports import BlobInfo, BlobMissing, Blobs, IndexEntry, Record, Records
 from .rules import load_rules
 
 DOCUMENT = "document"
@@ -160,8 +160,12 @@ class DocumentService:
         record = self._load(filing_id, document_id)
         if record.body["state"] == RECEIVED:
             return self._present(record.body)
+        key = str(record.body["staged_key"])
+        # A retry after promote succeeded and the save below failed: the envelope is archived.
+        archived = self._blobs.info(key)
         try:
-            size, head = self._blobs.read_staged(record.body["staged_key"], HEADER_READ_BYTES)
+            size, head = self._archived_head(key, archived) if archived else self._blobs.read_staged(
+                key, HEADER_READ_BYTES)
         except BlobMissing as error:
             raise Conflict("尚未收到文件，请重新上传", "Nothing was uploaded yet; upload the file again",
                            field="upload") from error
@@ -174,13 +178,20 @@ class DocumentService:
                           f"The file is not a valid envelope: {rejected.message_en}",
                           field="upload") from rejected
         now = self._clock()
-        keep_until = retain_until(now)
-        info = self._blobs.promote(record.body["staged_key"], retain_until=keep_until)
+        if archived and archived.retain_until:
+            info, keep_until = archived, archived.retain_until
+        else:
+            keep_until = retain_until(now)
+            info = self._blobs.promote(key, retain_until=keep_until)
         body.update(state=RECEIVED, size=size, received_at=now.isoformat(), archive_key=info.key,
                     retain_until=keep_until.isoformat(), envelope=header)
         saved = self._records.save(Record(DOCUMENT, record.key, body, record.version,
                                           (*record.indexes, retention_entry(keep_until))))
         return self._present(saved.body)
+
+    def _archived_head(self, key: str, info: BlobInfo) -> tuple[int, bytes]:
+        with self._blobs.open(key) as stream:
+            return info.size, stream.read(HEADER_READ_BYTES)
 
     def list_for(self, principal: Principal, filing_id: str) -> list[dict[str, Any]]:
         self._filings.load_for(principal, filing_id)

@@ -8,6 +8,7 @@ gets a 409.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -86,6 +87,7 @@ class FilingService:
         body = copy.deepcopy(dict(record.body))
         body.pop("token_hash", None)
         body.pop("id_hashes", None)
+        body.pop("submission", None)
         for section, name in SENSITIVE_PATHS:
             stored = body.get("payload", {}).get(section, {}).get(name)
             if isinstance(stored, dict):
@@ -135,11 +137,19 @@ class FilingService:
 
     # -- submission ----------------------------------------------------------------------
 
-    def submit(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-        """A new filing from an applicant: validated whole, all errors at once."""
+    def submit(self, payload: Mapping[str, Any], submission_key: str = "") -> tuple[dict[str, Any], str]:
+        """A new filing from an applicant: validated whole, all errors at once.
+
+        ``submission_key`` (the client's Idempotency-Key) makes a retry safe: when the reply
+        to the first attempt was lost after the filing was saved, the retry gets that filing
+        back with a fresh token (the first token never reached anyone), not a duplicate."""
         request = dict(payload)
         consent = request.pop("consent", None)
         normalised = validated(request, extra_errors=consent_errors(consent))
+        submission = hashlib.sha256(submission_key.encode()).hexdigest() if submission_key else ""
+        earlier = self._records.query("submission", submission, limit=1).records if submission else []
+        if earlier:
+            return self._reissue(earlier[0])
         now = self._clock()
         filing_id = new_filing_id(now.date())
         token, token_hash = new_filing_token(filing_id)
@@ -155,15 +165,29 @@ class FilingService:
             "history": [],
             "deadlines": {},
             "consent": consent_record(consent or {}, now.isoformat()),
+            "submission": submission,
         }
         self.apply_payload(body, normalised)
         self._enter(body, workflow.SUBMITTED, now)
         body["history"].append({"at": now.isoformat(), "action": "submit", "to": workflow.SUBMITTED,
                                 "actor": f"applicant:{filing_id}"})
-        saved = self._records.save(Record(FILING, filing_id, body, indexes=filing_indexes(body)))
-        check_on_arrival(self._id_checker, saved)
+        # Audited first: if the audit log fails, nothing is saved and the 503 is true; a filing
+        # saved unaudited would be one whose token nobody received, and the retry a duplicate.
         self._audit.record(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id),
                            "filing.submit", f"filing:{filing_id}")
+        saved = self._records.save(Record(FILING, filing_id, body, indexes=filing_indexes(body)))
+        check_on_arrival(self._id_checker, saved)
+        return self.present(saved), token
+
+    def _reissue(self, record: Record) -> tuple[dict[str, Any], str]:
+        token, token_hash = new_filing_token(record.key)
+        self._audit.record(Principal(f"applicant:{record.key}", "applicant", filing=record.key),
+                           "filing.token_reissued", f"filing:{record.key}")
+        try:
+            saved = self._records.save(Record(FILING, record.key, {**record.body, "token_hash": token_hash},
+                                              record.version, record.indexes))
+        except VersionConflict as error:
+            raise stale(record.version) from error
         return self.present(saved), token
 
     def apply_payload(self, body: dict[str, Any], normalised: Mapping[str, Any]) -> None:
@@ -207,12 +231,14 @@ class FilingService:
             "note": str(params.get("note", ""))[:500],
         })
         body["updated_at"] = now.isoformat()
+        # Audited first: no change without its entry (a lost race leaves an entry for an attempt).
+        self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}",
+                           details={"from_version": record.version})
         try:
             saved = self._records.save(Record(FILING, filing_id, body, record.version,
                                               filing_indexes(body)))
         except VersionConflict as error:
             raise stale(record.version) from error
-        self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}")
         if action in NEW_PAYLOAD_ACTIONS:
             check_on_arrival(self._id_checker, saved)
         if step.notice:
@@ -237,11 +263,12 @@ class FilingService:
         body.setdefault("follow_ups", []).append({
             "at": now.isoformat(), "by": principal.subject, "outcome": outcome,
             "note": str(note or "")[:500]})
+        self._audit.record(principal, "filing.follow_up", f"filing:{filing_id}",
+                           details={"outcome": outcome, "from_version": record.version})
         try:
             saved = self._records.save(Record(FILING, filing_id, body, record.version, filing_indexes(body)))
         except VersionConflict as error:
             raise stale(record.version) from error
-        self._audit.record(principal, "filing.follow_up", f"filing:{filing_id}", details={"outcome": outcome})
         return self.present(saved)
 
     def _notify(self, body: Mapping[str, Any], notice: str) -> None:
@@ -282,6 +309,8 @@ def filing_indexes(body: Mapping[str, Any]) -> tuple[IndexEntry, ...]:
     entries += [IndexEntry("id_hash", value, created) for value in body.get("id_hashes", [])]
     if body.get("filing_number"):
         entries.append(IndexEntry("filing_number", str(body["filing_number"]), created))
+    if body.get("submission"):
+        entries.append(IndexEntry("submission", str(body["submission"]), created))
     for name, deadline in body.get("deadlines", {}).items():
         if not deadline.get("met_at"):
             scope = body[workflow.DEADLINE_SCOPE[name]]

@@ -9,13 +9,62 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .archive import DISPOSED
+from .documents import AWAITING_UPLOAD, RECEIVED, uploadable_types
+from .filetypes import ACCEPTED
+from .workflow import STATE_NAMES, TRANSITIONS
+
 
 class RoutedApp(Protocol):
     routes: dict[str, dict[str, Any]]
 
 
 OBJECT: dict[str, Any] = {"type": "object"}
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
+FILING_REF = {"$ref": "#/components/schemas/Filing"}
+DOCUMENT_REF = {"$ref": "#/components/schemas/Document"}
+# Every route that reads or writes storage may answer 503 when it fails: nothing was done.
+STORAGE = "503"
+# The routes the embedded server and API Gateway throttle per client (429, Retry-After).
+THROTTLED = {("post", "/filings"), ("post", "/filings/{filing_id}/documents"), ("get", "/filings/{filing_id}")}
+
+
+def shape(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object with these properties (more may appear: clients ignore what they do not know)."""
+    return {"type": "object", "required": sorted(required), "properties": {**required, **(optional or {})}}
+
+
+def listing(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return shape({name: {"type": "array", "items": item}})
+
+
+def link(operation_id: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": parameters}
+
+
+# Links for stateful clients and fuzzers: what a reply lets the caller do next.
+FILING_LINKS = {name: link(target, filing_id="$response.body#/filing/id") for name, target in (
+    ("view", "get_filings_filing_id"), ("transition", "post_filings_filing_id_transitions"),
+    ("documents", "get_filings_filing_id_documents"), ("upload", "post_filings_filing_id_documents"),
+    ("follow_up", "post_filings_filing_id_follow-ups"), ("hold", "post_filings_filing_id_holds"))}
+STEP_LINKS = {name: link(target, filing_id="$response.body#/id") for name, target in (
+    ("view", "get_filings_filing_id"), ("transition", "post_filings_filing_id_transitions"),
+    ("upload", "post_filings_filing_id_documents"))}
+DOCUMENT_LINKS = {name: link(target, filing_id="$request.path.filing_id", document_id="$response.body#/document/id")
+                  for name, target in (("complete", "post_filings_filing_id_documents_document_id_complete"),
+                                       ("release_key", "post_filings_filing_id_documents_document_id_key-release"),
+                                       ("delete", "delete_filings_filing_id_documents_document_id"))}
+RECEIVED_LINKS = {"release_key": link("post_filings_filing_id_documents_document_id_key-release",
+                                      filing_id="$request.path.filing_id", document_id="$response.body#/id")}
+HOLD_LINKS = {"release": link("delete_filings_filing_id_holds_case_id", filing_id="$request.path.filing_id",
+                              case_id="$request.body#/case_id")}
+HOLDS = shape({"filing": STRING, "holds": {"type": "array", "items": OBJECT}})
+DISPOSALS = {"type": "array", "items": shape({"document": STRING, "filing": STRING, "retain_until": STRING})}
+SUMMARY = shape({"id": STRING, "state": STRING, "provider": STRING, "province": STRING, "created_at": STRING,
+                 "filing_number": {"type": "string", "nullable": True},
+                 "domains": {"type": "array", "items": STRING}, "holds": {"type": "array", "items": STRING}})
 
 
 @dataclass(frozen=True)
@@ -29,6 +78,7 @@ class Operation:
     response: dict[str, Any] = field(default_factory=lambda: OBJECT)
     errors: tuple[str, ...] = ()
     query: tuple[str, ...] = ()
+    links: dict[str, Any] = field(default_factory=dict)
 
 
 FILING_REQUEST = {
@@ -46,49 +96,61 @@ FILING_REQUEST = {
 }
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("get", "/health", "Liveness and configuration summary"),
+    Operation("get", "/health", "Liveness and configuration summary",
+              response=shape({"status": STRING, "backend": STRING, "rules_version": STRING})),
     Operation("get", "/openapi.json", "This document"),
     Operation("get", "/rules", "The filing rules (what the notice requires), as data"),
-    Operation("get", "/archive-key", "The archive's public key, key id and fingerprint"),
+    Operation("get", "/archive-key", "The archive's public key, key id and fingerprint",
+              response=shape({"key_id": STRING, "fingerprint": STRING, "algorithm": STRING,
+                              "public_key_pem": STRING, "spki": STRING})),
     Operation("post", "/filings", "Submit a filing; returns it and the applicant's token",
-              request=FILING_REQUEST, status="201", errors=("400", "413")),
+              request=FILING_REQUEST, status="201", errors=("400", "413"),
+              response=shape({"filing": FILING_REF, "token": STRING}), links=FILING_LINKS),
     Operation("get", "/filings", "A work queue: filings in one state within the caller's scope",
-              auth=True, query=("state",), errors=("400", "401", "403")),
+              auth=True, query=("state",), errors=("400", "401", "403"), response=listing("filings", FILING_REF)),
     Operation("get", "/deadlines",
               "Filings whose pending deadline is within N days or overdue, in the caller's scope",
-              auth=True, query=("within_days",), errors=("400", "401", "403")),
+              auth=True, query=("within_days",), errors=("400", "401", "403"),
+              response=listing("filings", FILING_REF)),
     Operation("get", "/filings/{filing_id}", "A filing as the caller may see it", auth=True,
-              errors=("401", "403", "404")),
+              errors=("401", "403", "404"), response=FILING_REF),
     Operation("post", "/filings/{filing_id}/transitions", "Take one workflow step", auth=True,
               request={"type": "object", "required": ["action"], "properties": {
-                  "action": {"type": "string"}, "params": OBJECT,
+                  "action": {"type": "string", "enum": sorted(TRANSITIONS)}, "params": OBJECT,
                   "expected_version": {"type": "integer"}}},
-              errors=("400", "401", "403", "404", "409")),
+              errors=("400", "401", "403", "404", "409"), response=FILING_REF, links=STEP_LINKS),
     Operation("post", "/filings/{filing_id}/follow-ups",
               "Record the provider's routine follow-up (回访) of an approved filing", auth=True,
               request={"type": "object", "required": ["outcome"], "properties": {
                   "outcome": {"type": "string", "enum": ["confirmed", "changed", "unreachable"]},
                   "note": {"type": "string"}}},
-              errors=("400", "401", "403", "404", "409")),
+              errors=("400", "401", "403", "404", "409"), response=FILING_REF),
     Operation("get", "/filings/{filing_id}/documents", "The filing's documents", auth=True,
-              errors=("401", "403", "404")),
+              errors=("401", "403", "404"), response=listing("documents", DOCUMENT_REF)),
     Operation("post", "/filings/{filing_id}/documents",
               "Register a document and get a presigned upload slot for its ciphertext",
               auth=True, status="201",
-              request={"type": "object", "required": ["document_type", "size"], "properties": {
-                  "document_type": {"type": "string"},
+              request={"type": "object", "required": ["document_type", "size", "media_type"], "properties": {
+                  "document_type": {"type": "string", "enum": sorted(uploadable_types())},
                   "size": {"type": "integer", "minimum": 0},
-                  "media_type": {"type": "string"}}},
-              errors=("400", "401", "403", "404", "409", "413")),
+                  "media_type": {"type": "string", "enum": list(ACCEPTED)}}},
+              errors=("400", "401", "403", "404", "409", "413"),
+              response=shape({"document": DOCUMENT_REF,
+                              "upload": shape({"url": STRING, "fields": OBJECT, "max_bytes": INTEGER,
+                                               "expires_at": STRING}),
+                              "envelope": shape({"context": OBJECT, "recipients": {"type": "array"}})}),
+              links=DOCUMENT_LINKS),
     Operation("post", "/filings/{filing_id}/documents/{document_id}/complete",
               "Check the uploaded envelope's header and archive it", auth=True,
-              errors=("400", "401", "403", "404", "409")),
+              errors=("400", "401", "403", "404", "409"), response=DOCUMENT_REF, links=RECEIVED_LINKS),
     Operation("post", "/filings/{filing_id}/documents/{document_id}/key-release",
               "Release one document's key, wrapped to the caller's public key, for a stated "
               "purpose (audited first)", auth=True,
               request={"type": "object", "required": ["purpose", "public_key"], "properties": {
                   "purpose": {"type": "string"}, "public_key": {"type": "string"}}},
-              errors=("400", "401", "403", "404", "409", "503")),
+              errors=("400", "401", "403", "404", "409", "503"),
+              response=shape({"document": DOCUMENT_REF, "wrapped_key": STRING, "context": OBJECT,
+                              "download_url": STRING})),
 )
 
 OPERATIONS += (
@@ -96,30 +158,37 @@ OPERATIONS += (
               "Search the archive by one key (filing_number, domain, provider, province or id_number), "
               "optionally from/to creation dates; audited", auth=True,
               query=("filing_number", "domain", "provider", "province", "id_number", "from", "to",
-                     "purpose", "cursor"), errors=("400", "401", "403", "503")),
+                     "purpose", "cursor"), errors=("400", "401", "403", "503"),
+              response=shape({"filings": {"type": "array", "items": SUMMARY},
+                              "cursor": {"type": "string", "nullable": True}, "examined": INTEGER})),
     Operation("post", "/filings/{filing_id}/holds", "Place a legal hold (compliance officers; audited)",
               auth=True, status="201",
               request={"type": "object", "required": ["case_id", "reason"], "properties": {
                   "case_id": {"type": "string"}, "reason": {"type": "string"}}},
-              errors=("400", "401", "403", "404", "409")),
+              errors=("400", "401", "403", "404", "409"), response=HOLDS, links=HOLD_LINKS),
     Operation("delete", "/filings/{filing_id}/holds/{case_id}", "Release a legal hold (audited)",
-              auth=True, errors=("401", "403", "404")),
+              auth=True, errors=("401", "403", "404", "409"), response=HOLDS),
     Operation("delete", "/filings/{filing_id}/documents/{document_id}",
               "Delete a document: refused before its retain-until date, for every role", auth=True,
-              status="204", errors=("401", "403", "404", "409")),
+              status="204", response={}, errors=("401", "403", "404", "409")),
     Operation("post", "/archive/sweep", "Dispose of what is due and not held (dry_run by default)",
               auth=True, request={"type": "object", "properties": {"dry_run": {"type": "boolean"}}},
-              errors=("400", "401", "403")),
+              errors=("400", "401", "403"),
+              response=shape({"dry_run": {"type": "boolean"}, "disposed": DISPOSALS, "held": DISPOSALS,
+                              "certificate_seq": {"type": "integer", "nullable": True}, "examined": INTEGER})),
     Operation("get", "/audit/export", "The whole audit log with a fresh signed checkpoint (audited)",
-              auth=True, errors=("401", "403", "503")),
-    Operation("get", "/audit/public-key", "The audit log's Ed25519 checkpoint key"),
+              auth=True, errors=("401", "403", "503"),
+              response=shape({"format": STRING, "public_key": STRING, "entries": {"type": "array", "items": OBJECT}})),
+    Operation("get", "/audit/public-key", "The audit log's Ed25519 checkpoint key",
+              response=shape({"public_key_pem": STRING, "algorithm": STRING})),
 )
 
 ERROR_TEXT = {
     "400": "Invalid input; every field error is listed", "401": "No or bad token",
     "403": "Not allowed for this role", "404": "Not found, or outside the caller's scope",
     "409": "Not allowed in the current state, or changed by someone else",
-    "413": "Too large", "503": "A dependency (such as the audit log) failed; nothing was done",
+    "413": "Too large", "429": "Too many requests from this client: retry after Retry-After seconds",
+    "503": "A dependency (such as the audit log) failed; nothing was done",
 }
 
 
@@ -128,13 +197,21 @@ def _operation(op: Operation) -> dict[str, Any]:
               for name in _path_params(op.path)]
     params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
                for name in op.query]
+    success: dict[str, Any] = {"description": "OK"}
+    if op.response:  # a 204 has no body
+        success["content"] = {"application/json": {"schema": op.response}}
+    if op.links:
+        success["links"] = op.links
     doc: dict[str, Any] = {
         "summary": op.summary,
         "operationId": op.method + op.path.replace("/", "_").replace("{", "").replace("}", ""),
-        "responses": {op.status: {"description": "OK", "content": {
-            "application/json": {"schema": op.response}}}},
+        "responses": {op.status: success},
     }
-    for status in op.errors:
+    # Any body may be too large, a throttled route may refuse, and any route but this
+    # document's may find storage unavailable.
+    errors = (*op.errors, *(("413",) if op.request else ()), *(("429",) if (op.method, op.path) in THROTTLED else ()),
+              *((STORAGE,) if op.path != "/openapi.json" else ()))
+    for status in dict.fromkeys(errors):
         doc["responses"][status] = {"description": ERROR_TEXT[status], "content": {
             "application/json": {"schema": ERROR_REF}}}
     if params:
@@ -163,13 +240,19 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "required": ["code", "message_zh", "message_en"],
-                                  "properties": {
-                                      "code": {"type": "string"},
-                                      "message_zh": {"type": "string"},
-                                      "message_en": {"type": "string"},
-                                      "field": {"type": "string"},
-                                      "errors": {"type": "array", "items": OBJECT}}}},
+            "schemas": {
+                "Error": shape({"code": STRING, "message_zh": STRING, "message_en": STRING},
+                               {"field": STRING, "errors": {"type": "array", "items": OBJECT}}),
+                "Filing": shape({"id": STRING, "state": {"type": "string", "enum": list(STATE_NAMES)},
+                                 "state_name": shape({"zh": STRING, "en": STRING}), "provider": STRING,
+                                 "province": STRING, "version": INTEGER,
+                                 "history": {"type": "array", "items": OBJECT}, "deadlines": OBJECT},
+                                {"filing_number": STRING, "payload": OBJECT}),
+                "Document": shape({"id": STRING, "filing": STRING, "document_type": STRING,
+                                   "state": {"type": "string", "enum": [AWAITING_UPLOAD, RECEIVED, DISPOSED]}},
+                                  {"size": INTEGER, "declared_size": INTEGER, "retain_until": STRING,
+                                   "media_type": STRING}),
+            },
         },
     }
 

@@ -89,6 +89,15 @@ class UploadSlot:
 
 
 @dataclass(frozen=True)
+class StoredBlob:
+    """An object as a listing shows it: for the reconciler, which looks for leftovers."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
 class BlobInfo:
     key: str
     size: int
@@ -103,6 +112,18 @@ class Blobs(Protocol):
 
     def read_staged(self, key: str, length: int) -> tuple[int, bytes]:
         """The staged object's size and its first ``length`` bytes. Raises BlobMissing."""
+        ...
+
+    def list_staged(self, prefix: str = "") -> Iterator[StoredBlob]:
+        """Every object in the staging area whose key starts with ``prefix``."""
+        ...
+
+    def delete_staged(self, key: str) -> None:
+        """Remove a staged object (staging is never locked); nothing happens if it is gone."""
+        ...
+
+    def list_archived(self, prefix: str = "") -> Iterator[StoredBlob]:
+        """Every archived key (its current version) that starts with ``prefix``."""
         ...
 
     def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:

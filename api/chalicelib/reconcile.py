@@ -7,7 +7,9 @@ paired write is ordered to leave something findable: promote, then save the reco
 retention sweep). This module looks for each half-done pair from the records' side:
 
 * a document awaiting upload whose envelope is already archived: the receipt is finished;
-* a document awaiting upload past its slot's expiry with a staged copy left: flagged;
+* a staged copy a day old whose document still awaits it: removed (what the S3 staging
+  bucket's lifecycle does), and a staged object no record awaits once its slot expired;
+* an archived envelope no document record holds: flagged, never deleted (retention);
 * a received document whose envelope is missing: if its retention has passed and no hold
   stands, the sweep died between its two writes and the disposal is finished; otherwise
   it is flagged, because that is a loss;
@@ -41,11 +43,15 @@ from .workflow import STATE_NAMES
 
 RECONCILER = Principal(subject="system:reconciler", role="system")
 PAGE = 500
+STAGING_KEPT = timedelta(days=1)  # as the S3 staging bucket's lifecycle rule
+DOCUMENTS = "documents/"
 
 # What each kind of finding means (the outcome says whether it was repaired).
 KINDS: dict[str, str] = {
     "unfinished_receipt": "awaiting upload, but its envelope is already archived",
-    "stale_upload": "awaiting upload past its slot's expiry, a staged copy left behind",
+    "stale_upload": "awaiting upload for a day, its staged copy left behind",
+    "stray_upload": "a staged object that no document record awaits",
+    "stray_envelope": "an archived envelope that no document record holds",
     "missing_envelope": "received, but its archived envelope is missing",
     "damaged_envelope": "received, but its archived envelope is not the size the record gives",
     "unfinished_disposal": "received, its envelope gone after its retention: the sweep died midway",
@@ -113,7 +119,36 @@ class Reconciler:
                 if document.body.get("state") == DISPOSED and self._document_ref(document) not in certified:
                     uncertified.append(document)
         self._certify(uncertified, report)
+        self._check_staging(report)
+        self._check_archive(report)
         return report
+
+    # -- what only a listing finds ----------------------------------------------------------
+
+    def _check_staging(self, report: Report) -> None:
+        now = self._clock()
+        for staged in self._blobs.list_staged(DOCUMENTS):
+            name = staged.key.removeprefix(DOCUMENTS)
+            document = self._records.get(DOCUMENT, name)
+            awaited = document is not None and document.body.get("state") == AWAITING_UPLOAD
+            # An awaited upload can be completed until staging is cleaned; nothing completes a stray.
+            kept = STAGING_KEPT if awaited else timedelta(seconds=self._settings.upload_slot_seconds)
+            if now - staged.modified < kept:
+                continue
+            kind, subject = (("stale_upload", f"document:{name}") if awaited
+                             else ("stray_upload", f"staged:{staged.key}"))
+            if report.repair:
+                self._blobs.delete_staged(staged.key)
+            report.findings.append(Finding(kind, subject, REPAIRED if report.repair else FOUND,
+                                           "the staged copy is removed"))
+
+    def _check_archive(self, report: Report) -> None:
+        for archived in self._blobs.list_archived(DOCUMENTS):
+            document = self._records.get(DOCUMENT, archived.key.removeprefix(DOCUMENTS))
+            if document is None or archived.key not in (document.body.get("archive_key"),
+                                                         document.body.get("staged_key")):
+                report.findings.append(Finding("stray_envelope", f"envelope:{archived.key}", FLAGGED,
+                                               "kept: it may be retained; a person decides"))
 
     # -- filings -------------------------------------------------------------------------
 
@@ -182,20 +217,7 @@ class Reconciler:
                 report.findings.append(Finding("unfinished_receipt", subject, FOUND))
                 return document
             return self._finish_receipt(filing, document, report)
-        expires = datetime.fromisoformat(str(body["created_at"])) + timedelta(
-            seconds=self._settings.upload_slot_seconds)
-        if expires < self._clock() and self._staged(str(body["staged_key"])):
-            report.findings.append(Finding("stale_upload", subject, FLAGGED, (
-                f"its slot expired at {expires.isoformat()}, a staged copy is left: S3 expires staging "
-                "after a day; on the embedded backend remove it by hand")))
         return document
-
-    def _staged(self, key: str) -> bool:
-        try:
-            self._blobs.read_staged(key, 0)
-        except BlobMissing:
-            return False
-        return True
 
     def _finish_receipt(self, filing: Record, document: Record, report: Report) -> Record:
         """Promote succeeded, the record save did not: check the archived envelope as

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, archive, deploy, envelope, roles, rules
+from . import admin, archive, deploy, envelope, reconcile, reports, roles, rules
 
 app = typer.Typer(
     name="beian",
@@ -15,7 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-for module in (admin, archive, deploy, envelope, roles, rules):
+for module in (admin, archive, deploy, envelope, reconcile, reports, roles, rules):
     module.register(app)
 
 

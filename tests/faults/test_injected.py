@@ -152,17 +152,17 @@ def retrying(step: Callable[[], object]) -> None:
 class Submit(Scenario):
     name = "submit a filing"
 
-    def prepare(self, world: World) -> dict[str, Any]:
-        return filing_payload(world.rng, "enterprise")
+    def prepare(self, world: World) -> tuple[dict[str, Any], str]:
+        return filing_payload(world.rng, "enterprise"), str(world.rng.getrandbits(128))
 
-    def act(self, world: World, faults: Faults, state: dict[str, Any]) -> None:
-        world.faulty(faults).filings.submit(state)
+    def act(self, world: World, faults: Faults, state: tuple[dict[str, Any], str]) -> None:
+        world.faulty(faults).filings.submit(*state)
 
-    def settle(self, world: World, state: dict[str, Any]) -> None:
-        world.services.filings.submit(state)  # no filing id, no token: the applicant submits again
+    def settle(self, world: World, state: tuple[dict[str, Any], str]) -> None:
+        world.services.filings.submit(*state)  # no filing id, no token: the client retries with its key
 
-    def verify(self, world: World, state: dict[str, Any]) -> list[str]:
-        found = world.services.backend.records.query("domain", state["website"]["domains"][0]).records
+    def verify(self, world: World, state: tuple[dict[str, Any], str]) -> list[str]:
+        found = world.services.backend.records.query("domain", state[0]["website"]["domains"][0]).records
         problems = [] if len(found) == 1 else [f"{len(found)} filings for one submission"]
         return problems + [problem for filing in found for problem in audited(world, filing.key)]
 
@@ -338,16 +338,8 @@ def world(live_server: str, staff: Callable[..., BeianClient], rng: random.Rando
     return World(live_server, rng, tmp_path, monkeypatch, staff)
 
 
-AUDIT_FIRST = pytest.mark.xfail(strict=True, reason="saved before audited: /tmp/hardening-requests.md R5")
-SCENARIOS = [
-    pytest.param(Submit(), id="submit", marks=pytest.mark.xfail(
-        strict=True, reason="R5, and a retry after a lost reply duplicates the filing: hardening-requests R9")),
-    pytest.param(Transition(), marks=AUDIT_FIRST, id="transition"),
-    pytest.param(Upload(), id="upload", marks=pytest.mark.xfail(
-        strict=True, reason="a retried completion after promote is refused: hardening-requests R6")),
-    pytest.param(OnSite(), id="on-site", marks=pytest.mark.xfail(
-        strict=True, reason="R5, and a stray form envelope needs the blob listing of R7")),
-]
+SCENARIOS = [pytest.param(Submit(), id="submit"), pytest.param(Transition(), id="transition"),
+             pytest.param(Upload(), id="upload"), pytest.param(OnSite(), id="on-site")]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

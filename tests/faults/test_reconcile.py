@@ -69,9 +69,16 @@ def test_the_reconciler_finds_and_mends_every_half_done_pair(
     staged = records.get(DOCUMENT, f"{receipt}/{awaiting}")
     assert staged is not None
     blobs.promote(staged.body["staged_key"], retain_until=retain_until(start))
-    # Uploaded, never completed: the slot expires, the staged copy stays.
+    # Uploaded, never completed: the slot expires, the staged copy stays. A staged object no
+    # record awaits, and an archived envelope no record holds (only a listing finds those two).
     abandoned = now.filing()
     left = now.staged(abandoned, plaintext)
+    stray_filing = now.filing()
+    stray_upload = records.get(DOCUMENT, f"{stray_filing}/{now.staged(stray_filing, plaintext)}")
+    assert stray_upload is not None
+    records.delete(stray_upload)
+    stray_envelope = f"documents/{stray_filing}/DSTRAY"
+    blobs.put(stray_envelope, b"stray", retain_until=retain_until(start))
     # A filing whose index entries are those of another state.
     indexed = records.get(FILING, now.filing())
     assert indexed is not None
@@ -84,7 +91,8 @@ def test_the_reconciler_finds_and_mends_every_half_done_pair(
     expected: dict[tuple[str, str], tuple[str | None, str]] = {
         ("unfinished_receipt", f"document:{receipt}/{awaiting}"): ("found", "repaired"),
         ("index_mismatch", f"filing:{indexed.key}"): ("found", "repaired"),
-        ("stale_upload", f"document:{abandoned}/{left}"): ("flagged", "flagged"),
+        ("stray_upload", f"staged:{stray_upload.body['staged_key']}"): ("found", "repaired"),
+        ("stray_envelope", f"envelope:{stray_envelope}"): ("flagged", "flagged"),
         ("unfinished_disposal", "document:{}/{}".format(*due["sweep_died"])): ("found", "repaired"),
         # Finishing that disposal is a disposal no certificate names yet: certified in the same run.
         ("uncertified_disposal", "document:{}/{}".format(*due["sweep_died"])): (None, "repaired"),
@@ -101,6 +109,10 @@ def test_the_reconciler_finds_and_mends_every_half_done_pair(
         damaged_path.write_bytes(damaged_path.read_bytes()[:-100])
         expected[("missing_envelope", f"document:{lost}/{lost_document}")] = ("flagged", "flagged")
         expected[("damaged_envelope", f"document:{damaged}/{damaged_document}")] = ("flagged", "flagged")
+        # A day-old staged copy of an upload never completed (S3's lifecycle would expire it).
+        aged = (datetime.now(UTC) - timedelta(days=2)).timestamp()
+        os.utime(Path(os.environ["BEIAN_DATA_DIR"], "blobs", "staging", "documents", abandoned, left), (aged, aged))
+        expected[("stale_upload", f"document:{abandoned}/{left}")] = ("found", "repaired")
     else:
         held = now.filing()
         with pytest.raises(BlobLocked):
@@ -126,7 +138,7 @@ def test_the_reconciler_finds_and_mends_every_half_done_pair(
     record("damage_cases", len(expected), len(missed) + len(unexpected))
     assert missed == [] and unexpected == [], (missed, unexpected, repair)
     assert {finding["outcome"] for finding in after["findings"]} <= {"flagged"}
-    assert status == status_after == 1  # the stale upload (and on disk the lost envelopes) need a person
+    assert status == status_after == 1  # the stray envelope (and on disk the lost ones) need a person
 
     # The finished receipt is a document like any other: it decrypts to what was uploaded.
     verifier = staff("verifier")

@@ -8,19 +8,12 @@ import random
 import threading
 from pathlib import Path
 
-import pytest
-
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
 from benchmarks.load_bench import UNTHROTTLED, Clients, Ledger, check, served
 from benchmarks.stress_figures import record, scaled
 
-# The embedded server runs Chalice's app from eight threads, and Chalice keeps the current request
-# on the app object: a request can run with another's body and identity.
-SHARED_REQUEST = pytest.mark.xfail(strict=True, reason="app.current_request is shared: /tmp/hardening-requests.md R1")
 
-
-@SHARED_REQUEST
 def test_concurrent_clients_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     applicants, filings = scaled(8, 24), scaled(5, 10)
     with served(tmp_path / "var", UNTHROTTLED) as server:
@@ -35,7 +28,6 @@ def test_concurrent_clients_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     assert checked == 2 * applicants * filings
 
 
-@SHARED_REQUEST
 def test_concurrent_requests_never_run_as_another_caller(tmp_path: Path) -> None:
     """Applicants ask for someone else's filing (always 404) while staff, in scope of it, read
     it: a reply of 200 to an applicant would be a request run with a staff member's identity."""

@@ -31,6 +31,7 @@ from ..ports import (
     Record,
     SentMessage,
     StorageError,
+    StoredBlob,
     UploadSlot,
     VersionConflict,
 )
@@ -348,6 +349,21 @@ class S3Blobs:
         with reply["Body"] as body:
             head = body.read()
         return int(reply["ContentRange"].rsplit("/", 1)[1]), head[:length]
+
+    def list_staged(self, prefix: str = "") -> Iterator[StoredBlob]:
+        return self._listing(self._staging, prefix)
+
+    def delete_staged(self, key: str) -> None:
+        self._clients.s3.delete_object(Bucket=self._staging, Key=check_blob_key(key))
+
+    def list_archived(self, prefix: str = "") -> Iterator[StoredBlob]:
+        return self._listing(self._archive, prefix)
+
+    def _listing(self, bucket: str, prefix: str) -> Iterator[StoredBlob]:
+        """Current versions only: a key whose newest version is a delete marker is not listed."""
+        for page in self._clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield StoredBlob(item["Key"], item["Size"], item["LastModified"].astimezone(UTC))
 
     def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
         until = retention_date(retain_until)

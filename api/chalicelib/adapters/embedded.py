@@ -47,6 +47,7 @@ from ..ports import (
     Record,
     SentMessage,
     StorageError,
+    StoredBlob,
     UploadSlot,
     VersionConflict,
 )
@@ -514,7 +515,17 @@ class LocalBlobs:
         except _ABSENT as error:
             raise BlobMissing(f"nothing staged at {key}") from error
 
+    def list_staged(self, prefix: str = "") -> Iterator[StoredBlob]:
+        return _listing(self._staging, prefix)
+
+    def delete_staged(self, key: str) -> None:
+        with suppress(*_ABSENT):
+            (self._staging / check_blob_key(key)).unlink()
+
     # Archive
+
+    def list_archived(self, prefix: str = "") -> Iterator[StoredBlob]:
+        return _listing(self._archive, prefix)
 
     def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
         staged = self._staging / check_blob_key(key)
@@ -610,6 +621,21 @@ class LocalBlobs:
             yield
         finally:
             os.close(fd)
+
+
+def _listing(root: Path, prefix: str) -> Iterator[StoredBlob]:
+    """The files under ``root`` whose key starts with ``prefix``, in key order; an atomic write's
+    temporary file (".tmp-...") is not a blob yet."""
+    for folder, folders, files in os.walk(root):
+        folders.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            key = path.relative_to(root).as_posix()
+            if name.startswith(".") or not key.startswith(prefix):
+                continue
+            with suppress(*_ABSENT):
+                status = path.stat()
+                yield StoredBlob(key, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC))
 
 
 # --- Key custody (a master key file) ------------------------------------------------
