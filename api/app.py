@@ -12,7 +12,10 @@ from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
 
-app = Chalice(app_name="beian")
+# Chalice would give the "beian" logger a handler of its own and stop it propagating; our
+# modules log under "beian.*", and those records must reach the root handlers (Lambda's, the
+# embedded server's, the test suite's) like any other.
+app = Chalice(app_name="beian", configure_logs=False)
 install_error_handling(app)
 
 

@@ -8,6 +8,7 @@ import io
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -101,7 +102,7 @@ def test_ciphertext_downloads_are_attachments_never_inline(live_server: str, sta
     key = crypto.PrivateKey.generate().public_key.dump_pem().decode()
     release = verifier.call("POST", f"/filings/{filing['id']}/documents/{document['id']}/key-release",
                             {"purpose": "核对", "public_key": key})
-    reply = requests.get(release["download_url"], timeout=10)
+    reply = requests.get(urljoin(live_server + "/", release["download_url"]), timeout=10)
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == "application/octet-stream"
     assert reply.headers["Content-Disposition"].startswith("attachment")
