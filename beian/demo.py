@@ -54,11 +54,9 @@ from chalicelib.oversight.sampling import draw_sample, publish, published, recor
 from chalicelib.oversight.sites import ConnectedSite, save_site
 from chalicelib.ports import Record, Records, VersionConflict
 from chalicelib.rules import load_rules
-from chalicelib.sensitive import SensitiveFields
 from chalicelib.services import Services, utc_now
 from chalicelib.validators import resident_id
 from chalicelib.validators.filing_number import generate as filing_number
-from chalicelib.vault import Vault
 
 from beian.synthetic import filing_payload, resident_id_number
 
@@ -103,13 +101,8 @@ class AlreadySeeded(Exception):
     """Filings of this seed are already in the archive."""
 
 
-def sensitive_fields(services: Services) -> SensitiveFields:
-    """Sealing and hashing of ID numbers with the archive's own keys (the vault's)."""
-    return SensitiveFields(Vault(services.backend.records, services.backend.custody))
-
-
 def id_checker(services: Services) -> IdChecker:
-    return IdChecker(services.backend.records, sensitive_fields(services), utc_now)
+    return IdChecker(services.backend.records, services.sensitive, utc_now)
 
 
 @dataclass
@@ -177,7 +170,7 @@ class Seeder:
 
     def __init__(self, services: Services, seed: int, quarter: Quarter, now: datetime) -> None:
         backend = services.backend
-        sensitive = sensitive_fields(services)
+        sensitive = services.sensitive
         self._filings = FilingService(services.settings, backend.records, backend.notifier,
                                       services.audit, sensitive, CachedDeadlines(), utc_now)
         self._records = backend.records

@@ -257,7 +257,7 @@ class Sweep(Scenario):
             for _ in range(self.PER_RUN):
                 # Retain-until a little after now, and after every earlier document's: each run's
                 # documents fall in a window of their own. The clock stands still at the receipt.
-                due = max(due + timedelta(milliseconds=1), datetime.now(UTC) + timedelta(seconds=2))
+                due = max(due + timedelta(milliseconds=1), datetime.now(UTC) + timedelta(seconds=5))
                 received = due - (retain_until(due) - due)
                 desk = world.desk(clock=standing(received))
                 desk.received(desk.filing(), pdf(world.rng, 1000))

@@ -32,10 +32,10 @@ RUNS_PER_ARCHIVE = 20
 
 
 def due_soon(server: ServerProcess, rng: random.Random, count: int) -> None:
-    """Documents whose retention ends a second from now, received "long ago" through services in
+    """Documents whose retention ends three seconds from now, received "long ago" through services in
     this process whose clock stands at that receipt: the server's sweeps take them."""
     for _ in range(count):
-        due = datetime.now(UTC) + timedelta(seconds=1)
+        due = datetime.now(UTC) + timedelta(seconds=3)
         received = due - (retain_until(due) - due)
         desk = Desk(build_services(Settings.from_env(server.env), clock=standing(received)),
                     server.url, rng)

@@ -11,8 +11,6 @@ from chalicelib.config import Settings
 from chalicelib.oversight.idcheck import IdChecker
 from chalicelib.services import Services, build_services
 
-from beian.demo import sensitive_fields
-
 NOW = datetime(2024, 7, 10, 2, 0, tzinfo=UTC)
 
 
@@ -42,9 +40,9 @@ def now() -> datetime:
 
 @pytest.fixture
 def checker(services: Services) -> IdChecker:
-    return IdChecker(services.backend.records, sensitive_fields(services), lambda: NOW)
+    return IdChecker(services.backend.records, services.sensitive, lambda: NOW)
 
 
 @pytest.fixture
 def embedded_checker(embedded: Services) -> IdChecker:
-    return IdChecker(embedded.backend.records, sensitive_fields(embedded), lambda: NOW)
+    return IdChecker(embedded.backend.records, embedded.sensitive, lambda: NOW)

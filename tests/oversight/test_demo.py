@@ -16,7 +16,7 @@ from chalicelib.oversight.periods import MONTH_INDEX, Quarter, filing_month
 from chalicelib.oversight.store import scan
 from chalicelib.services import Services, build_services
 
-from beian.demo import AlreadySeeded, seed_demo, sensitive_fields
+from beian.demo import AlreadySeeded, seed_demo
 
 QUARTER = Quarter(2024, 1)
 WORLD = datetime(2024, 4, 15, tzinfo=UTC)
@@ -75,7 +75,7 @@ def test_the_mix_has_late_steps_pending_ones_and_deliberate_defects(tmp_path: Pa
     assert {"invalid_checksum", "invalid_region", "invalid_birth_date", "legacy_15_digit", "underage",
             "duplicate"} <= set(codes)
     # Sealed as the real path seals: the checker unseals every number.
-    sensitive = sensitive_fields(services)
+    sensitive = services.sensitive
     approved = next(body for body in bodies if body["state"] == "approved")
     number = sensitive.reveal(approved["payload"]["subject"]["id_number"], filing_id=approved["id"],
                               path="subject.id_number")

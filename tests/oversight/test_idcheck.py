@@ -28,7 +28,6 @@ from chalicelib.rules import load_rules
 from chalicelib.services import Services
 from chalicelib.validators import organisation_code, resident_id, uscc
 
-from beian.demo import sensitive_fields
 from beian.synthetic import filing_payload, resident_id_number, uscc_number
 
 FILED_ON = date(2024, 7, 10)
@@ -209,7 +208,7 @@ def test_a_storage_failure_on_arrival_is_logged_without_the_number_and_left_to_t
         embedded: Services, rng: random.Random, now: datetime, caplog: pytest.LogCaptureFixture) -> None:
     payload = filing_payload(rng, "individual")
     record = submitted(embedded, payload)
-    broken = IdChecker(BrokenRecords(embedded.backend.records), sensitive_fields(embedded), lambda: now)
+    broken = IdChecker(BrokenRecords(embedded.backend.records), embedded.sensitive, lambda: now)
     with caplog.at_level(logging.ERROR, logger="beian.oversight"):
         assert check_on_arrival(broken, record) == []
     assert record.key in caplog.text

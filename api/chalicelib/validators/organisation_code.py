@@ -2,7 +2,7 @@
 
 The body is digits and upper-case Latin letters; the check character is a digit
 or ``X``. ``validate`` returns the compact form (9 characters, no hyphen);
-``format`` gives the printed form ``XXXXXXXX-X``.
+``format`` gives the printed form: eight characters, a hyphen, the check character.
 """
 
 from __future__ import annotations
@@ -59,6 +59,6 @@ def is_valid(number: str) -> bool:
 
 
 def format(number: str) -> str:
-    """Return the printed form ``XXXXXXXX-X``."""
+    """Return the printed form: the eight characters, a hyphen, the check character."""
     number = compact(number)
     return f"{number[:8]}-{number[8:]}"
