@@ -182,6 +182,24 @@ def sweep_archive() -> dict[str, Any]:
     return current_services().archive.sweep_for(caller(), dry_run=dry_run).to_dict()
 
 
+@app.route("/findings", authorizer=bearer)
+@guarded
+def list_findings() -> dict[str, Any]:
+    return current_services().oversight.findings(caller(), query_params())
+
+
+@app.route("/filings/{filing_id}/findings", authorizer=bearer)
+@guarded
+def filing_findings(filing_id: str) -> dict[str, Any]:
+    return current_services().oversight.of_filing(caller(), filing_id)
+
+
+@app.route("/connected-sites", methods=["POST"], authorizer=bearer)
+@guarded
+def report_connected_sites() -> dict[str, Any]:
+    return current_services().oversight.report_sites(caller(), request_body())
+
+
 @app.route("/audit/export", authorizer=bearer)
 @guarded
 def export_audit() -> dict[str, Any]:

@@ -48,7 +48,7 @@ from chalicelib import workflow
 from chalicelib.consent import consent_record
 from chalicelib.deadlines import Deadlines, china_day
 from chalicelib.filings import FILING, FilingService, filing_indexes
-from chalicelib.oversight.idcheck import IdChecker, check_on_arrival
+from chalicelib.oversight.idcheck import check_on_arrival
 from chalicelib.oversight.periods import Quarter, day_start
 from chalicelib.oversight.sampling import draw_sample, publish, published, record_check
 from chalicelib.oversight.sites import ConnectedSite, save_site
@@ -99,10 +99,6 @@ class CachedDeadlines(Deadlines):
 
 class AlreadySeeded(Exception):
     """Filings of this seed are already in the archive."""
-
-
-def id_checker(services: Services) -> IdChecker:
-    return IdChecker(services.backend.records, services.sensitive, utc_now)
 
 
 @dataclass
@@ -171,10 +167,10 @@ class Seeder:
     def __init__(self, services: Services, seed: int, quarter: Quarter, now: datetime) -> None:
         backend = services.backend
         sensitive = services.sensitive
+        self._checker = services.id_checker
         self._filings = FilingService(services.settings, backend.records, backend.notifier,
-                                      services.audit, sensitive, CachedDeadlines(), utc_now)
+                                      services.audit, sensitive, CachedDeadlines(), self._checker, utc_now)
         self._records = backend.records
-        self._checker = IdChecker(backend.records, sensitive, utc_now)
         self._rules_version = load_rules().version
         self._rng = random.Random(seed)  # noqa: S311 -- synthetic data, reproducible on purpose
         self._seed = seed
@@ -279,8 +275,7 @@ class Seeder:
         """What ``FilingService.act`` does to the body, without a principal or a save."""
         source = body["state"]
         target = workflow.TRANSITIONS[action].target
-        self._filings._leave(body, source, at)
-        self._filings._enter(body, target, at)
+        self._filings.move(body, target, at)
         body["history"].append({"at": at.isoformat(), "action": action, "from": source, "to": target,
                                 "actor": actor, "role": role, "note": ""})
         body["updated_at"] = at.isoformat()
@@ -289,7 +284,7 @@ class Seeder:
         """Take the filing through the workflow until a step would fall after ``now``."""
         rng = self._rng
         verifier, reviewer = f"verifier:{body['provider']}-1", f"reviewer:{body['province']}-1"
-        self._filings._enter(body, workflow.SUBMITTED, created)
+        self._filings.move(body, workflow.SUBMITTED, created)
         first = "import" if body.get("legacy_import") else "submit"
         actor = "legacy-import" if body.get("legacy_import") else f"applicant:{body['id']}"
         body["history"].append({"at": created.isoformat(), "action": first, "to": workflow.SUBMITTED,

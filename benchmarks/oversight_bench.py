@@ -33,12 +33,13 @@ WORLD_NOW = "2024-04-15T00:00:00+00:00"
 SEED = 2010
 NOTE = (
     "Peak memory is flat: the report keeps one set of counts per stratum, never a list of filings. "
-    "The counting costs the same per filing at both sizes; the extra time is in reading records. "
-    "Profiling one month's slice on 2026-11-28 (not part of this command) put SQLite's share at about "
-    "24 µs per filing at 100,000 and 48 µs at 1,000,000 (each filing is looked up by key from the month "
-    "index: deeper B-trees and a 7 GB file against SQLite's default 2 MiB page cache); a 2 GiB "
-    "`PRAGMA cache_size` on the reading connection narrowed the per-filing gap to about 10%. A first run "
-    "over an archive that is not in the page cache takes longer.")
+    "Profiling one month's slice on 2026-11-28 (warm page cache, not part of this command) gave about "
+    "140 µs per filing at 100,000 and 130-178 µs at 1,000,000: two thirds of it decoding the records' "
+    "JSON, a sixth SQLite's reads, so the cost per filing barely depends on the archive's size. The "
+    "report needs enough free RAM for the archive to stay in the operating system's page cache (7 GB "
+    "at 1,000,000 filings): an earlier run with 8 GB of RAM taken by other benchmarks' files in "
+    "/dev/shm gave 217.7 s (12.2x), its reads going to disk. A first run over an archive that is not "
+    "in the page cache takes longer.")
 REPORT = ("import typer; from beian.cli.reports import register; app = typer.Typer(); "
           "register(app); app()")
 

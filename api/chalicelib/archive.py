@@ -22,9 +22,9 @@ from . import policy
 from .audit import AuditLog
 from .auth import Principal
 from .documents import DOCUMENT, RECEIVED, retain_until, retention_entry
-from .errors import Invalid, RetentionLocked, not_found
+from .errors import Invalid, RetentionLocked, invalid_cursor, not_found
 from .filings import FILING, FilingService, stale
-from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
+from .ports import BadCursor, BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
 from .sensitive import SensitiveFields
 from .validators import ValidationError, resident_id
 
@@ -83,9 +83,12 @@ class ArchiveService:
         self._audit.record(principal, "archive.search", f"index:{index}",
                            purpose=str(criteria.get("purpose", ""))[:200],
                            details={"by": key, "from": since, "to": until})
-        page = self._records.query(index, index_value, sort_from=since,
-                                   sort_to=(until + "\uffff") if until else "\uffff",
-                                   limit=MAX_RESULTS, after=criteria.get("cursor") or None)
+        try:
+            page = self._records.query(index, index_value, sort_from=since,
+                                       sort_to=(until + "\uffff") if until else "\uffff",
+                                       limit=MAX_RESULTS, after=criteria.get("cursor") or None)
+        except BadCursor as error:
+            raise invalid_cursor() from error
         visible = [record for record in page.records
                    if record.kind == FILING and policy.in_scope(principal, record.body)]
         return {"filings": [self._summary(record) for record in visible], "cursor": page.cursor,

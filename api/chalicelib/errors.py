@@ -55,6 +55,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+def invalid_cursor() -> Invalid:
+    return Invalid("分页游标无效，请从第一页重新查询",
+                   "The cursor is not one this query handed out; start again from the first page", field="cursor")
+
+
 class RetentionLocked(DomainError):
     """Deleting or overwriting before retain-until, or disposing of a held record."""
 

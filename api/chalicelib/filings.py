@@ -47,7 +47,7 @@ def new_filing_id(today: date) -> str:
 
 class FilingService:
     def __init__(self, settings: Settings, records: Records, notifier: Notifier, audit: AuditLog,
-                 sensitive: SensitiveFields, deadlines: Deadlines,
+                 sensitive: SensitiveFields, deadlines: Deadlines, id_checker: IdChecker,
                  clock: Callable[[], datetime]) -> None:
         self._settings = settings
         self._records = records
@@ -57,7 +57,7 @@ class FilingService:
         self._deadlines = deadlines
         self._clock = clock
         # 二.(二)3(1): every ID number is checked automatically when it arrives.
-        self._id_checker = IdChecker(records, sensitive, clock)
+        self._id_checker = id_checker
 
     # -- reading -------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class FilingService:
             "submission": submission,
         }
         self.apply_payload(body, normalised)
-        self._enter(body, workflow.SUBMITTED, now)
+        self.move(body, workflow.SUBMITTED, now)
         body["history"].append({"at": now.isoformat(), "action": "submit", "to": workflow.SUBMITTED,
                                 "actor": f"applicant:{filing_id}"})
         # Audited first: if the audit log fails, nothing is saved and the 503 is true; a filing
@@ -223,8 +223,7 @@ class FilingService:
         params = dict(params or {})
         if on_apply is not None:
             on_apply(body, params)
-        self._leave(body, str(record.body["state"]), now)
-        self._enter(body, step.target, now)
+        self.move(body, step.target, now)
         body["history"].append({
             "at": now.isoformat(), "action": action, "from": record.body["state"],
             "to": step.target, "actor": principal.subject, "role": principal.role,
@@ -258,8 +257,7 @@ class FilingService:
                           "outcome must be confirmed, changed or unreachable", field="outcome")
         now = self._clock()
         body = copy.deepcopy(dict(record.body))
-        self._leave(body, workflow.APPROVED, now)
-        self._enter(body, workflow.APPROVED, now)
+        self.move(body, workflow.APPROVED, now)  # meets this follow-up's deadline, starts the next
         body.setdefault("follow_ups", []).append({
             "at": now.isoformat(), "by": principal.subject, "outcome": outcome,
             "note": str(note or "")[:500]})
@@ -281,16 +279,17 @@ class FilingService:
         except (StorageError, ValueError):
             log.exception("SMS %s for filing %s was not sent", notice, body["id"])
 
-    def _enter(self, body: dict[str, Any], state: str, now: datetime) -> None:
-        body["state"] = state
-        pending = workflow.PENDING_DEADLINE.get(state)
-        if pending:
-            body["deadlines"][pending] = self._deadlines.start(pending, now)
-
-    def _leave(self, body: dict[str, Any], state: str, now: datetime) -> None:
-        pending = workflow.PENDING_DEADLINE.get(state)
+    def move(self, body: dict[str, Any], target: str, now: datetime) -> None:
+        """Put ``body`` in state ``target`` at ``now``: the pending deadline of the state it is
+        in is met, the one of ``target`` (if any) starts. The demo seeder walks its synthetic
+        filings through this same bookkeeping."""
+        pending = workflow.PENDING_DEADLINE.get(str(body["state"]))
         if pending and pending in body["deadlines"]:
             body["deadlines"][pending] = self._deadlines.meet(body["deadlines"][pending], now)
+        body["state"] = target
+        pending = workflow.PENDING_DEADLINE.get(target)
+        if pending:
+            body["deadlines"][pending] = self._deadlines.start(pending, now)
 
 
 

@@ -62,6 +62,9 @@ HOLD_LINKS = {"release": link("delete_filings_filing_id_holds_case_id", filing_i
                               case_id="$request.body#/case_id")}
 HOLDS = shape({"filing": STRING, "holds": {"type": "array", "items": OBJECT}})
 DISPOSALS = {"type": "array", "items": shape({"document": STRING, "filing": STRING, "retain_until": STRING})}
+FINDING = shape({"filing_id": STRING, "field": STRING, "code": STRING, "reason_zh": STRING, "reason_en": STRING,
+                 "state": STRING, "provider": STRING, "province": STRING, "found_at": STRING},
+                {"related": {"type": "array", "items": STRING}, "resolved_at": STRING})
 SUMMARY = shape({"id": STRING, "state": STRING, "provider": STRING, "province": STRING, "created_at": STRING,
                  "filing_number": {"type": "string", "nullable": True},
                  "domains": {"type": "array", "items": STRING}, "holds": {"type": "array", "items": STRING}})
@@ -176,6 +179,25 @@ OPERATIONS += (
               errors=("400", "401", "403"),
               response=shape({"dry_run": {"type": "boolean"}, "disposed": DISPOSALS, "held": DISPOSALS,
                               "certificate_seq": {"type": "integer", "nullable": True}, "examined": INTEGER})),
+    Operation("get", "/findings",
+              "Open ID-check findings: the provider's own, or one month's for the filing center, "
+              "inspectors and (in their province) reviewers; audited", auth=True,
+              query=("month", "provider", "province", "limit", "cursor"), errors=("400", "401", "403"),
+              response=shape({"findings": {"type": "array", "items": FINDING},
+                              "cursor": {"type": "string", "nullable": True}})),
+    Operation("get", "/filings/{filing_id}/findings", "Every ID-check finding of a filing, open and resolved",
+              auth=True, errors=("401", "403", "404"),
+              response=shape({"filing": STRING, "findings": {"type": "array", "items": FINDING}})),
+    Operation("post", "/connected-sites",
+              "The provider's access records of the websites it connects (all saved or none)", auth=True,
+              request={"type": "object", "required": ["sites"], "properties": {"sites": {
+                  "type": "array", "items": {"type": "object", "required": ["domain", "province", "connected_at"],
+                                             "properties": {"domain": STRING, "province": STRING,
+                                                            "connected_at": STRING, "filing_number": STRING,
+                                                            "pre_2010": {"type": "boolean"},
+                                                            "reverified_at": STRING}}}}},
+              errors=("400", "401", "403"),
+              response=shape({"saved": INTEGER, "filed": INTEGER, "pre_2010": INTEGER})),
     Operation("get", "/audit/export", "The whole audit log with a fresh signed checkpoint (audited)",
               auth=True, errors=("401", "403", "503"),
               response=shape({"format": STRING, "public_key": STRING, "entries": {"type": "array", "items": OBJECT}})),

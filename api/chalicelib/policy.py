@@ -28,6 +28,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "delete_document": frozenset({"compliance_officer", "admin"}),
     "audit_export": frozenset({"compliance_officer", "inspector", "admin"}),
     "users": frozenset({"admin"}),
+    "findings": frozenset({"verifier", "reviewer", "filing_center", "compliance_officer",
+                           "inspector", "admin"}),
+    "connected_sites": frozenset({"compliance_officer", "admin"}),
 }
 
 

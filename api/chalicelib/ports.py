@@ -29,6 +29,10 @@ class BlobMissing(StorageError):
     pass
 
 
+class BadCursor(ValueError):
+    """An ``after`` that no query of this index handed out: the caller's mistake, not storage's."""
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """One way to find a record: all records with ``value`` in ``index``, ordered by ``sort``."""

@@ -16,6 +16,8 @@ from .deadlines import Deadlines
 from .documents import DocumentService
 from .filings import FilingService
 from .keyring import ArchiveKeys
+from .oversight.idcheck import IdChecker
+from .oversight.service import OversightService
 from .ports import Backend
 from .sensitive import SensitiveFields
 from .steps import Steps
@@ -38,6 +40,8 @@ class Services:
     steps: Steps
     archive: ArchiveService
     sensitive: SensitiveFields
+    id_checker: IdChecker
+    oversight: OversightService
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
@@ -46,8 +50,9 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
     audit = AuditLog(backend.audit, vault)
     keys = ArchiveKeys(vault)
     sensitive = SensitiveFields(vault)
+    id_checker = IdChecker(backend.records, sensitive, clock)
     filings = FilingService(settings, backend.records, backend.notifier, audit, sensitive,
-                            Deadlines(), clock)
+                            Deadlines(), id_checker, clock)
     documents = DocumentService(settings, backend.records, backend.blobs, keys, filings, audit,
                                 clock)
     archive = ArchiveService(backend.records, backend.blobs, audit, filings, sensitive, clock)
@@ -55,7 +60,8 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         settings=settings, backend=backend, audit=audit, keys=keys, filings=filings,
         auth=Authenticator(settings, vault, filings.token_hash), documents=documents,
         steps=Steps(filings, documents, archive, keys, sensitive, backend.records, clock),
-        archive=archive, sensitive=sensitive,
+        archive=archive, sensitive=sensitive, id_checker=id_checker,
+        oversight=OversightService(backend.records, audit, filings.load_for),
     )
 
 

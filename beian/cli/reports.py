@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..demo import AlreadySeeded, default_quarter, id_checker, seed_demo
+from ..demo import AlreadySeeded, default_quarter, seed_demo
 from .admin import fail
 
 console = Console()
@@ -161,7 +161,7 @@ def check_ids(
 ) -> None:
     """证件号码批量自动核查 / Re-check every ID number and unit code of a month or quarter."""
     services = current_services()
-    checker = id_checker(services)
+    checker = services.id_checker
     try:
         months = months_of(month, quarter)
     except DomainError as error:
@@ -188,7 +188,7 @@ def findings(
 ) -> None:
     """未关闭的核查问题：某接入服务单位的，或某月的 / Open findings of a provider or of a month."""
     services = current_services()
-    checker = id_checker(services)
+    checker = services.id_checker
     if (provider is None) == (month is None):
         raise typer.BadParameter("请给出 --provider 或 --month 之一 / Give --provider or --month")
     try:

@@ -25,6 +25,7 @@ ON_FILINGS: dict[str, set[str]] = {
     "key_release": {"verifier", "reviewer", "compliance_officer", "inspector"},
     "hold": {"compliance_officer"},
     "delete_document": {"compliance_officer", "admin"},  # allowed to ask; retention refuses (409)
+    "findings": EVERYONE - {"applicant"},
 }
 # Routes without a filing: role -> expected status class.
 WITHOUT_FILING: dict[str, dict[str, int]] = {
@@ -36,6 +37,8 @@ WITHOUT_FILING: dict[str, dict[str, int]] = {
     "sweep": {role: 200 if role in {"compliance_officer", "admin"} else 403 for role in ROLES},
     "audit_export": {role: 200 if role in {"compliance_officer", "inspector", "admin"} else 403
                      for role in ROLES},
+    "findings": {"applicant": 403, **dict.fromkeys(ROLES[1:], 200)},
+    "connected_sites": {role: 200 if role in {"compliance_officer", "admin"} else 403 for role in ROLES},
 }
 
 
@@ -76,6 +79,7 @@ def test_route_role_scope_matrix(live_server: str, rng: random.Random, tmp_path:
                                            {"purpose": "matrix check", "public_key": key}),
         "hold": lambda c, f: c.call("POST", f"/filings/{f}/holds", {"case_id": "M-1", "reason": "matrix"}),
         "delete_document": lambda c, f: c.call("DELETE", f"/filings/{f}/documents/{document['id']}"),
+        "findings": lambda c, f: c.call("GET", f"/filings/{f}/findings"),
     }
     mismatches = []
     # Roles are checked before state, so the verifier's one successful step changes no other row.
@@ -96,6 +100,9 @@ def test_route_role_scope_matrix(live_server: str, rng: random.Random, tmp_path:
         "search": lambda c: c.call("GET", "/archive/search?provider=demo-idc&purpose=matrix"),
         "sweep": lambda c: c.call("POST", "/archive/sweep", {"dry_run": True}),
         "audit_export": lambda c: c.call("GET", "/audit/export"),
+        "findings": lambda c: c.call("GET", "/findings?month=2024-01"),
+        "connected_sites": lambda c: c.call("POST", "/connected-sites", {"sites": [
+            {"domain": "matrix.example.cn", "province": "京", "connected_at": "2024-01-02T03:04:05Z"}]}),
     }
     for route, call_ in other_routes.items():
         for role in ROLES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from chalicelib.ports import Backend, IndexEntry, Record, VersionConflict
+from chalicelib.ports import Backend, BadCursor, IndexEntry, Record, VersionConflict
 
 
 def _filing(key: str, *indexes: IndexEntry, **body: object) -> Record:
@@ -128,6 +128,20 @@ def test_pages_follow_the_cursor_to_the_end(backend: Backend) -> None:
                                  after=bounded.cursor)
     assert _keys(bounded.records) + _keys(rest.records) == ["f-2", "f-3", "f-4", "f-5"]
     assert rest.cursor is None
+
+
+def test_a_cursor_not_handed_out_by_the_query_is_refused(backend: Backend) -> None:
+    backend.records.save(_filing("f-1", IndexEntry("provider", "p", "s1")))
+    backend.records.save(_filing("f-2", IndexEntry("provider", "q", "s1")))
+    backend.records.save(_filing("f-3", IndexEntry("provider", "q", "s2")))
+    other = backend.records.query("provider", "q", limit=1).cursor
+    assert other is not None
+    for cursor in ("not base64!", "W10=", "eyJhIjoxfQ==", "WyJhIiwgMV0="):  # garbage, [], {"a":1}, ["a",1]
+        with pytest.raises(BadCursor):
+            backend.records.query("provider", "p", after=cursor)
+    if backend.name == "aws":  # a cursor names the partition; the embedded one only a position
+        with pytest.raises(BadCursor):
+            backend.records.query("provider", "p", after=other)
 
 
 def test_query_cost_follows_the_results_not_the_table(backend: Backend) -> None:

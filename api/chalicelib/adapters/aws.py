@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from ..config import Settings
 from ..ports import (
     Backend,
+    BadCursor,
     BlobInfo,
     BlobLocked,
     BlobMissing,
@@ -231,8 +232,10 @@ class DynamoRecords:
             condition = "pk = :pk AND sk BETWEEN :lo AND :hi"
         start: dict[str, Any] = {}
         if after is not None:
-            pk, sk = decode_cursor(after)
-            start["ExclusiveStartKey"] = {"pk": _s(str(pk)), "sk": _s(str(sk))}
+            pk, sk = decode_cursor(after, 2)
+            if pk != values[":pk"]["S"]:  # DynamoDB would refuse it as a server error
+                raise BadCursor("cursor of another query")
+            start["ExclusiveStartKey"] = {"pk": _s(pk), "sk": _s(sk)}
         # One item more than asked tells whether another page exists.
         reply = self._clients.dynamodb.query(
             TableName=self._table, KeyConditionExpression=condition,

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from ..config import Settings
 from ..ports import (
     Backend,
+    BadCursor,
     BlobInfo,
     BlobLocked,
     BlobMissing,
@@ -159,11 +160,15 @@ def encode_cursor(position: Any) -> str:
     return base64.urlsafe_b64encode(dump_json(position).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> Any:
+def decode_cursor(cursor: str, parts: int) -> list[str]:
+    """The ``parts`` strings that ``encode_cursor`` packed, or BadCursor."""
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError) as error:
-        raise ValueError("bad cursor") from error
+        raise BadCursor("bad cursor") from error
+    if not isinstance(position, list) or len(position) != parts or not all(isinstance(p, str) for p in position):
+        raise BadCursor("bad cursor")
+    return position
 
 
 def now_iso() -> str:
@@ -388,8 +393,8 @@ class SqliteRecords:
         # Kinds are never empty, so every entry sorting at sort_from is after (sort_from, "", "").
         start = (sort_from, "", "")
         if after is not None:
-            after_sort, after_kind, after_key = decode_cursor(after)
-            start = max(start, (str(after_sort), str(after_kind), str(after_key)))
+            after_sort, after_kind, after_key = decode_cursor(after, 3)
+            start = max(start, (after_sort, after_kind, after_key))
         # The row value lets SQLite seek the primary key straight to the start, and reading
         # one row more than asked tells whether another page exists.
         rows = self._db.connection().execute(

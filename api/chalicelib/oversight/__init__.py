@@ -8,6 +8,7 @@
 * ``sites``: the provider's access records (``connected_site``), the filing rate's denominator.
 * ``periods``: months and quarters in China Standard Time, and the ``month`` index.
 * ``charts`` and ``render``: SVG charts, CSV and Markdown.
+* ``service``: the API's view of findings, and the provider's feed of connected sites.
 
 This package imports nothing from ``chalicelib.filings``, so ``FilingService`` may import
 ``idcheck`` (the arrival hook) and ``periods`` (the month index) without a cycle.

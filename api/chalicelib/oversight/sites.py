@@ -4,7 +4,8 @@ A ``connected_site`` record is one website (domain) a provider connects, in the 
 its subject, with when it was connected, whether it holds an approved filing (``filed``) and,
 for a site connected before on-site verification began (``pre_2010``, 三.(一)6: such sites
 were to be re-verified in person by the end of September 2010), when that re-verification
-was done. The provider's access system keeps these up to date; the demo seeder makes them.
+was done. The provider's access system reports them (``POST /connected-sites``); the demo
+seeder makes them for its synthetic archive.
 Records are found by province, ordered by ``connected_at``.
 """
 
