@@ -26,19 +26,19 @@ from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
 from benchmarks.load_bench import PDF_HEAD, UNTHROTTLED, Ledger, ServerProcess, check
 from benchmarks.stress_figures import record, scaled
-from tests.faults.support import Desk, pdf, standing
+from tests.faults.support import Desk, pdf
 
 RUNS_PER_ARCHIVE = 20
 
 
 def due_soon(server: ServerProcess, rng: random.Random, count: int) -> None:
-    """Documents whose retention ends three seconds from now, received "long ago" through services in
-    this process whose clock stands at that receipt: the server's sweeps take them."""
+    """Documents whose retention ends three seconds from now, received "long ago" through services
+    in this process whose clock stands at each receipt: the server's sweeps take them."""
+    receipt = [datetime.now(UTC)]
+    desk = Desk(build_services(Settings.from_env(server.env), clock=lambda: receipt[0]), server.url, rng)
     for _ in range(count):
         due = datetime.now(UTC) + timedelta(seconds=3)
-        received = due - (retain_until(due) - due)
-        desk = Desk(build_services(Settings.from_env(server.env), clock=standing(received)),
-                    server.url, rng)
+        receipt[0] = due - (retain_until(due) - due)
         desk.received(desk.filing(), pdf(rng, 2000))
 
 
@@ -97,14 +97,15 @@ def after_restart(server: ServerProcess, ledger: Ledger, traffic: Traffic, rng: 
     received = [(filing_id, document_id, digest) for filing_id, acked in ledger.filings.items()
                 for document_id, digest in acked.documents.items() if f"{filing_id}/{document_id}" not in
                 traffic.disposed]
-    for filing_id, document_id, digest in rng.sample(received, min(2, len(received))):
+    sampled = rng.sample(received, min(1, len(received)))  # one decrypted per run: RSA is slow here
+    for filing_id, document_id, digest in sampled:
         copy = verifier.retrieve(filing_id, document_id, "崩溃后核对", work / "copy.pdf")
         if hashlib.sha256(copy.read_bytes()).hexdigest() != digest:
             problems.append(f"{filing_id}/{document_id} does not decrypt to what was uploaded")
     export = server.staff("inspector").call("GET", "/audit/export")
     if not verify_export(export["entries"], export["public_key"]).ok:
         problems.append("the audit log does not verify")
-    return checked + left.filings + left.documents + 2, problems
+    return checked + left.filings + left.documents + len(sampled), problems
 
 
 def test_a_killed_server_loses_nothing_and_shows_nothing_half_written(tmp_path: Path) -> None:
