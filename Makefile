@@ -58,7 +58,7 @@ package: $(STAMP)
 deploy-check: $(STAMP) system-deps
 	$(BIN)/beian deploy-check
 
-stress: $(STAMP) system-deps node-deps
+stress: $(STAMP) system-deps site
 	BEIAN_STRESS=1 $(BIN)/pytest -q -m "not browser" tests
 
 bench: $(STAMP)

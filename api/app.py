@@ -19,7 +19,7 @@ app = Chalice(app_name="beian", configure_logs=False)
 install_error_handling(app)
 
 
-@app.authorizer()
+@app.authorizer(ttl_seconds=60)  # API Gateway reuses an answer this long: a revocation waits at most this
 def bearer(auth_request: AuthRequest) -> AuthResponse:
     """Staff JWTs and applicants' filing tokens, checked the same locally and on AWS."""
     try:

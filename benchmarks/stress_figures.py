@@ -7,7 +7,8 @@ count, ``make stress`` (BEIAN_STRESS=1) the long one.
     BEIAN_STRESS=1 .venv/bin/python benchmarks/stress_figures.py --write
 
 runs the suite as ``make stress`` does (every test but the browser ones), with BEIAN_FIGURES
-and a JUnit report, and writes the "Reliability figures" section of RESULTS.md.
+and a JUnit report, and writes the "Reliability figures" section of RESULTS.md. Like ``make
+stress``, it needs the built site (``make site``): some tests read it.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="write the section into benchmarks/RESULTS.md")
     args = parser.parse_args()
+    if not (ROOT / "build" / "site" / "index.html").exists():
+        sys.exit("build/site is missing: run `make site` first")
     with tempfile.TemporaryDirectory() as work:
         figures_file, junit = Path(work, "figures.jsonl"), Path(work, "junit.xml")
         figures_file.touch()

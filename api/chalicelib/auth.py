@@ -69,10 +69,12 @@ def invalid_token() -> Unauthorized:
 
 class Authenticator:
     def __init__(self, settings: Settings, vault: Vault,
-                 filing_token_hash: Callable[[str], str | None]) -> None:
+                 filing_token_hash: Callable[[str], str | None],
+                 revoked: Callable[[str, int], bool]) -> None:
         self._settings = settings
         self._vault = vault
         self._filing_token_hash = filing_token_hash
+        self._revoked = revoked  # (subject, issued at) -> whether an admin revoked it since
 
     def _signing_key(self) -> Ed25519PrivateKey:
         raw = self._vault.secret(
@@ -123,7 +125,7 @@ class Authenticator:
         except jwt.PyJWTError as error:
             raise invalid_token() from error
         role = str(claims.get("role") or claims.get("custom:role") or "")
-        if role not in STAFF_ROLES:
+        if role not in STAFF_ROLES or self._revoked(str(claims["sub"]), int(claims.get("iat", 0))):
             raise invalid_token()
         return Principal(
             subject=str(claims["sub"]), role=role,

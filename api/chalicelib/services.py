@@ -20,6 +20,7 @@ from .oversight.idcheck import IdChecker
 from .oversight.service import OversightService
 from .ports import Backend
 from .sensitive import SensitiveFields
+from .staff import StaffTokens
 from .steps import Steps
 from .vault import Vault
 
@@ -33,6 +34,7 @@ class Services:
     settings: Settings
     backend: Backend
     auth: Authenticator
+    staff: StaffTokens
     audit: AuditLog
     keys: ArchiveKeys
     filings: FilingService
@@ -55,10 +57,12 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
                             Deadlines(), id_checker, clock)
     documents = DocumentService(settings, backend.records, backend.blobs, keys, filings, audit,
                                 clock)
+    staff = StaffTokens(backend.records, audit)
     archive = ArchiveService(backend.records, backend.blobs, audit, filings, sensitive, clock)
     return Services(
         settings=settings, backend=backend, audit=audit, keys=keys, filings=filings,
-        auth=Authenticator(settings, vault, filings.token_hash), documents=documents,
+        auth=Authenticator(settings, vault, filings.token_hash, staff.revoked), staff=staff,
+        documents=documents,
         steps=Steps(filings, documents, archive, keys, sensitive, backend.records, clock),
         archive=archive, sensitive=sensitive, id_checker=id_checker,
         oversight=OversightService(backend.records, audit, filings.load_for),

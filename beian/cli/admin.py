@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import os
 import signal
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from chalicelib.auth import STAFF_ROLES
+from chalicelib.auth import STAFF_ROLES, Principal
 from chalicelib.config import Settings
 from chalicelib.errors import DomainError
 from chalicelib.services import current_services
@@ -93,6 +94,23 @@ def add_user(
     except DomainError as error:
         fail(error)
     typer.echo(token)
+
+
+@users.command("revoke")
+def revoke_user(
+    name: str = typer.Option(..., help="姓名或工号（令牌的 sub）/ Name or staff id (the token's sub)"),
+    reason: str = typer.Option(..., help="原因，记入审计日志 / Reason, kept in the audit log"),
+) -> None:
+    """吊销某工作人员现有的全部令牌 / Revoke every token a staff member holds now."""
+    services = current_services()
+    operator = Principal(f"cli:{getpass.getuser()}", "admin", services.settings.provider,
+                         services.settings.province)
+    try:
+        revoked = services.staff.revoke(operator, name, reason)
+    except DomainError as error:
+        fail(error)
+    console.print(f"已吊销 {revoked['subject']} 此前签发的令牌；新令牌可用 beian users add 签发。\n"
+                  f"Tokens of {revoked['subject']} issued so far are revoked; issue a new one with beian users add.")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+from chalicelib.errors import Forbidden
 from chalicelib.ports import StorageError
 from chalicelib.services import current_services
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -92,3 +93,36 @@ def test_tokens_from_a_jwks_issuer(live_server: str, jwks_issuer: Callable[..., 
         with pytest.raises(ApiError) as refused:
             BeianClient(live_server, token).call("GET", f"/filings/{filing['id']}")
         assert refused.value.status == 401
+
+
+def test_a_revoked_staff_members_tokens_stop_working_and_new_ones_work(
+        live_server: str, rng: random.Random) -> None:
+    from typer.testing import CliRunner
+
+    from beian.cli import app
+
+    services = current_services()
+    filing, _ = BeianClient(live_server).submit(filing_payload(rng, "enterprise"))
+    where = {"provider": services.settings.provider, "province": services.settings.province}
+    lost, colleague = (services.auth.issue(name, "verifier", **where) for name in ("alice", "bob"))
+    path = f"/filings/{filing['id']}"
+    assert BeianClient(live_server, lost).call("GET", path)["id"] == filing["id"]
+    refused = CliRunner().invoke(app, ["users", "revoke", "--name", "alice", "--reason", " "])
+    assert refused.exit_code != 0 and "Give the reason" in refused.output
+    done = CliRunner().invoke(app, ["users", "revoke", "--name", "alice", "--reason", "laptop lost on 2026-11-28"])
+    assert done.exit_code == 0, done.output
+    with pytest.raises(ApiError) as gone:
+        BeianClient(live_server, lost).call("GET", path)
+    assert gone.value.status == 401
+    assert BeianClient(live_server, colleague).call("GET", path)["id"] == filing["id"]  # only alice's
+    not_before = services.backend.records.get("staff_revocation", "alice")
+    assert not_before is not None
+    while time.time() < not_before.body["not_before"]:
+        time.sleep(0.1)
+    fresh = services.auth.issue("alice", "verifier", **where)
+    assert BeianClient(live_server, fresh).call("GET", path)["id"] == filing["id"]
+    inspector = BeianClient(live_server, services.auth.issue("i", "inspector"))
+    (entry,) = [e for e in inspector.call("GET", "/audit/export")["entries"] if e["action"] == "staff.revoke"]
+    assert entry["object"] == "staff:alice" and entry["purpose"] == "laptop lost on 2026-11-28"
+    with pytest.raises(Forbidden):
+        services.staff.revoke(services.auth.authenticate(f"Bearer {colleague}"), "alice", "not mine to do")
