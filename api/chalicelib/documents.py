@@ -39,13 +39,13 @@ MIN_PURPOSE_CHARS = 2
 # Beyond the identity documents the rules list: the on-site photo (二.(二)1(4)), the domain
 # certificate the domain check relies on (二.(二)1(5)), and the forms the system makes.
 FACE_PHOTO = "face_photo"
-DOMAIN_CERTIFICATE = "domain_certificate"
 VERIFICATION_FORM = "verification_form"
-EXTRA_UPLOAD_TYPES = (FACE_PHOTO, DOMAIN_CERTIFICATE)
 
 
 def uploadable_types() -> set[str]:
-    return {document.id for document in load_rules().documents} | set(EXTRA_UPLOAD_TYPES)
+    """Identity documents and evidence, both from the rules file."""
+    rules = load_rules()
+    return {document.id for document in rules.documents} | {evidence.id for evidence in rules.evidence}
 
 
 def retain_until(start: datetime) -> datetime:
@@ -90,6 +90,10 @@ class DocumentService:
         document_type = request.get("document_type")
         if document_type not in uploadable_types():
             raise Invalid("不支持的材料类型", "Unknown document type", field="document_type")
+        evidence = {item.id: item for item in load_rules().evidence}.get(str(document_type))
+        if evidence is not None and principal.role not in evidence.uploaded_by:
+            raise Forbidden(f"当前角色不能上传{evidence.name.zh}",
+                            f"The role {principal.role} may not upload this: {evidence.name.en}")
         size = request.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise Invalid("文件大小须为非负整数（字节）", "size must be a whole number of bytes",
@@ -135,12 +139,9 @@ class DocumentService:
     @staticmethod
     def _photo_metadata(principal: Principal, document_type: object,
                         photo: object) -> dict[str, Any] | None:
-        """The on-site photo is taken by the verifier, whose client checked and stamped it."""
+        """The on-site photo comes with what the verifier's client checked and stamped."""
         if document_type != FACE_PHOTO:
             return None
-        if principal.role != "verifier":
-            raise Forbidden("现场照片须由核验人员在备案现场采集",
-                            "The on-site photo is taken by the verifier at the filing desk")
         spec = load_rules().photo
         if not isinstance(photo, Mapping) or not (
                 {photo.get("width"), photo.get("height")} == {spec.long_side_px, spec.short_side_px}

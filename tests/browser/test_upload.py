@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chalicelib.rules import load_rules
 from chalicelib.services import current_services
 
 from beian.client import BeianClient
@@ -141,6 +142,19 @@ def test_a_wrong_token_says_what_to_check(page: Any, applicant: Applicant) -> No
     alert = page.wait_for_selector("[role=alert]").inner_text()
     assert "access token" in alert and "bft_" in alert
     assert "令牌" not in alert
+
+
+def test_the_document_choices_and_their_names_come_from_the_rules(page: Any, applicant: Applicant) -> None:
+    applicant.open(page)
+    page.wait_for_selector("#upload-form")
+    offered = dict(page.eval_on_selector_all("#document-type option", "os => os.map(o => [o.value, o.textContent])"))
+    evidence = load_rules().evidence
+    for item in evidence:
+        if "applicant" in item.uploaded_by:
+            assert offered[item.id] == item.name.zh
+        else:  # the on-site photo is the verifier's to take
+            assert item.id not in offered
+    assert offered["business_licence"] == load_rules().document("business_licence").name.zh
 
 
 def test_a_file_that_is_not_pdf_jpeg_or_png_is_refused(page: Any, applicant: Applicant, tmp_path: Path) -> None:

@@ -242,6 +242,8 @@ def test_the_environment_variable_is_read_at_call_time(
         ),
         (lambda t: t.replace('validator = "mobile"', 'validator = "cellphone"'), "validator"),
         (lambda t: t.replace("amount = 20", "amount = true"), "amount"),
+        (lambda t: t.replace('uploaded_by = ["verifier"]', 'uploaded_by = ["reviewer"]'), "uploaded_by"),
+        (lambda t: t.replace('id = "domain_certificate"', 'id = "face_photo"'), "evidence"),
     ],
 )
 def test_a_broken_rules_file_is_refused(

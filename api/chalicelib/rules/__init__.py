@@ -47,6 +47,7 @@ __all__ = [
     "Document",
     "DocumentOptions",
     "DocumentRule",
+    "Evidence",
     "Field",
     "FieldGroup",
     "FormSection",
@@ -78,6 +79,7 @@ Nationality = Literal["cn", "foreign"]
 Holder = Literal["subject", "responsible_person"]
 EnteredBy = Literal["applicant", "provider"]
 DeadlineUnit = Literal["working_days", "months", "years"]
+UPLOADERS = frozenset({"applicant", "verifier"})  # the roles that may upload documents (policy.py)
 DeadlineBound = Literal["within", "at_least"]
 FormSectionKind = Literal["fields", "checks", "notes", "signatures"]
 KINDS: tuple[Kind, ...] = ("unit", "individual")
@@ -128,6 +130,16 @@ class Document(Serialisable):
     number_label: Bilingual
     identifier: str
     """Name of the validator in ``chalicelib.validators`` for the document's number."""
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Evidence(Serialisable):
+    """A document uploaded as evidence of a check (no number to validate), and who uploads it."""
+
+    id: str
+    name: Bilingual
+    uploaded_by: tuple[str, ...]
     citation: Citation
 
 
@@ -363,6 +375,7 @@ class Rules(Serialisable):
     nationalities: tuple[NationalityInfo, ...]
     subject_types: tuple[SubjectType, ...]
     documents: tuple[Document, ...]
+    evidence: tuple[Evidence, ...]
     responsible_person: ResponsiblePerson
     sections: tuple[Section, ...]
     fields: tuple[Field, ...]
@@ -388,6 +401,10 @@ class Rules(Serialisable):
     def document(self, document: str) -> Document:
         """Return the document with id ``document``."""
         return _lookup(self.documents, document, "document")
+
+    def evidence_type(self, evidence: str) -> Evidence:
+        """Return the evidence document with id ``evidence``."""
+        return _lookup(self.evidence, evidence, "evidence")
 
     def section(self, section: str) -> Section:
         """Return the payload section with id ``section``."""
@@ -522,6 +539,7 @@ class _Reader:
             ),
             subject_types=tuple(self._subject_type(t, document_ids) for t in root.tables("subject_types")),
             documents=documents,
+            evidence=tuple(self._evidence(t) for t in root.tables("evidence")),
             responsible_person=self._responsible_person(root.table("responsible_person"), document_ids),
             sections=sections,
             fields=fields,
@@ -535,7 +553,7 @@ class _Reader:
         for field in fields:
             if field.section not in {section.id for section in sections}:
                 raise root.fail(f"字段 {field.id} 所属的部分不存在", f"field {field.id} names no known section")
-        for name in ("subject_types", "documents", "sections", "fields", "field_groups"):
+        for name in ("subject_types", "documents", "evidence", "sections", "fields", "field_groups"):
             self._unique(root, name, [item.id for item in getattr(rules, name)])
         root.check_unused()
         return rules
@@ -566,6 +584,13 @@ class _Reader:
             identifier,
             self.citation(t),
         )
+
+    def _evidence(self, t: Table) -> Evidence:
+        uploaded_by = t.strings("uploaded_by")
+        if not uploaded_by or not set(uploaded_by) <= UPLOADERS:
+            raise t.fail("上传者须为 applicant 或 verifier", "uploaded_by must name applicant or verifier",
+                         "uploaded_by")
+        return Evidence(t.get("id", str), self.bilingual(t, "name"), uploaded_by, self.citation(t))
 
     def _document_rule(self, t: Table, document_ids: set[str]) -> DocumentRule:
         ids = t.strings("documents")

@@ -8,7 +8,6 @@ import { accessForm, documentNames, documentTable } from "./lib/filing.js";
 import { aside, formatBytes, generated, h, mount, pick, say } from "./lib/page.js";
 
 const SLOT_MARGIN_MS = 60 * 1000; // request a new slot rather than race its expiry
-const UPLOADABLE_EXTRAS = ["domain_certificate"];
 
 /** The media type the file's first bytes show (PDF, JPEG, PNG ...), or null: the API
  *  accepts only these, and whoever decrypts the file later checks it again. */
@@ -185,7 +184,8 @@ function documentOptions(rules, checklists, filing, names) {
       options.documents.map((id) => h("option", { value: id, selected: declared.subject === id && options.holder === "subject" }, pick(names[id]))),
     ),
   );
-  groups.push(h("optgroup", { label: say("其他材料", "Other") }, UPLOADABLE_EXTRAS.map((id) => h("option", { value: id }, pick(names[id])))));
+  const evidence = rules.evidence.filter((item) => item.uploaded_by.includes("applicant"));
+  groups.push(h("optgroup", { label: say("其他材料", "Other") }, evidence.map((item) => h("option", { value: item.id }, pick(item.name)))));
   return groups;
 }
 

@@ -5,22 +5,16 @@ import { formatBytes, formatDate, h, pick, say } from "./page.js";
 
 const STORE = { id: "beian.filing", token: "beian.token" };
 
-// Upload types the API accepts beyond the rules' identity documents (chalicelib/documents.py).
-const EXTRA_DOCUMENTS = {
-  domain_certificate: { zh: "域名证书", en: "Domain certificate" },
-  face_photo: { zh: "网站负责人现场照片", en: "On-site photo of the person responsible" },
-};
-
 const DOCUMENT_STATES = {
   awaiting_upload: { zh: "未收到", en: "Not received" },
   received: { zh: "已收妥", en: "Received" },
   rejected: { zh: "被拒收", en: "Rejected" },
 };
 
-/** Document names by id: the rules' documents and the extra upload types. */
+/** Document names by id: the rules' identity documents and evidence. */
 export function documentNames(rules) {
-  const names = { ...EXTRA_DOCUMENTS };
-  for (const document of rules.documents) names[document.id] = document.name;
+  const names = {};
+  for (const document of [...rules.documents, ...rules.evidence]) names[document.id] = document.name;
   return names;
 }
 
