@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import random
@@ -12,9 +11,9 @@ from pathlib import Path
 import pytest
 from chalicelib.services import current_services
 
-import crypto
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
+from tests.faults.support import seal
 
 
 def test_applicant_uploads_and_verifier_decrypts_identical_bytes(
@@ -69,14 +68,8 @@ def test_an_upload_encrypted_for_another_document_is_refused(
     second = applicant.call("POST", f"/filings/{filing['id']}/documents",
                             {"document_type": "business_licence", "size": 5000, "media_type": "application/pdf"})
     # Encrypt for the first slot's context, upload into the second slot.
-    sealed = io.BytesIO()
-    crypto.encrypt_stream(io.BytesIO(source.read_bytes()), sealed,
-                          recipients=[crypto.PublicKey.load(base64.b64decode(
-                              first["envelope"]["recipients"][0]["spki"]))],
-                          context=crypto.Context(**first["envelope"]["context"]))
-    size = sealed.tell()
-    sealed.seek(0)
-    applicant.post_to_slot(second["upload"], sealed, size)
+    sealed = seal(first["envelope"], source.read_bytes())
+    applicant.post_to_slot(second["upload"], io.BytesIO(sealed), len(sealed))
     with pytest.raises(ApiError) as refused:
         applicant.call("POST", f"/filings/{filing['id']}/documents/{second['document']['id']}"
                        "/complete")

@@ -3,8 +3,6 @@ size and count limits before anything is stored, and nothing ever served inline.
 
 from __future__ import annotations
 
-import base64
-import io
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ import requests
 import crypto
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
+from tests.faults.support import post_sealed
 
 
 @pytest.fixture
@@ -76,14 +75,7 @@ def test_a_document_whose_content_is_not_its_declared_type_is_not_handed_over(
     applicant = BeianClient(live_server, token)
     slot = applicant.call("POST", f"/filings/{filing['id']}/documents",
                           {"document_type": "business_licence", "size": 20, "media_type": "application/pdf"})
-    sealed = io.BytesIO()
-    crypto.encrypt_stream(io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(12)), sealed,
-                          recipients=[crypto.PublicKey.load(base64.b64decode(
-                              slot["envelope"]["recipients"][0]["spki"]))],
-                          context=crypto.Context(**slot["envelope"]["context"]))
-    size = sealed.tell()
-    sealed.seek(0)
-    applicant.post_to_slot(slot["upload"], sealed, size)
+    post_sealed(live_server, slot, b"\x89PNG\r\n\x1a\n" + bytes(12))
     applicant.call("POST", f"/filings/{filing['id']}/documents/{slot['document']['id']}/complete")
     verifier = staff("verifier")  # type: ignore[operator]
     with pytest.raises(ApiError) as mismatch:

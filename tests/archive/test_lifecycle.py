@@ -4,8 +4,6 @@ offline and fails on every kind of tampering."""
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import random
 import time
@@ -22,10 +20,10 @@ from chalicelib.ports import BlobLocked
 from chalicelib.services import Services, build_services, current_services
 from typer.testing import CliRunner
 
-import crypto
 from beian.cli import app as cli
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
+from tests.faults.support import post_sealed
 
 LOCK_SECONDS = 4
 
@@ -37,14 +35,7 @@ def archived_long_ago(services: Services, rng: random.Random, live_server: str) 
     slot = services.documents.request_upload(applicant, filing["id"],
                                               {"document_type": "business_licence", "size": 3000,
                                                "media_type": "application/pdf"})
-    sealed = io.BytesIO()
-    crypto.encrypt_stream(io.BytesIO(b"%PDF-" + bytes(rng.getrandbits(8) for _ in range(2995))), sealed,
-                          recipients=[crypto.PublicKey.load(base64.b64decode(
-                              slot["envelope"]["recipients"][0]["spki"]))],
-                          context=crypto.Context(**slot["envelope"]["context"]))
-    size = sealed.tell()
-    sealed.seek(0)
-    BeianClient(live_server).post_to_slot(slot["upload"], sealed, size)
+    post_sealed(live_server, slot, b"%PDF-" + bytes(rng.getrandbits(8) for _ in range(2995)))
     document = services.documents.complete_upload(applicant, filing["id"], slot["document"]["id"])
     return filing["id"], document["id"]
 
