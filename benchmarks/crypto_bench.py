@@ -25,7 +25,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # crypto/ from this tree, installed or not
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SCRATCH = Path("/dev/shm/beian-crypto-bench")
 CHUNK = 64 * 1024
 MIB = 1024 * 1024
@@ -241,17 +240,6 @@ def report(sizes: list[int], repeat: int, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    start = text.find("## Envelope encryption")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,1024", help="file sizes in MiB")
@@ -269,6 +257,8 @@ def main() -> None:
     section = report(sizes, args.repeat, command)
     print(section)
     if args.write:
+        from benchmarks.results import write_section
+
         write_section(section)
 
 

@@ -42,7 +42,6 @@ from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Load"
 STARTUP_SECONDS = 30
 # The server's rate limit is per client address and every client here is 127.0.0.1.
@@ -339,7 +338,7 @@ def render(args: argparse.Namespace, ledger: Ledger, seconds: float, checked: in
 
 
 def main() -> None:
-    from benchmarks.stress_figures import replace_section
+    from benchmarks.results import write_section
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--applicants", type=int, default=16)
@@ -357,7 +356,7 @@ def main() -> None:
     print(section)
     print("\n".join(problems[:20]))
     if args.write:
-        RESULTS.write_text(replace_section(RESULTS.read_text(encoding="utf-8"), section), encoding="utf-8")
+        write_section(section)
 
 
 if __name__ == "__main__":

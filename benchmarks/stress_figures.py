@@ -26,7 +26,6 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Reliability figures"
 # The figures, in the table's order: what was tried, and what counts as a failure.
 FIGURES: dict[str, tuple[str, str]] = {
@@ -111,15 +110,6 @@ def render(command: str, seconds: float, figures: dict[str, tuple[int, int]],
     ])
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the section of the same heading replaced (or appended)."""
-    heading = section.splitlines()[0]
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        return pattern.sub(lambda _: section + "\n", text, count=1)
-    return text.rstrip("\n") + "\n\n" + section
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="write the section into benchmarks/RESULTS.md")
@@ -138,8 +128,11 @@ def main() -> None:
                          totals(figures_file), junit_counts(junit))
     print(section)
     if args.write:
-        RESULTS.write_text(replace_section(RESULTS.read_text(encoding="utf-8"), section), encoding="utf-8")
+        from benchmarks.results import write_section
+
+        write_section(section)
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # benchmarks.results, when run as a script
     main()
