@@ -36,8 +36,8 @@ AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
 REJECTED = "rejected"
 MIN_PURPOSE_CHARS = 2
-# Beyond the identity documents the rules list: the on-site photo (二.(二)1(4)), the domain
-# certificate the domain check relies on (二.(二)1(5)), and the forms the system makes.
+# The on-site photo (evidence in the rules, 二.(二)1(4)) carries what the verifier's client
+# checked; the verification form is made by the system, never uploaded.
 FACE_PHOTO = "face_photo"
 VERIFICATION_FORM = "verification_form"
 

@@ -55,7 +55,7 @@ class OversightService:
         except BadCursor as error:
             raise invalid_cursor() from error
         found = [record.body for record in page.records
-                 if all(record.body.get(key) == value for key, value in wanted.items())]
+                 if all(record.body.get(field) == expected for field, expected in wanted.items())]
         self._audit.record(principal, "findings.list", f"findings:{index}:{value}",
                            details={"count": len(found), **wanted})
         return {"findings": found, "cursor": page.cursor}
@@ -78,8 +78,9 @@ class OversightService:
             raise Invalid(f"sites 须为 1 到 {MAX_SITES_PER_REQUEST} 个网站的列表",
                           f"sites must be a list of 1 to {MAX_SITES_PER_REQUEST} websites", field="sites")
         errors: list[dict[str, str]] = []
-        sites = [self._site(principal.provider, item, f"sites[{position}]", errors)
-                 for position, item in enumerate(raw)]
+        checked = [self._site(principal.provider, item, f"sites[{position}]", errors)
+                   for position, item in enumerate(raw)]
+        sites = [site for site in checked if site is not None]
         if errors:
             raise Invalid("接入网站信息有误，未保存任何一条，请逐项修改后重新提交",
                           "Some sites have errors; none was saved. Correct each one and send again",
@@ -87,12 +88,14 @@ class OversightService:
         self._audit.record(principal, "connected_sites.report", f"provider:{principal.provider}",
                            details={"count": len(sites)})
         for site in sites:
-            if site is not None:
-                save_site(self._records, site)
-        return {"saved": len(sites), "filed": sum(bool(site and site.filed) for site in sites),
-                "pre_2010": sum(bool(site and site.pre_2010) for site in sites)}
+            save_site(self._records, site)
+        return {"saved": len(sites), "filed": sum(site.filed for site in sites),
+                "pre_2010": sum(site.pre_2010 for site in sites)}
 
     def _site(self, provider: str, item: object, path: str, errors: list[dict[str, str]]) -> ConnectedSite | None:
+        """The site ``item`` describes, or None with its errors added to ``errors`` (once any
+        item has failed, later ones are only checked: nothing will be saved)."""
+
         def error(name: str, zh: str, en: str) -> None:
             errors.append({"field": f"{path}.{name}" if name else path, "code": "invalid",
                            "message_zh": zh, "message_en": en})

@@ -79,9 +79,9 @@ Nationality = Literal["cn", "foreign"]
 Holder = Literal["subject", "responsible_person"]
 EnteredBy = Literal["applicant", "provider"]
 DeadlineUnit = Literal["working_days", "months", "years"]
-UPLOADERS = frozenset({"applicant", "verifier"})  # the roles that may upload documents (policy.py)
 DeadlineBound = Literal["within", "at_least"]
 FormSectionKind = Literal["fields", "checks", "notes", "signatures"]
+UPLOADERS = frozenset({"applicant", "verifier"})  # the roles that may upload documents (policy.py)
 KINDS: tuple[Kind, ...] = ("unit", "individual")
 NATIONALITIES: tuple[Nationality, ...] = ("cn", "foreign")
 _ENTERED_BY: tuple[EnteredBy, ...] = ("applicant", "provider")
@@ -401,10 +401,6 @@ class Rules(Serialisable):
     def document(self, document: str) -> Document:
         """Return the document with id ``document``."""
         return _lookup(self.documents, document, "document")
-
-    def evidence_type(self, evidence: str) -> Evidence:
-        """Return the evidence document with id ``evidence``."""
-        return _lookup(self.evidence, evidence, "evidence")
 
     def section(self, section: str) -> Section:
         """Return the payload section with id ``section``."""
