@@ -9,8 +9,6 @@ last-flag`` and the preamble digest as associated data.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import os
 import struct
 import tempfile
@@ -21,7 +19,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Protocol
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidKey, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -61,12 +59,12 @@ class Sink(Protocol):
     def write(self, data: memoryview | bytes, /) -> int | None: ...
 
 
-def _derive(file_key: bytes, salt: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(file_key)
+def _hkdf(salt: bytes, info: bytes) -> HKDF:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info)
 
 
 def _commitment(header: Header, file_key: bytes) -> bytes:
-    return _derive(file_key, header.commitment_salt, COMMITMENT_INFO)
+    return _hkdf(header.commitment_salt, COMMITMENT_INFO).derive(file_key)
 
 
 def _with_recipients(header: Header, recipients: tuple[RecipientEntry, ...], file_key: bytes) -> Header:
@@ -75,15 +73,17 @@ def _with_recipients(header: Header, recipients: tuple[RecipientEntry, ...], fil
 
 
 def _verify_commitment(header: Header, file_key: bytes) -> None:
-    if not hmac.compare_digest(_commitment(header, file_key), header.commitment):
-        raise DecryptionError()
+    try:  # HKDF.verify compares in constant time
+        _hkdf(header.commitment_salt, COMMITMENT_INFO).verify(file_key, header.commitment)
+    except InvalidKey:
+        raise DecryptionError() from None
 
 
 class _ChunkCipher:
     """AES-256-GCM over the chunks of one body, with STREAM nonces."""
 
     def __init__(self, header: Header, file_key: bytes) -> None:
-        self._aead = AESGCM(_derive(file_key, header.preamble_digest, BODY_KEY_INFO))
+        self._aead = AESGCM(_hkdf(header.preamble_digest, BODY_KEY_INFO).derive(file_key))
         self._ad = header.preamble_digest
         self._prefix = header.nonce_prefix
         self.chunk_size = header.chunk_size
@@ -134,15 +134,15 @@ def seal_final_chunk(cipher: _ChunkCipher, counter: int, length: int, digest: by
 class _HashedBuffers:
     """Rotating buffers whose used parts are hashed with SHA-256 on a second thread.
 
-    hashlib releases the GIL on large buffers, so hashing overlaps the main
-    thread's I/O and AES instead of adding to it.
+    OpenSSL's hashing releases the GIL on large buffers, so hashing overlaps the
+    main thread's I/O and AES instead of adding to it.
     """
 
     def __init__(self, size: int, count: int = 2) -> None:
         self._buffers = [memoryview(bytearray(size)) for _ in range(count)]
         self._next = 0
         self._pending = 0
-        self._hash = hashlib.sha256()
+        self._hash = hashes.Hash(hashes.SHA256())
         self._todo: SimpleQueue[memoryview | None] = SimpleQueue()
         self._done: SimpleQueue[None] = SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="envelope-sha256", daemon=True)
@@ -169,7 +169,7 @@ class _HashedBuffers:
 
     def digest(self) -> bytes:
         self.close()
-        return self._hash.digest()
+        return self._hash.finalize()
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -276,7 +276,8 @@ def _open_body(src: Source, dst: Sink, header: Header, file_key: bytes, progress
         plain.hash(block[:written])
         total += written
         length, digest = _FINAL.unpack(cipher.open(counter, sealed[body:filled], last=True))
-        if length != total or not hmac.compare_digest(digest, plain.digest()):
+        # The final chunk has authenticated: a plain comparison leaks nothing an attacker can use.
+        if length != total or digest != plain.digest():
             raise DecryptionError()
         _write_all(dst, block[:written])
         if progress and written:

@@ -6,14 +6,23 @@ check an upload. The layout is specified in site/developers/envelope-format.en.m
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
 from typing import Protocol
 
+from cryptography.hazmat.primitives import hashes
+
 from crypto.errors import MalformedHeader, UnsupportedVersion
+
+
+def sha256(data: bytes) -> bytes:
+    """SHA-256 from cryptography's OpenSSL: crypto/ never imports hashlib, which would load a
+    second copy of OpenSSL (about 4 MiB of memory) for the same function."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
 
 MAGIC = b"BEIANENV"
 VERSION = 1
@@ -142,12 +151,12 @@ class Header:
     @cached_property
     def preamble_digest(self) -> bytes:
         """SHA-256 of the preamble: the chunks' associated data, HKDF salt and wrap label."""
-        return hashlib.sha256(self.preamble).digest()
+        return sha256(self.preamble)
 
     @cached_property
     def commitment_salt(self) -> bytes:
         """SHA-256 of every header byte before the commitment."""
-        return hashlib.sha256(self.preamble + self.recipients_section).digest()
+        return sha256(self.preamble + self.recipients_section)
 
     def encode(self) -> bytes:
         return self.preamble + self.recipients_section + self.commitment

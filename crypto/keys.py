@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -14,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from crypto.errors import CryptoError, DecryptionError, NoMatchingRecipient
-from crypto.format import FILE_KEY_SIZE, RecipientEntry, RecipientKind
+from crypto.format import FILE_KEY_SIZE, RecipientEntry, RecipientKind, sha256
 
 RSA_KEY_BITS = 3072
 _PEM_BEGIN = b"-----BEGIN"
@@ -27,7 +26,7 @@ def _oaep(label: bytes) -> padding.OAEP:
 
 
 def _fingerprint(spki_der: bytes) -> str:
-    digest = hashlib.sha256(spki_der).digest()
+    digest = sha256(spki_der)
     return "SHA256:" + base64.b32encode(digest).decode("ascii").rstrip("=")
 
 
