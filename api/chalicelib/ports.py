@@ -79,6 +79,11 @@ class Records(Protocol):
     def query(self, index: str, value: str, *, sort_from: str = "", sort_to: str = "\uffff",
               limit: int = 100, after: str | None = None) -> Page: ...
 
+    def lists(self, entry: IndexEntry, kind: str, key: str) -> bool:
+        """Whether index ``entry`` lists the record (``kind``, ``key``): one point read, however
+        many other records share the entry (a day's due date is shared by thousands)."""
+        ...
+
 
 @dataclass(frozen=True)
 class UploadSlot:

@@ -175,15 +175,7 @@ class Reconciler:
         return stale
 
     def _found_by(self, entry: IndexEntry, record: Record) -> bool:
-        page = self._records.query(entry.index, entry.value, sort_from=entry.sort, sort_to=entry.sort,
-                                   limit=PAGE)
-        while True:
-            if any(found.kind == record.kind and found.key == record.key for found in page.records):
-                return True
-            if page.cursor is None:
-                return False
-            page = self._records.query(entry.index, entry.value, sort_from=entry.sort, sort_to=entry.sort,
-                                       limit=PAGE, after=page.cursor)
+        return self._records.lists(entry, record.kind, record.key)
 
     # -- documents -----------------------------------------------------------------------
 

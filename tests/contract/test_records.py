@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -128,6 +129,19 @@ def test_pages_follow_the_cursor_to_the_end(backend: Backend) -> None:
                                  after=bounded.cursor)
     assert _keys(bounded.records) + _keys(rest.records) == ["f-2", "f-3", "f-4", "f-5"]
     assert rest.cursor is None
+
+
+def test_an_entry_lists_exactly_the_records_saved_under_it(backend: Backend) -> None:
+    shared = IndexEntry("due", "review#京", "2026-01-05")
+    first = backend.records.save(_filing("f-1", shared, IndexEntry("provider", "p", "s1")))
+    backend.records.save(_filing("f-2", shared))
+    assert backend.records.lists(shared, "filing", "f-1") and backend.records.lists(shared, "filing", "f-2")
+    assert not backend.records.lists(shared, "filing", "f-3")
+    assert not backend.records.lists(IndexEntry("due", "review#京", "2026-01-06"), "filing", "f-1")
+    assert not backend.records.lists(IndexEntry("provider", "p", "s1"), "document", "f-1")
+    backend.records.save(dataclasses.replace(first, indexes=(IndexEntry("provider", "p", "s1"),)))
+    assert not backend.records.lists(shared, "filing", "f-1")  # the old entry went with the save
+    assert backend.records.lists(IndexEntry("provider", "p", "s1"), "filing", "f-1")
 
 
 def test_a_cursor_not_handed_out_by_the_query_is_refused(backend: Backend) -> None:

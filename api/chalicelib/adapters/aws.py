@@ -159,6 +159,11 @@ class DynamoRecords:
             TableName=self._table, Key=_record_key(kind, key), ConsistentRead=True).get("Item")
         return None if item is None else _item_record(item)
 
+    def lists(self, entry: IndexEntry, kind: str, key: str) -> bool:
+        return "Item" in self._clients.dynamodb.get_item(
+            TableName=self._table, Key=_entry_item(entry, kind, key), ConsistentRead=True,
+            ProjectionExpression="pk")
+
     def save(self, record: Record) -> Record:
         check_record_names(record.kind, record.key, record.indexes)
         old = self._stored_entries(record) if record.version else set()

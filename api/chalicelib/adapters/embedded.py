@@ -336,6 +336,11 @@ class SqliteRecords:
         ).fetchone()
         return None if row is None else _row_record(kind, key, *row)
 
+    def lists(self, entry: IndexEntry, kind: str, key: str) -> bool:
+        return self._db.connection().execute(
+            "SELECT 1 FROM entries WHERE idx = ? AND value = ? AND sort = ? AND kind = ? AND key = ?",
+            (entry.index, entry.value, entry.sort, kind, key)).fetchone() is not None
+
     def save(self, record: Record) -> Record:
         check_record_names(record.kind, record.key, record.indexes)
         with self._db.transaction() as conn:
