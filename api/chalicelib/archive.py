@@ -22,7 +22,7 @@ from . import policy
 from .audit import AuditLog
 from .auth import Principal
 from .documents import DOCUMENT, RECEIVED, retain_until, retention_entry
-from .errors import Invalid, RetentionLocked, invalid_cursor, not_found
+from .errors import Conflict, Invalid, RetentionLocked, invalid_cursor, not_found
 from .filings import FILING, FilingService, stale
 from .ports import BadCursor, BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
 from .sensitive import SensitiveFields
@@ -170,6 +170,9 @@ class ArchiveService:
         record = self._records.get(DOCUMENT, f"{filing_id}/{document_id}")
         if record is None:
             raise not_found("材料", "Document")
+        if record.body.get("state") != RECEIVED:  # awaiting its upload, or already disposed of
+            raise Conflict("只有已归档的材料才能删除", "Only an archived document can be deleted",
+                           field="state")
         # Audited first, as a key release is: a deletion that goes through is never unrecorded.
         self._audit.record(principal, "archive.delete", f"document:{filing_id}/{document_id}")
         try:

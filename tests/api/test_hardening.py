@@ -4,7 +4,7 @@ size and count limits before anything is stored, and nothing ever served inline.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -98,3 +98,17 @@ def test_ciphertext_downloads_are_attachments_never_inline(live_server: str, sta
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == "application/octet-stream"
     assert reply.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_deleting_a_document_that_was_never_archived_is_a_conflict_not_a_crash(
+        live_server: str, staff: Callable[..., BeianClient], rng: random.Random) -> None:
+    """Found by the long stateful fuzz run: a DELETE on a document still awaiting its upload
+    answered 500 (it has no archive key yet)."""
+    filing, token = BeianClient(live_server).submit(filing_payload(rng, "enterprise"))
+    slot = BeianClient(live_server, token).call("POST", f"/filings/{filing['id']}/documents", {
+        "document_type": "business_licence", "size": 20, "media_type": "application/pdf"})
+    with pytest.raises(ApiError) as refused:
+        staff("compliance_officer").call("DELETE", f"/filings/{filing['id']}/documents/{slot['document']['id']}")
+    assert refused.value.status == 409 and refused.value.body["field"] == "state"
+    listed = BeianClient(live_server, token).call("GET", f"/filings/{filing['id']}/documents")["documents"]
+    assert [document["state"] for document in listed] == ["awaiting_upload"]
