@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 FULL = (
-    ("crypto_bench.py", "--sizes", "256,1024", "--repeat", "3", "--write"),
+    ("crypto_bench.py", "--sizes", "256,1024", "--repeat", "5", "--write"),
     ("archive_bench.py", "--sizes", "10000,1000000", "--aws-sizes", "100,300", "--write"),
     ("load_bench.py", "--applicants", "32", "--verifiers", "6", "--filings", "20", "--write"),
     ("oversight_bench.py", "--sizes", "100000,1000000", "--repeat", "3", "--workers", "2", "--write"),
