@@ -27,6 +27,7 @@ FILING_REF = {"$ref": "#/components/schemas/Filing"}
 DOCUMENT_REF = {"$ref": "#/components/schemas/Document"}
 # Every route that reads or writes storage may answer 503 when it fails: nothing was done.
 STORAGE = "503"
+TAMPERED = "500"  # a record read fails its signature: see integrity.py
 # The routes the embedded server and API Gateway throttle per client (429, Retry-After).
 THROTTLED = {("post", "/filings"), ("post", "/filings/{filing_id}/documents"), ("get", "/filings/{filing_id}")}
 
@@ -210,6 +211,7 @@ ERROR_TEXT = {
     "403": "Not allowed for this role", "404": "Not found, or outside the caller's scope",
     "409": "Not allowed in the current state, or changed by someone else",
     "413": "Too large", "429": "Too many requests from this client: retry after Retry-After seconds",
+    "500": "A stored record fails its integrity check (changed outside the system); nothing was done",
     "503": "A dependency (such as the audit log) failed; nothing was done",
 }
 
@@ -230,9 +232,9 @@ def _operation(op: Operation) -> dict[str, Any]:
         "responses": {op.status: success},
     }
     # Any body may be too large, a throttled route may refuse, and any route but this
-    # document's may find storage unavailable.
+    # document's may find storage unavailable or a record tampered with.
     errors = (*op.errors, *(("413",) if op.request else ()), *(("429",) if (op.method, op.path) in THROTTLED else ()),
-              *((STORAGE,) if op.path != "/openapi.json" else ()))
+              *((STORAGE, TAMPERED) if op.path != "/openapi.json" else ()))
     for status in dict.fromkeys(errors):
         doc["responses"][status] = {"description": ERROR_TEXT[status], "content": {
             "application/json": {"schema": ERROR_REF}}}

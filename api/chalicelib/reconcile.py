@@ -17,7 +17,9 @@ retention sweep). This module looks for each half-done pair from the records' si
 * a disposal no signed certificate names (a sweep that died before its certificate):
   certified late;
 * a filing or document whose index entries disagree with its body: saved again, which
-  rewrites the entries in the record's own transaction.
+  rewrites the entries in the record's own transaction;
+* a record whose signature does not match it (changed outside the archive): flagged and
+  left as it is, never re-signed.
 
 It never deletes an archived envelope that is still retained or held, and every repair
 is written to the audit log first.
@@ -36,8 +38,9 @@ from .auth import Principal
 from .config import Settings
 from .documents import AWAITING_UPLOAD, DOCUMENT, RECEIVED, DocumentService, retain_until, retention_entry
 from .filings import FILING, filing_indexes
+from .integrity import RecordTampered, SignedRecords
 from .keyring import HEADER_READ_BYTES, ArchiveKeys, EnvelopeRejected
-from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
+from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, VersionConflict
 from .services import Services, utc_now
 from .workflow import STATE_NAMES
 
@@ -58,6 +61,7 @@ KINDS: dict[str, str] = {
     "disposed_envelope_present": "disposed, but its archived envelope still exists",
     "uncertified_disposal": "disposed, but no signed disposal certificate names it",
     "index_mismatch": "its index entries disagree with its body",
+    "tampered_record": "its signature does not match it: it was changed outside the archive",
 }
 REPAIRED, FLAGGED, FOUND = "repaired", "flagged", "found"
 
@@ -89,13 +93,19 @@ class Report:
     def of(self, kind: str) -> list[Finding]:
         return [finding for finding in self.findings if finding.kind == kind]
 
+    def tampered(self, error: RecordTampered) -> None:
+        subject = f"{error.kind}:{error.key}"
+        if all(finding.subject != subject for finding in self.of("tampered_record")):
+            self.findings.append(Finding("tampered_record", subject, FLAGGED,
+                                         "left as it is: the audit log shows its history; a person decides"))
+
     def to_dict(self) -> dict[str, Any]:
         return {"repair": self.repair, "filings": self.filings, "documents": self.documents,
                 "clean": self.clean, "findings": [finding.to_dict() for finding in self.findings]}
 
 
 class Reconciler:
-    def __init__(self, settings: Settings, records: Records, blobs: Blobs, keys: ArchiveKeys,
+    def __init__(self, settings: Settings, records: SignedRecords, blobs: Blobs, keys: ArchiveKeys,
                  audit: AuditLog, clock: Callable[[], datetime]) -> None:
         self._settings = settings
         self._records = records
@@ -106,14 +116,14 @@ class Reconciler:
 
     def run(self, *, repair: bool = False) -> Report:
         report = Report(repair=repair)
-        filings = list(self._all("provider", self._settings.provider))
-        stale = self._stale_state_entries()
+        filings = list(self._all("provider", self._settings.provider, report))
+        stale = self._stale_state_entries(report)
         certified = self._certified()
         uncertified: list[Record] = []
         for filing in filings:
             report.filings += 1
             self._check_filing(filing, stale, report)
-            for document in list(self._all("documents", filing.key)):
+            for document in list(self._all("documents", filing.key, report)):
                 report.documents += 1
                 document = self._check_document(filing, document, report)
                 if document.body.get("state") == DISPOSED and self._document_ref(document) not in certified:
@@ -129,7 +139,11 @@ class Reconciler:
         now = self._clock()
         for staged in self._blobs.list_staged(DOCUMENTS):
             name = staged.key.removeprefix(DOCUMENTS)
-            document = self._records.get(DOCUMENT, name)
+            try:
+                document = self._records.get(DOCUMENT, name)
+            except RecordTampered as error:
+                report.tampered(error)
+                continue
             awaited = document is not None and document.body.get("state") == AWAITING_UPLOAD
             # An awaited upload can be completed until staging is cleaned; nothing completes a stray.
             kept = STAGING_KEPT if awaited else timedelta(seconds=self._settings.upload_slot_seconds)
@@ -144,7 +158,11 @@ class Reconciler:
 
     def _check_archive(self, report: Report) -> None:
         for archived in self._blobs.list_archived(DOCUMENTS):
-            document = self._records.get(DOCUMENT, archived.key.removeprefix(DOCUMENTS))
+            try:
+                document = self._records.get(DOCUMENT, archived.key.removeprefix(DOCUMENTS))
+            except RecordTampered as error:
+                report.tampered(error)
+                continue
             if document is None or archived.key not in (document.body.get("archive_key"),
                                                          document.body.get("staged_key")):
                 report.findings.append(Finding("stray_envelope", f"envelope:{archived.key}", FLAGGED,
@@ -164,13 +182,13 @@ class Reconciler:
         if problems:
             self._resave(filing, expected, "; ".join(problems), report)
 
-    def _stale_state_entries(self) -> set[str]:
+    def _stale_state_entries(self, report: Report) -> set[str]:
         """Filings that a state queue of this provider or province lists under another state."""
         stale = set()
         scopes = (f"provider:{self._settings.provider}", f"province:{self._settings.province}")
         for scope in scopes:
             for state in STATE_NAMES:
-                stale |= {record.key for record in self._all("state", f"{scope}#{state}")
+                stale |= {record.key for record in self._all("state", f"{scope}#{state}", report)
                           if record.kind == FILING and record.body.get("state") != state}
         return stale
 
@@ -321,11 +339,16 @@ class Reconciler:
         report.findings.append(Finding(kind, _subject(record), REPAIRED, detail))
         return saved
 
-    def _all(self, index: str, value: str) -> Iterator[Record]:
+    def _all(self, index: str, value: str, report: Report) -> Iterator[Record]:
+        """Every record the entry lists whose signature holds; the others go into ``report``."""
         cursor: str | None = None
         while True:
-            page = self._records.query(index, value, limit=PAGE, after=cursor)
-            yield from page.records
+            page = self._records.unverified.query(index, value, limit=PAGE, after=cursor)
+            for record in page.records:
+                try:
+                    yield self._records.verified(record)
+                except RecordTampered as error:
+                    report.tampered(error)
             if page.cursor is None:
                 return
             cursor = page.cursor
@@ -341,5 +364,5 @@ def _subject(record: Record) -> str:
 
 def reconciler_for(services: Services, clock: Callable[[], datetime] = utc_now) -> Reconciler:
     """The reconciler wired to the services' backend."""
-    return Reconciler(services.settings, services.backend.records, services.backend.blobs, services.keys,
+    return Reconciler(services.settings, services.integrity, services.backend.blobs, services.keys,
                       services.audit, clock)

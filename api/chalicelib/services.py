@@ -15,6 +15,7 @@ from .config import Settings
 from .deadlines import Deadlines
 from .documents import DocumentService
 from .filings import FilingService
+from .integrity import SignedRecords, signed_backend
 from .keyring import ArchiveKeys
 from .oversight.idcheck import IdChecker
 from .oversight.service import OversightService
@@ -22,7 +23,6 @@ from .ports import Backend
 from .sensitive import SensitiveFields
 from .staff import StaffTokens
 from .steps import Steps
-from .vault import Vault
 
 
 def utc_now() -> datetime:
@@ -44,11 +44,11 @@ class Services:
     sensitive: SensitiveFields
     id_checker: IdChecker
     oversight: OversightService
+    integrity: SignedRecords  # the same port as backend.records
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
-    backend = build_backend(settings)
-    vault = Vault(backend.records, backend.custody)
+    backend, integrity, vault = signed_backend(build_backend(settings))
     audit = AuditLog(backend.audit, vault)
     keys = ArchiveKeys(vault)
     sensitive = SensitiveFields(vault)
@@ -65,7 +65,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         documents=documents,
         steps=Steps(filings, documents, archive, keys, sensitive, backend.records, clock),
         archive=archive, sensitive=sensitive, id_checker=id_checker,
-        oversight=OversightService(backend.records, audit, filings.load_for),
+        oversight=OversightService(backend.records, audit, filings.load_for), integrity=integrity,
     )
 
 

@@ -6,6 +6,7 @@ Help and messages are in Chinese first, then English.
 from __future__ import annotations
 
 import typer
+from chalicelib.integrity import RecordTampered
 
 from . import admin, archive, deploy, envelope, reconcile, reports, roles, rules
 
@@ -20,4 +21,8 @@ for module in (admin, archive, deploy, envelope, reconcile, reports, roles, rule
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except RecordTampered as error:
+        admin.err.print(f"[red]{error.message_zh}[/red] / {error.message_en} ({error.kind}:{error.key})")
+        raise SystemExit(3) from None

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol, cast
 import pytest
 from chalicelib.audit import verify_export
 from chalicelib.auth import Principal
+from chalicelib.backend import build_backend
 from chalicelib.config import Settings
 from chalicelib.documents import DOCUMENT, retain_until
 from chalicelib.errors import Conflict, DomainError
@@ -83,8 +84,10 @@ class Faulty:
 
 
 def faulty_services(faults: Faults, clock: Callable[[], datetime], monkeypatch: pytest.MonkeyPatch) -> Services:
-    """The application's services over the configured backend, its writes going through ``faults``."""
-    real = current_services().backend
+    """The application's services over the configured backend, its writes going through ``faults``.
+
+    The faults sit beneath the record signing, where a storage call fails."""
+    real = build_backend(Settings.from_env())
     backend = dataclasses.replace(real, records=cast(Records, Faulty(real.records, "records", faults)),
                                   blobs=cast(Blobs, Faulty(real.blobs, "blobs", faults)),
                                   audit=cast(AuditStore, Faulty(real.audit, "audit", faults)))

@@ -15,6 +15,7 @@ from chalice.app import Chalice, Request, Response
 
 from ..auth import Principal
 from ..errors import DomainError, Invalid, TooLarge, Unauthorized
+from ..integrity import RecordTampered
 from ..ports import StorageError
 
 MAX_JSON_BYTES = 256 * 1024
@@ -81,6 +82,10 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(**path)
         except DomainError as error:
             return domain_error_response(error)
+        except RecordTampered as error:
+            logging.getLogger("beian.api").error("%s", error)
+            return error_response(500, "integrity", error.message_zh, error.message_en,
+                                  {"record": f"{error.kind}:{error.key}"})
         except StorageError:
             logging.getLogger("beian.api").exception("storage failed")
             return error_response(503, "unavailable", "存储暂不可用，本次操作未完成，请稍后重试",

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from ..backend import build_backend
 from ..config import Settings
 from ..deadlines import china_day
+from ..integrity import signed_backend
 from ..ports import Records
 from ..validators.filing_number import PROVINCES
 from ..workflow import APPROVED, PRE_VERIFICATION, REVIEW
@@ -252,7 +253,8 @@ class SerialRunner:
 
 def _tally_in_worker(job: tuple[Settings, Unit, AsOf]) -> dict[Stratum, Tally]:
     settings, unit, as_of = job
-    return tally_unit(build_backend(settings).records, unit, as_of)
+    backend, _, _ = signed_backend(build_backend(settings))
+    return tally_unit(backend.records, unit, as_of)
 
 
 class ProcessRunner:
