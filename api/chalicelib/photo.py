@@ -1,8 +1,9 @@
 """The on-site photo of the responsible person (notice 二.1(4)).
 
-800x600 pixels, colour, front-facing, showing the capture time and the curtain's
-marker. The verifier's client runs ``prepare_photo`` before encrypting: it refuses
-other sizes and greyscale images, reads the capture time from EXIF, and stamps the
+800x600 pixels (either way round: the rules give a long and a short side), colour,
+front-facing, showing the capture time and the curtain's marker. The verifier's
+client runs ``prepare_photo`` before encrypting: it refuses other sizes and
+greyscale images, reads the capture time from EXIF, and stamps the
 time and the provider's curtain marker visibly on the image if they are absent.
 """
 
@@ -18,8 +19,8 @@ from typing import Any
 from PIL import Image, ImageChops, ImageDraw, ImageFont, UnidentifiedImageError
 
 from .errors import Invalid
+from .rules import load_rules
 
-WIDTH, HEIGHT = 800, 600
 STAMP_KEY = "beian-stamp"
 EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_IFD = 0x8769
@@ -73,10 +74,12 @@ def prepare_photo(data: bytes, *, curtain_marker: str, now: datetime) -> tuple[b
     except (UnidentifiedImageError, OSError) as error:
         raise _refuse("照片无法识别，请上传 JPEG 或 PNG 图片",
                       "The photo cannot be read; use a JPEG or PNG image") from error
-    if image.size != (WIDTH, HEIGHT):
-        width, height = image.size
-        raise _refuse(f"照片须为 800×600 像素，当前为 {width}×{height}",
-                      f"The photo must be 800x600 pixels, not {width}x{height}")
+    spec = load_rules().photo
+    width, height = image.size
+    if (max(width, height), min(width, height)) != (spec.long_side_px, spec.short_side_px):
+        size = f"{spec.long_side_px}×{spec.short_side_px}"
+        raise _refuse(f"照片须为 {size} 像素（横竖均可），当前为 {width}×{height}",
+                      f"The photo must be {size} pixels (either way round), not {width}x{height}")
     if not _is_colour(image):
         raise _refuse("照片须为彩色照片", "The photo must be in colour, not greyscale")
     captured = _capture_time(image)
@@ -90,14 +93,15 @@ def prepare_photo(data: bytes, *, curtain_marker: str, now: datetime) -> tuple[b
     exif[0x0132] = (captured or now).strftime("%Y:%m:%d %H:%M:%S")
     out = io.BytesIO()
     stamped.save(out, format="JPEG", quality=92, exif=exif)
-    info = PhotoInfo(WIDTH, HEIGHT, True, captured_at, curtain_marker, not already)
+    info = PhotoInfo(width, height, True, captured_at, curtain_marker, not already)
     return out.getvalue(), info
 
 
 def _stamp(image: Image.Image, text: str) -> None:
     draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(str(cjk_font_path()), 22, index=0)
+    font_size = 22 if image.width >= 800 else 16  # the stamp fits across a portrait photo too
+    font = ImageFont.truetype(str(cjk_font_path()), font_size, index=0)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    x, y = WIDTH - (right - left) - 16, HEIGHT - (bottom - top) - 16
-    draw.rectangle((x - 8, y - 6, WIDTH - 8, HEIGHT - 8), fill=(0, 0, 0))
+    x, y = image.width - (right - left) - 16, image.height - (bottom - top) - 16
+    draw.rectangle((x - 8, y - 6, image.width - 8, image.height - 8), fill=(0, 0, 0))
     draw.text((x, y - top), text, font=font, fill=(255, 255, 255))

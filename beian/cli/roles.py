@@ -11,10 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import requests
 import typer
-from chalicelib.errors import DomainError
+from chalicelib import workflow
+from chalicelib.errors import DomainError, Invalid
 from chalicelib.photo import prepare_photo
 from chalicelib.rules import load_rules
+from chalicelib.validation import validate_field
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
@@ -39,6 +42,14 @@ def reported() -> Iterator[None]:
         raise typer.Exit(1) from None
     except DomainError as error:
         err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")
+        for item in error.details:
+            err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
+        raise typer.Exit(1) from None
+    except requests.ConnectionError as error:
+        url = error.request.url if error.request is not None else None
+        where = url.decode() if isinstance(url, bytes) else url or "the server"
+        err.print(f"[red]无法连接 {where}[/red]：服务是否在运行？可用 --url 或环境变量 BEIAN_URL 指定地址 / "
+                  f"Cannot reach {where}: is the server running? Give its address with --url or BEIAN_URL")
         raise typer.Exit(1) from None
 
 
@@ -67,10 +78,19 @@ def apply(file: Path = typer.Argument(..., exists=True, help="备案信息 JSON 
           url: str = URL) -> None:
     """提交备案信息 / Submit a filing (prints its id and the applicant's token once)."""
     with reported():
-        filing, token = BeianClient(url).submit(json.loads(file.read_text(encoding="utf-8")))
+        filing, token = BeianClient(url).submit(read_json(file))
     show_filing(filing)
     console.print("申请人访问令牌（请妥善保存，只显示一次）/ Applicant token (keep it; shown once):")
     typer.echo(token)
+
+
+def read_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        where = f"（第 {error.lineno} 行）/ (line {error.lineno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise Invalid(f"{file} 不是有效的 UTF-8 JSON 文件{where}", f"{file} is not a valid UTF-8 JSON file {where}",
+                      field="file") from None
 
 
 def status(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
@@ -105,14 +125,28 @@ def on_site(filing_id: str,
             photo: Path = typer.Option(..., exists=True, help="现场照片 / On-site photo"),
             curtain_marker: str = typer.Option(..., help="幕布标识 / Curtain marker text"),
             correction: list[str] = typer.Option([], help="field=说明 / field=note (repeatable)"),
+            access_provider: str | None = typer.Option(None, help="接入服务提供者名称 / Access provider"),
+            access_method: str | None = typer.Option(
+                None, help="接入方式 / Access method: dedicated_line, colocation, virtual_host, cloud, other"),
+            server_location: str | None = typer.Option(None, help="服务器放置地点 / Server location"),
+            ip: list[str] = typer.Option([], help="网站IP地址 / Website IP address (repeatable)"),
             url: str = URL, token: str = TOKEN) -> None:
-    """现场核验：照片、原件、核验单、协议 / Record the on-site verification.
+    """现场核验：照片、原件、核验单、协议、接入信息 / Record the on-site verification.
 
     Confirms every check of the verification form: run it only after checking the
-    originals in person, as the notice requires (二.1(5))."""
+    originals in person, as the notice requires (二.1(5)). The access information
+    (二.(二)1(5)) is the provider's to enter: give what the filing does not hold yet.
+    Nothing is uploaded unless the filing is in a state that allows the step and the
+    access information is complete."""
     client = BeianClient(url, token)
     with reported():
         filing = client.call("GET", f"/filings/{filing_id}")
+        workflow.transition("record_on_site", str(filing["state"]))
+        given = {"provider_name": access_provider, "access_method": access_method,
+                 "server_location": server_location, "ip_addresses": ip or None}
+        access = {**(filing["payload"].get("access") or {}),
+                  **{name: value for name, value in given.items() if value is not None}}
+        check_access(access, str(filing.get("subject_type") or ""))
         stamped, info = prepare_photo(photo.read_bytes(), curtain_marker=curtain_marker,
                                       now=datetime.now().astimezone())
         prepared = photo.with_name(f".{photo.stem}.beian-stamped.jpg")
@@ -133,8 +167,21 @@ def on_site(filing_id: str,
             "agreement_accepted": True, "contract_clause_accepted": True,
             "corrections": [dict(zip(("field", "note"), item.split("=", 1), strict=False))
                             for item in correction],
+            "access": access,
         }
         show_filing(client.act(filing_id, "record_on_site", params))
+
+
+def check_access(access: dict[str, Any], subject_type: str) -> None:
+    """Every access field as the API will check it, before the photo is stored for good."""
+    errors = [{"field": f"access.{name}", "message_zh": error.message_zh, "message_en": error.message_en}
+              for name in ("provider_name", "access_method", "server_location", "ip_addresses")
+              for error in validate_field(f"access.{name}", access.get(name),
+                                          subject_type=subject_type or None).errors]
+    if errors:
+        raise Invalid("接入信息不完整或有误：请用 --access-provider、--access-method、--server-location、--ip 补充",
+                      "The access information is incomplete or wrong: give --access-provider, --access-method, "
+                      "--server-location, --ip", details=errors)
 
 
 def submit(filing_id: str, url: str = URL, token: str = TOKEN) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chalicelib.errors import Invalid
 from chalicelib.photo import prepare_photo
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
@@ -36,9 +37,9 @@ def sent_texts() -> list[str]:
             sns_backends[DEFAULT_ACCOUNT_ID][region].sms_messages.values()]
 
 
-def on_site_photo(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    image = Image.new("RGB", (800, 600), (40, 90, 160))
-    image.paste((220, 180, 150), (300, 150, 500, 450))
+def on_site_photo(tmp_path: Path, size: tuple[int, int] = (800, 600)) -> tuple[Path, dict[str, Any]]:
+    image = Image.new("RGB", size, (40, 90, 160))
+    image.paste((220, 180, 150), (size[0] // 2 - 100, 150, size[0] // 2 + 100, 450))
     raw = io.BytesIO()
     image.save(raw, format="PNG")
     stamped, info = prepare_photo(raw.getvalue(), curtain_marker="示例IDC备案幕布",
@@ -259,7 +260,7 @@ def test_the_provider_enters_the_access_information_on_site(
     filing, _ = anonymous.submit(payload)  # 二.(二)1(5): the access section is the provider's
     verifier = staff("verifier")
     filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
-    photo, info = on_site_photo(tmp_path)
+    photo, info = on_site_photo(tmp_path, size=(600, 800))  # a portrait photo is as good
     uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
     params = on_site_params(filing, uploaded["id"])
     with pytest.raises(ApiError) as missing:
@@ -269,3 +270,13 @@ def test_the_provider_enters_the_access_information_on_site(
     filing = verifier.act(filing["id"], "record_on_site", {**params, "access": access})
     assert filing["state"] == "verified_on_site"
     assert filing["payload"]["access"]["ip_addresses"] == access["ip_addresses"]
+
+
+@pytest.mark.parametrize("size", [(800, 601), (1600, 1200), (600, 600)])
+def test_a_photo_of_another_size_is_refused_naming_the_size(tmp_path: Path, size: tuple[int, int]) -> None:
+    raw = io.BytesIO()
+    Image.new("RGB", size, (40, 90, 160)).save(raw, format="PNG")
+    with pytest.raises(Invalid) as refused:
+        prepare_photo(raw.getvalue(), curtain_marker="幕布", now=datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
+    assert refused.value.field == "photo"
+    assert f"not {size[0]}x{size[1]}" in refused.value.message_en and "800×600" in refused.value.message_zh

@@ -8,11 +8,23 @@ import re
 from pathlib import Path
 
 import pytest
+from chalicelib.auth import Principal
 from chalicelib.services import current_services
 from typer.testing import CliRunner
 
 from beian.cli import app
-from beian.synthetic import filing_payload
+from beian.synthetic import filing_payload, public_ip
+from tests.api.test_workflow import on_site_photo
+
+
+def flat(output: str) -> str:
+    """Rich wraps long lines to the terminal's width."""
+    return " ".join(output.split())
+
+
+def verifier_principal() -> Principal:
+    settings = current_services().settings
+    return Principal("alice", "verifier", provider=settings.provider, province=settings.province)
 
 
 @pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
@@ -52,3 +64,51 @@ def test_apply_status_upload_pre_verify_deadlines(live_server: str, rng: random.
     refused = runner.invoke(app, ["apply", str(bad), "--url", live_server])
     assert refused.exit_code == 1
     assert "contact.mobile" in refused.output and "website.domains[0]" in refused.output
+
+
+@pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
+def test_on_site_enters_the_access_information_and_stores_no_photo_when_the_step_cannot_go_on(
+        live_server: str, rng: random.Random, tmp_path: Path) -> None:
+    services = current_services()
+    payload = filing_payload(rng, "individual")
+    payload.pop("access")  # left to the provider, as the site's form allows
+    filing_id = str(services.filings.submit(payload)[0]["id"])
+    staff = services.auth.issue("alice", "verifier", provider=services.settings.provider,
+                                province=services.settings.province)
+    env = {"BEIAN_URL": live_server, "BEIAN_TOKEN": staff}
+    photo, _ = on_site_photo(tmp_path)
+    runner = CliRunner()
+    on_site = ["on-site", filing_id, "--photo", str(photo), "--curtain-marker", "示例IDC备案幕布"]
+
+    def photos() -> list[str]:
+        listed = services.documents.list_for(verifier_principal(), filing_id)
+        return [document["id"] for document in listed if document["document_type"] == "face_photo"]
+
+    too_early = runner.invoke(app, on_site, env=env)
+    assert too_early.exit_code == 1 and "record_on_site is not allowed" in flat(too_early.output)
+    assert runner.invoke(app, ["pre-verify", filing_id, "--pass"], env=env).exit_code == 0
+    incomplete = runner.invoke(app, [*on_site, "--ip", "203.0.113.300"], env=env)
+    assert incomplete.exit_code == 1
+    for field in ("access.provider_name", "access.access_method", "access.server_location", "access.ip_addresses"):
+        assert field in flat(incomplete.output)
+    assert photos() == []  # refused before the photo was stored (it could never be deleted again)
+
+    address = public_ip(rng)
+    done = runner.invoke(app, [*on_site, "--access-provider", "示例数据中心", "--access-method", "cloud",
+                               "--server-location", "北京市 示例机房", "--ip", address], env=env)
+    assert done.exit_code == 0, done.output
+    filing = services.filings.load_for(verifier_principal(), filing_id).body
+    assert filing["state"] == "verified_on_site" and len(photos()) == 1
+    assert filing["payload"]["access"] == {"provider_name": "示例数据中心", "access_method": "cloud",
+                                           "server_location": "北京市 示例机房", "ip_addresses": [address]}
+
+
+def test_a_malformed_filing_file_and_an_unreachable_server_get_one_clear_line(tmp_path: Path) -> None:
+    broken = tmp_path / "filing.json"
+    broken.write_text('{\n  "subject": {\n', encoding="utf-8")
+    runner = CliRunner()
+    applied = runner.invoke(app, ["apply", str(broken), "--url", "http://127.0.0.1:9"])
+    assert applied.exit_code == 1 and "line 3" in applied.output and "Traceback" not in applied.output
+    unreachable = runner.invoke(app, ["status", "F20260101-00000000", "--url", "http://127.0.0.1:9"])
+    assert unreachable.exit_code == 1 and "Cannot reach http://127.0.0.1:9/api/" in flat(unreachable.output)
+    assert "Traceback" not in unreachable.output

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from chalicelib.rules import Rules
+from chalicelib.rules import Rules, load_rules
 from chalicelib.validators import (
     VALIDATORS,
     ValidationError,
@@ -98,6 +99,17 @@ def test_residence_permit_prefixes_are_accepted_though_stdnum_rejects_them(
     stdnum_rejects = not ric.is_valid(number)
     we_accept = resident_id.is_valid(number)
     assert stdnum_rejects and we_accept
+
+
+@pytest.mark.parametrize(("region", "born"), [("310115", date(1985, 12, 12)), ("510107", date(1979, 3, 1))])
+def test_a_region_created_after_the_birth_year_is_accepted(make_resident_id: MakeResidentId, region: str,
+                                                           born: date) -> None:
+    """The code is where the number was issued: a Pudong (1993) number of someone born in 1985."""
+    from stdnum.cn import ric
+
+    number = make_resident_id(region, born, 22)
+    assert not ric.is_valid(number)  # stdnum checks the code against the birth year
+    assert resident_id.validate(number) == number
 
 
 def test_a_15_digit_number_is_refused_with_an_explanation() -> None:
@@ -378,3 +390,15 @@ def test_every_validator_the_rules_name_exists(rules: Rules) -> None:
     resolved_by_rules = {"choice", "nationality", "document_type", "document_number"}
     assert named - resolved_by_rules <= set(VALIDATORS)
     assert "document_number" in VALIDATORS
+
+
+def test_the_example_numbers_people_are_shown_are_valid() -> None:
+    """A hint or an error that offers an example must offer one that passes."""
+    shown = []
+    with pytest.raises(ValidationError) as caught:
+        phone.validate("电话")
+    shown += [caught.value.message_zh, caught.value.message_en]
+    shown += [text for field in load_rules().fields if field.validator == "phone"
+              for text in (field.hint.zh, field.hint.en)]
+    examples = {found for text in shown for found in re.findall(r"\b0\d{2,3}-\d{7,8}\b", text)}
+    assert examples and all(phone.is_valid(example) for example in examples), examples

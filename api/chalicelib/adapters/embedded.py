@@ -297,8 +297,7 @@ class _Database:
 
     def _open(self) -> sqlite3.Connection:
         _ensure_dir(self._path.parent)
-        # Create the file owner-only first: SQLite gives -wal and -shm the same mode.
-        os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
+        _create_private(self._path)
         conn = sqlite3.connect(self._path, timeout=_BUSY_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -320,6 +319,17 @@ class _Database:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file owner-only (SQLite gives -wal and -shm the same mode).
+
+    Never opens an existing one: closing any descriptor of the file drops every lock this
+    process holds on it (POSIX locks are per process), and another process (the CLI beside the
+    server) would then take itself for the last connection and delete the write-ahead log.
+    """
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
 
 
 def _row_record(kind: str, key: str, version: int, body: str, indexes: str) -> Record:

@@ -48,9 +48,9 @@ def validate(number: str) -> str:
     if not (_MOBILE.fullmatch(number) or _FIXED.fullmatch(number)):
         raise ValidationError(
             "invalid_format",
-            "电话号码格式不正确：手机号码为11位，固定电话请写区号和号码，如010-12345678。",
+            "电话号码格式不正确：手机号码为11位，固定电话请写区号和号码，如010-62345678。",
             "Not a valid phone number: mobile numbers have 11 digits; for a fixed line "
-            "give the area code and number, e.g. 010-12345678.",
+            "give the area code and number, e.g. 010-62345678.",
         )
     return number
 
@@ -73,7 +73,7 @@ def is_valid(number: str) -> bool:
 
 
 def format(number: str) -> str:
-    """Return the presentation form: ``138 0013 8000`` or ``010-12345678``."""
+    """Return the presentation form: ``138 0013 8000`` or ``010-62345678``."""
     number = compact(number)
     if _MOBILE.fullmatch(number):
         return f"{number[:3]} {number[3:7]} {number[7:]}"

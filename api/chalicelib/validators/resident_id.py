@@ -1,13 +1,17 @@
 """Resident ID number (公民身份号码, GB 11643), 18 characters.
 
-Wraps ``stdnum.cn.ric`` and differs from it in three ways:
+Wraps ``stdnum.cn.ric`` and differs from it in four ways:
 
 * the region codes 810000, 820000 and 830000 of the residence permits for
   Hong Kong, Macao and Taiwan residents (港澳台居民居住证) are accepted;
   stdnum knows no such region but the numbers share the checksum and layout;
 * a birth date in the future (China Standard Time) or before 1900 is rejected;
 * a 15-digit first-generation number gets its own error telling the person to
-  enter the 18-digit number instead.
+  enter the 18-digit number instead;
+* a region code is accepted if it was ever assigned, not only if it existed in
+  the birth year: the code is where the number was issued, so someone born in
+  1985 may hold a number of 上海浦东新区 (310115, created 1993). stdnum's
+  ``get_birth_place`` would refuse that real number.
 
 ``validate`` returns the compact form (18 characters, upper-case ``X``).
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -78,16 +83,18 @@ def validate(number: str) -> str:
         raise _invalid_birth_date() from None
     if not _EARLIEST_BIRTH <= birth <= _today_in_china():
         raise _invalid_birth_date()
-    if number[:6] not in RESIDENCE_PERMIT_REGIONS:
-        try:
-            ric.get_birth_place(number)
-        except StdnumError:
-            raise ValidationError(
-                "invalid_region",
-                "公民身份号码前6位地区码不存在。",
-                "The first six digits are not a known region code.",
-            ) from None
+    if number[:6] not in RESIDENCE_PERMIT_REGIONS and not _ever_assigned(number[:6]):
+        raise ValidationError(
+            "invalid_region",
+            "公民身份号码前6位地区码不存在。",
+            "The first six digits are not a known region code.",
+        )
     return number
+
+
+def _ever_assigned(region: str) -> bool:
+    """Whether stdnum's table of administrative divisions knows ``region`` in any period."""
+    return any(properties.get("county") for _, properties in numdb.get("cn/loc").info(region))
 
 
 def _invalid_birth_date() -> ValidationError:
