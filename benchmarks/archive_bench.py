@@ -126,7 +126,7 @@ def embedded_run(size: int) -> dict[str, Any]:
 
             result[name] = (*timed(search), statistics.mean(found))
         due: list[int] = []
-        result["sweep (due query)"] = (*timed(lambda _: due.append(len(services.archive.due(now))), 20),
+        result["sweep (due query)"] = (*timed(lambda _: due.append(len(list(services.archive.due(now)))), 20),
                                        statistics.mean(due))
         return result
     finally:

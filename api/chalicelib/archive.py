@@ -12,7 +12,7 @@ due, not with the size of the archive.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +37,7 @@ MAX_RESULTS = 200
 # One sweep's share: its certificate stays well inside DynamoDB's 400 KB item and the run
 # inside a Lambda's time; the hourly schedule keeps up with ~27,000 documents due a day.
 SWEEP_BATCH = 2000
+HELD_LISTED = 500  # held documents named in a sweep's one refusal entry (all are counted)
 CASE_ID = re.compile(r"^[\w\-./]{1,64}$")
 
 
@@ -165,14 +166,22 @@ class ArchiveService:
                                       _with_retention(document.indexes, keep_until)))
 
     def delete_document(self, principal: Principal, filing_id: str, document_id: str) -> None:
-        """An early delete, for anyone (admin included): refused while retained, and audited."""
-        policy.require(principal, "delete_document", self._filings.load(filing_id).body)
+        """An early delete, for anyone (admin included): refused while retained or held, and audited."""
+        filing = self._filings.load(filing_id).body
+        policy.require(principal, "delete_document", filing)
         record = self._records.get(DOCUMENT, f"{filing_id}/{document_id}")
         if record is None:
             raise not_found("材料", "Document")
         if record.body.get("state") != RECEIVED:  # awaiting its upload, or already disposed of
             raise Conflict("只有已归档的材料才能删除", "Only an archived document can be deleted",
                            field="state")
+        if filing.get("holds"):
+            self._audit.record(principal, "archive.delete_refused", f"document:{filing_id}/{document_id}",
+                               details={"reason": "legal hold"})
+            cases = "、".join(str(hold["case_id"]) for hold in filing["holds"])
+            raise RetentionLocked(f"备案处于保全中（{cases}），其材料不得删除",
+                                  f"The filing is under legal hold ({cases}): its documents cannot be deleted",
+                                  field="holds")
         # Audited first, as a key release is: a deletion that goes through is never unrecorded.
         self._audit.record(principal, "archive.delete", f"document:{filing_id}/{document_id}")
         try:
@@ -188,27 +197,33 @@ class ArchiveService:
         self._certify(principal, [{"document": document_id, "filing": filing_id,
                                    "retain_until": str(record.body["retain_until"])}])
 
-    def due(self, now: datetime | None = None, limit: int | None = None) -> list[Record]:
+    def due(self, now: datetime | None = None) -> Iterator[Record]:
         """Documents whose retain-until has passed and that are still kept, oldest first."""
         moment = (now or self._clock()).isoformat()
-        found: list[Record] = []
         cursor: str | None = None
-        while limit is None or len(found) < limit:
+        while True:
             page = self._records.query(RETENTION_INDEX, DOCUMENT, sort_to=moment, limit=500,
                                        after=cursor)
-            found += [record for record in page.records if record.body.get("state") == RECEIVED]
+            yield from (record for record in page.records if record.body.get("state") == RECEIVED)
             if page.cursor is None:
-                break
+                return
             cursor = page.cursor
-        return found if limit is None else found[:limit]
 
     def sweep_for(self, principal: Principal, *, dry_run: bool) -> SweepResult:
         policy.require(principal, "sweep")
         return self.sweep(principal, dry_run=dry_run)
 
     def sweep(self, principal: Principal = SYSTEM, *, dry_run: bool = False) -> SweepResult:
+        """Dispose of up to SWEEP_BATCH documents that are due and not held.
+
+        Held documents stay due, at the head of the queue: the sweep reads past them, so
+        however many are held, the others are disposed of on time. The refusals of one run
+        are audited in one entry, not one per held document every hour.
+        """
         result = SweepResult(dry_run=dry_run)
-        for record in self.due(limit=SWEEP_BATCH):
+        for record in self.due():
+            if len(result.disposed) == SWEEP_BATCH:
+                break
             result.examined += 1
             item = {"document": record.body["id"], "filing": record.body["filing"],
                     "retain_until": record.body["retain_until"]}
@@ -216,16 +231,16 @@ class ArchiveService:
             held = bool(filing and filing.body.get("holds"))
             if held or ((info := self._blobs.info(record.body["archive_key"])) and info.legal_hold):
                 result.held.append(item)
-                if not dry_run:
-                    self._audit.record(principal, "archive.dispose_refused",
-                                       f"document:{item['filing']}/{item['document']}",
-                                       details={"reason": "legal hold"})
                 continue
             if not dry_run:
                 with suppress(BlobMissing):  # a crash after the delete: finish the record below
                     self._blobs.delete(record.body["archive_key"])
                 self._dispose_record(record, principal)
             result.disposed.append(item)
+        if not dry_run and result.held:
+            self._audit.record(principal, "archive.dispose_refused", "archive",
+                               details={"reason": "legal hold", "count": len(result.held),
+                                        "documents": result.held[:HELD_LISTED]})
         if not dry_run and result.disposed:
             result.certificate_seq = self._certify(principal, result.disposed)
         return result

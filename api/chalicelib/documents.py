@@ -184,6 +184,7 @@ class DocumentService:
         else:
             keep_until = retain_until(now)
             info = self._blobs.promote(key, retain_until=keep_until)
+        self._hold_if_held(filing.body, info.key)
         body.update(state=RECEIVED, size=size, received_at=now.isoformat(), archive_key=info.key,
                     retain_until=keep_until.isoformat(), envelope=header)
         saved = self._records.save(Record(DOCUMENT, record.key, body, record.version,
@@ -234,6 +235,7 @@ class DocumentService:
         keep_until = retain_until(now)
         info = self._blobs.put(f"documents/{filing['id']}/{document_id}", encrypt(document_id),
                                retain_until=keep_until)
+        self._hold_if_held(filing, info.key)
         body = {"id": document_id, "filing": filing["id"], "document_type": document_type,
                 "state": RECEIVED, "size": info.size, "created_at": now.isoformat(),
                 "received_at": now.isoformat(), "uploaded_by": "system", "archive_key": info.key,
@@ -243,6 +245,11 @@ class DocumentService:
                                   indexes=(IndexEntry("documents", str(filing["id"]), now.isoformat()),
                                            retention_entry(keep_until))))
         return document_id
+
+    def _hold_if_held(self, filing: Mapping[str, Any], archive_key: str) -> None:
+        """A legal hold covers the filing's documents, those that arrive after it too."""
+        if filing.get("holds"):
+            self._blobs.set_legal_hold(archive_key, True)
 
     def _load(self, filing_id: str, document_id: str) -> Record:
         record = self._records.get(DOCUMENT, document_key(filing_id, document_id))

@@ -28,9 +28,11 @@ from tests.faults.support import post_sealed
 LOCK_SECONDS = 4
 
 
-def archived_long_ago(services: Services, rng: random.Random, live_server: str) -> tuple[str, str]:
-    """A filing with one document received so long ago that its retention ends in seconds."""
-    filing, _token = services.filings.submit(filing_payload(rng, "enterprise"))
+def archived_long_ago(services: Services, rng: random.Random, live_server: str,
+                      filing_id: str | None = None) -> tuple[str, str]:
+    """A document received so long ago that its retention ends in seconds (on a new filing,
+    or on ``filing_id``)."""
+    filing = {"id": filing_id} if filing_id else services.filings.submit(filing_payload(rng, "enterprise"))[0]
     applicant = Principal(f"applicant:{filing['id']}", "applicant", filing=filing["id"])
     slot = services.documents.request_upload(applicant, filing["id"],
                                               {"document_type": "business_licence", "size": 3000,
@@ -80,14 +82,24 @@ def test_archive_lifecycle(live_server: str, staff: Callable[..., BeianClient], 
         verifier.call("POST", f"/filings/{held_filing}/holds", {"case_id": "C-1", "reason": "litigation"})
     assert not_officer.value.status == 403
     officer.call("POST", f"/filings/{held_filing}/holds", {"case_id": "2026-INSP-7", "reason": "监管检查调取"})
+    # The hold covers the filing: a document that arrives after it is held as well.
+    _, later_doc = archived_long_ago(past, rng, live_server, held_filing)
+    later = current_services().backend.records.get("document", f"{held_filing}/{later_doc}")
+    assert later is not None
+    assert current_services().backend.blobs.info(later.body["archive_key"]).legal_hold  # type: ignore[union-attr]
 
     dry = officer.call("POST", "/archive/sweep", {"dry_run": True})
     assert dry["disposed"] == [] and dry["held"] == []  # nothing is due yet
     time.sleep(LOCK_SECONDS + 1.5)
     result = officer.call("POST", "/archive/sweep", {"dry_run": False})
     assert [item["document"] for item in result["disposed"]] == [free_doc]
-    assert [item["document"] for item in result["held"]] == [held_doc]
+    assert sorted(item["document"] for item in result["held"]) == sorted([held_doc, later_doc])
     assert result["certificate_seq"]
+    # Past its retention, a held document still cannot be deleted, not even by an admin.
+    with pytest.raises(ApiError) as still_held:
+        admin.call("DELETE", f"/filings/{held_filing}/documents/{later_doc}")
+    assert still_held.value.status == 409 and still_held.value.body["field"] == "holds"
+    assert "2026-INSP-7" in still_held.value.body["message_en"]
 
     documents = officer.call("GET", f"/filings/{free_filing}/documents")["documents"]
     assert [document["state"] for document in documents] == ["disposed"]
@@ -113,3 +125,24 @@ def test_archive_lifecycle(live_server: str, staff: Callable[..., BeianClient], 
         path.write_text(json.dumps(copy_))
         failed = runner.invoke(cli, ["audit", "verify", str(path), "--public-key", str(key)])
         assert failed.exit_code == 1, name
+
+
+def test_held_documents_never_hold_up_the_disposal_of_the_others(
+        live_server: str, staff: Callable[..., BeianClient], rng: random.Random,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chalicelib.archive.SWEEP_BATCH", 1)  # held ones alone would fill a batch
+    start = datetime.now(UTC)
+    lead = start + timedelta(seconds=LOCK_SECONDS) - retain_until(start)
+    past = build_services(Settings.from_env(), clock=lambda: datetime.now(UTC) + lead)
+    held = [archived_long_ago(past, rng, live_server) for _ in range(3)]
+    free = archived_long_ago(past, rng, live_server)  # the last in the queue
+    officer = staff("compliance_officer")
+    for filing_id, _ in held:
+        officer.call("POST", f"/filings/{filing_id}/holds", {"case_id": "2026-INSP-8", "reason": "监管检查调取"})
+    time.sleep(LOCK_SECONDS + 1.5)
+
+    result = current_services().archive.sweep()
+    assert [item["document"] for item in result.disposed] == [free[1]]
+    assert sorted(item["document"] for item in result.held) == sorted(document for _, document in held)
+    refusals = [entry for entry in current_services().audit.entries() if entry["action"] == "archive.dispose_refused"]
+    assert len(refusals) == 1 and refusals[0]["details"]["count"] == 3  # one entry a sweep, not one a document
