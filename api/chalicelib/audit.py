@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -160,21 +160,32 @@ class Verification:
     entries: int = 0
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
+    # What the last valid checkpoint signs: an export cut at an earlier checkpoint verifies
+    # too, so this is what to compare with the head the reader knows of.
+    signed_through: int = 0
+    signed_at: str = ""
 
 
 def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str) -> Verification:
     """Check a log export offline: hashes, links, sequence and checkpoint signatures.
 
     The export must end with a checkpoint, so nothing after the last signature can be
-    cut off unnoticed.
+    cut off unnoticed; whether it was cut at an earlier checkpoint only ``signed_through``
+    (compared with a head known from elsewhere) can tell.
     """
-    key = serialization.load_pem_public_key(public_key_pem.encode())
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None
     if not isinstance(key, Ed25519PublicKey):
-        return Verification(False, problems=["the checkpoint key is not an Ed25519 public key"])
+        return Verification(False, problems=["the checkpoint key is not an Ed25519 public key in PEM"])
     result = Verification(ok=True)
     prev_hash, prev_seq, last_action = GENESIS, None, ""
     for entry in entries:
         result.entries += 1
+        if not isinstance(entry, Mapping):
+            result.problems.append(f"entry {result.entries}: not an object")
+            continue
         seq = entry.get("seq")
         where = f"entry {seq}"
         if not isinstance(seq, int):
@@ -195,6 +206,8 @@ def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str) -> 
                                                          str(details["head_hash"])))
                 if details["head_hash"] != prev_hash or details["head_seq"] != seq - 1:
                     result.problems.append(f"{where}: signs a head other than the entry before it")
+                else:
+                    result.signed_through, result.signed_at = seq - 1, str(entry.get("at", ""))
             except (InvalidSignature, KeyError, ValueError, TypeError):
                 result.problems.append(f"{where}: the checkpoint signature does not verify")
         if entry.get("action") == CERTIFICATE:

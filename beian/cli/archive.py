@@ -30,14 +30,30 @@ archive = typer.Typer(help="档案检索与保全 / Archive search and holds", n
 def verify(export: Path = typer.Argument(..., exists=True, help="审计导出文件 / An audit export"),
            public_key: Path | None = typer.Option(
                None, exists=True, help="检查点公钥（缺省用导出中的）/ Checkpoint public key PEM "
-               "(default: the one in the export; pass the published one to trust nothing inside)")) -> None:
+               "(default: the one in the export; pass the published one to trust nothing inside)"),
+           at_least: int = typer.Option(
+               0, min=0, help="须至少签到第 N 条（如先前导出或公布的检查点）/ "
+               "The export must be signed through entry N at least (a head you noted earlier)")) -> None:
     """离线核验审计日志 / Verify an audit export offline: hashes, links, order, signatures."""
-    data = json.loads(export.read_text(encoding="utf-8"))
-    key = public_key.read_text() if public_key else str(data.get("public_key", ""))
-    result = verify_export(data.get("entries", []), key)
-    if result.ok:
+    try:
+        data = json.loads(export.read_text(encoding="utf-8"))
+        key = public_key.read_text(encoding="utf-8") if public_key else str(data.get("public_key", ""))
+        entries = data.get("entries", [])
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        err.print("[red]无法读取[/red]：导出文件须为审计导出的 JSON 对象，公钥须为 PEM 文本 / "
+                  "Cannot read: the export must be an audit export's JSON object and the key PEM text")
+        raise typer.Exit(2) from None
+    result = verify_export(entries if isinstance(entries, list) else [], key)
+    if result.ok and result.signed_through < at_least:
+        result.problems.append(f"signed only through entry {result.signed_through}, not {at_least}: "
+                               "entries after it are missing (cut at an earlier checkpoint)")
+    if result.ok and not result.problems:
         console.print(f"[green]通过 / verified[/green]: {result.entries} 条记录 entries, "
                       f"{result.checkpoints} 个签名检查点 signed checkpoints")
+        console.print(f"签名覆盖至第 {result.signed_through} 条（{result.signed_at[:19]}）；请与已知的最新检查点比对，"
+                      f"在较早检查点处截断的导出同样能通过 / Signed through entry {result.signed_through} "
+                      f"({result.signed_at[:19]}): compare with the newest head you know of (--at-least); "
+                      "an export cut at an earlier checkpoint verifies as well")
         return
     err.print(f"[red]未通过 / FAILED[/red]: {len(result.problems)} 个问题 problems")
     for problem in result.problems[:50]:

@@ -120,11 +120,29 @@ def test_archive_lifecycle(live_server: str, staff: Callable[..., BeianClient], 
     key.write_text(export["public_key"])
     ok = runner.invoke(cli, ["audit", "verify", str(original), "--public-key", str(key)])
     assert ok.exit_code == 0, ok.output
+    head = export["entries"][-1]["details"]["head_seq"]
+    assert f"Signed through entry {head} " in " ".join(ok.output.split())
     for name, copy_ in tampered_copies(export).items():
         path = tmp_path / f"audit-{name}.json"
         path.write_text(json.dumps(copy_))
         failed = runner.invoke(cli, ["audit", "verify", str(path), "--public-key", str(key)])
         assert failed.exit_code == 1, name
+    # An export cut at an earlier checkpoint (here: the earlier export itself) verifies on its
+    # own; against the head an inspector knows of, it does not.
+    later = staff("inspector").call("GET", "/audit/export")
+    newer_head = later["entries"][-1]["details"]["head_seq"]
+    assert newer_head > head and later["entries"][: len(export["entries"])] == export["entries"]
+    cut = runner.invoke(cli, ["audit", "verify", str(original), "--public-key", str(key),
+                              "--at-least", str(newer_head)])
+    assert cut.exit_code == 1 and f"signed only through entry {head}" in " ".join(cut.output.split())
+
+    # Unreadable input: one line, no traceback (2: cannot read; 1: read, and it fails).
+    for name, (content, status) in {"truncated JSON": (original.read_text()[:200], 2), "a list": ("[]", 2),
+                                    "no key": (json.dumps({"entries": export["entries"]}), 1)}.items():
+        broken = tmp_path / "broken.json"
+        broken.write_text(content)
+        refused = runner.invoke(cli, ["audit", "verify", str(broken)])
+        assert refused.exit_code == status and isinstance(refused.exception, SystemExit), (name, refused.output)
 
 
 def test_held_documents_never_hold_up_the_disposal_of_the_others(
