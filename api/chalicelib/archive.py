@@ -15,13 +15,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from . import policy
 from .audit import AuditLog
 from .auth import Principal
-from .documents import DOCUMENT, RECEIVED, retain_until, retention_entry
+from .documents import DOCUMENT, MIN_PURPOSE_CHARS, RECEIVED, retain_until, retention_entry
 from .errors import Conflict, Invalid, RetentionLocked, invalid_cursor, not_found
 from .filings import FILING, FilingService, stale
 from .ports import BadCursor, BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
@@ -33,6 +33,7 @@ RETENTION_INDEX = "retain_until"
 SYSTEM = Principal(subject="system:retention-sweep", role="system")
 SEARCH_KEYS = ("filing_number", "domain", "provider", "province", "id_number")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+WEBSITE_SUFFIX = re.compile(r"号-\d+$")
 MAX_RESULTS = 200
 # One sweep's share: its certificate stays well inside DynamoDB's 400 KB item and the run
 # inside a Lambda's time; the hourly schedule keeps up with ~27,000 documents due a day.
@@ -76,13 +77,14 @@ class ArchiveService:
         key = given[0]
         value = str(criteria[key]).strip()
         index, index_value = self._index_for(key, value)
-        since, until = (str(criteria.get(name, "")) for name in ("from", "to"))
-        for name, date in (("from", since), ("to", until)):
-            if date and not DATE.match(date):
-                raise Invalid("日期格式应为 YYYY-MM-DD", "Dates are YYYY-MM-DD", field=name)
+        since, until = (_date(criteria, name) for name in ("from", "to"))
+        if since and until and since > until:
+            raise Invalid("起始日期晚于截止日期", "from is after to", field="from")
+        purpose = str(criteria.get("purpose", "")).strip()
+        if len(purpose) < MIN_PURPOSE_CHARS:
+            raise Invalid("请说明查询目的", "State the purpose of this search", field="purpose")
         # The audit names the kind of search, never an ID number.
-        self._audit.record(principal, "archive.search", f"index:{index}",
-                           purpose=str(criteria.get("purpose", ""))[:200],
+        self._audit.record(principal, "archive.search", f"index:{index}", purpose=purpose[:200],
                            details={"by": key, "from": since, "to": until})
         try:
             page = self._records.query(index, index_value, sort_from=since,
@@ -96,8 +98,12 @@ class ArchiveService:
                 "examined": page.examined}
 
     def _index_for(self, key: str, value: str) -> tuple[str, str]:
+        if key == "domain":
+            return key, value.lower().rstrip(".")  # "example.cn." is the same name
+        if key == "filing_number":
+            return key, WEBSITE_SUFFIX.sub("号", value)  # 京ICP备…号-1 names a website of the filing
         if key != "id_number":
-            return key, value.lower() if key == "domain" else value
+            return key, value
         try:
             number = resident_id.validate(value)
         except ValidationError:
@@ -266,6 +272,19 @@ class ArchiveService:
             self._records.save(Record(FILING, filing.key, body, filing.version, filing.indexes))
         except VersionConflict as conflict:
             raise stale(filing.version) from conflict
+
+
+def _date(criteria: Mapping[str, str], name: str) -> str:
+    """``criteria[name]`` if it is a real date (YYYY-MM-DD), "" if not given."""
+    value = str(criteria.get(name, "")).strip()
+    if not value:
+        return ""
+    try:
+        if DATE.match(value):
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise Invalid("日期应为有效的 YYYY-MM-DD", "Dates are valid YYYY-MM-DD dates", field=name)
 
 
 def _with_retention(indexes: tuple[IndexEntry, ...], until: datetime) -> tuple[IndexEntry, ...]:

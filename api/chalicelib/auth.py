@@ -34,6 +34,8 @@ ROLES = (APPLICANT, *STAFF_ROLES)
 FILING_TOKEN_PREFIX = "bft_"  # noqa: S105 (a prefix, not a secret)
 SIGNING_KEY = "jwt-signing-key"
 DEFAULT_TTL_SECONDS = 12 * 3600
+MAX_TTL_SECONDS = 31 * 24 * 3600  # a month; a lost token is revoked, but should not live on unnoticed
+MAX_SUBJECT_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,13 @@ class Authenticator:
         """A staff token from the local issuer."""
         if role not in STAFF_ROLES:
             raise Invalid(f"未知角色：{role}", f"Unknown role: {role}", field="role")
+        if not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
+            # Every action of the token is audited under this name: it must name someone.
+            raise Invalid(f"请填写姓名或工号（{MAX_SUBJECT_CHARS} 字以内）",
+                          f"Give a name or staff id (up to {MAX_SUBJECT_CHARS} characters)", field="name")
+        if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
+            raise Invalid(f"有效期须大于 0 且不超过 {MAX_TTL_SECONDS // 3600} 小时",
+                          f"The validity must be above 0 and at most {MAX_TTL_SECONDS // 3600} hours", field="hours")
         now = int(time.time())
         claims = {
             "sub": subject, "role": role, "provider": provider, "province": province,

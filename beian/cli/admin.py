@@ -77,6 +77,11 @@ def serve(
 users = typer.Typer(help="工作人员 / Staff users", no_args_is_help=True)
 
 
+def cli_operator(settings: Settings) -> Principal:
+    """Who the audit log names for a command run on the server: the system account running it."""
+    return Principal(f"cli:{getpass.getuser()}", "admin", settings.provider, settings.province)
+
+
 @users.command("add")
 def add_user(
     role: str = typer.Option(..., help="角色 / Role: " + ", ".join(STAFF_ROLES)),
@@ -85,12 +90,14 @@ def add_user(
     province: str = typer.Option("", help="省份简称，如 京 / Province character"),
     hours: int = typer.Option(12, help="有效小时数 / Hours the token is valid"),
 ) -> None:
-    """签发工作人员令牌（只显示一次）/ Issue a staff token (shown once)."""
+    """签发工作人员令牌（只显示一次；记入审计日志）/ Issue a staff token (shown once; audited)."""
     services = current_services()
     try:
         token = services.auth.issue(
             name, role, provider=provider or services.settings.provider,
             province=province or services.settings.province, ttl_seconds=hours * 3600)
+        services.audit.record(cli_operator(services.settings), "staff.issue", f"staff:{name}",
+                              details={"role": role, "hours": hours})
     except DomainError as error:
         fail(error)
     typer.echo(token)
@@ -103,10 +110,8 @@ def revoke_user(
 ) -> None:
     """吊销某工作人员现有的全部令牌 / Revoke every token a staff member holds now."""
     services = current_services()
-    operator = Principal(f"cli:{getpass.getuser()}", "admin", services.settings.provider,
-                         services.settings.province)
     try:
-        revoked = services.staff.revoke(operator, name, reason)
+        revoked = services.staff.revoke(cli_operator(services.settings), name, reason)
     except DomainError as error:
         fail(error)
     console.print(f"已吊销 {revoked['subject']} 此前签发的令牌；新令牌可用 beian users add 签发。\n"

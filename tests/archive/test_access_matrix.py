@@ -6,7 +6,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from chalicelib.filings import FILING, filing_indexes
+from chalicelib.ports import Record
 from chalicelib.services import current_services
 
 import crypto
@@ -124,3 +127,31 @@ def test_search_never_shows_another_providers_filings(live_server: str, rng: ran
     found = mine.call("GET", f"/archive/search?domain={domain}&purpose=check")["filings"]
     assert [item["id"] for item in found] == [filing["id"]]
     assert theirs.call("GET", f"/archive/search?domain={domain}&purpose=check")["filings"] == []
+
+
+def test_search_states_a_purpose_takes_real_dates_and_finds_a_name_however_written(
+        live_server: str, rng: random.Random) -> None:
+    services = current_services()
+    filing, _ = BeianClient(live_server).submit(filing_payload(rng, "enterprise"))
+    record = services.backend.records.get(FILING, filing["id"])
+    assert record is not None
+    numbered = {**record.body, "filing_number": "京ICP备2026000001号"}  # as an approval would give it
+    services.backend.records.save(Record(FILING, record.key, numbered, record.version, filing_indexes(numbered)))
+    officer = BeianClient(live_server, services.auth.issue(
+        "officer", "compliance_officer", provider=services.settings.provider, province="京"))
+    domain = filing["payload"]["website"]["domains"][0]
+
+    def search(query: str) -> list[str]:
+        return [item["id"] for item in officer.call("GET", f"/archive/search?{query}")["filings"]]
+
+    assert search(f"domain={domain.upper()}.&purpose=核对") == [filing["id"]]
+    assert search(f"filing_number={quote('京ICP备2026000001号-2')}&purpose=核对") == [filing["id"]]
+    for query, field in ((f"domain={domain}", "purpose"), (f"domain={domain}&purpose=%20", "purpose"),
+                         (f"domain={domain}&purpose=核对&from=2026-13-01", "from"),
+                         (f"domain={domain}&purpose=核对&from=2026-12-01&to=2026-01-01", "from")):
+        try:
+            search(query)
+        except ApiError as refused:
+            assert (refused.status, refused.body["field"]) == (400, field), query
+        else:
+            raise AssertionError(f"accepted: {query}")

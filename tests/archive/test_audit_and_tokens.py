@@ -43,7 +43,7 @@ def test_nothing_is_released_when_the_audit_log_fails(
                       {"purpose": "核对原件", "public_key": key})
     assert refused.value.status == 503 and "wrapped_key" not in refused.value.body
     with pytest.raises(ApiError) as search:
-        officer.call("GET", "/archive/search?filing_number=none&purpose=x")
+        officer.call("GET", "/archive/search?filing_number=none&purpose=核对")
     assert search.value.status == 503
 
 
@@ -119,10 +119,19 @@ def test_a_revoked_staff_members_tokens_stop_working_and_new_ones_work(
     assert not_before is not None
     while time.time() < not_before.body["not_before"]:
         time.sleep(0.1)
-    fresh = services.auth.issue("alice", "verifier", **where)
+    for bad, field in ((["--name", " "], "name"), (["--name", "alice", "--hours", "0"], "hours")):
+        nameless = CliRunner().invoke(app, ["users", "add", "--role", "verifier", *bad])
+        assert nameless.exit_code == 2 and nameless.stdout == "", (field, nameless.output)
+    issued = CliRunner().invoke(app, ["users", "add", "--role", "verifier", "--name", "alice"])
+    assert issued.exit_code == 0, issued.output
+    fresh = issued.stdout.strip().splitlines()[-1]
     assert BeianClient(live_server, fresh).call("GET", path)["id"] == filing["id"]
     inspector = BeianClient(live_server, services.auth.issue("i", "inspector"))
-    (entry,) = [e for e in inspector.call("GET", "/audit/export")["entries"] if e["action"] == "staff.revoke"]
+    entries = inspector.call("GET", "/audit/export")["entries"]
+    (entry,) = [e for e in entries if e["action"] == "staff.revoke"]
     assert entry["object"] == "staff:alice" and entry["purpose"] == "laptop lost on 2026-11-28"
+    (issue,) = [e for e in entries if e["action"] == "staff.issue"]  # the refused ones issued nothing
+    assert issue["object"] == "staff:alice" and issue["details"] == {"role": "verifier", "hours": 12}
+    assert fresh not in json.dumps(entries)
     with pytest.raises(Forbidden):
         services.staff.revoke(services.auth.authenticate(f"Bearer {colleague}"), "alice", "not mine to do")
