@@ -114,10 +114,13 @@ def quarterly(
         fail(error)
     runner = ProcessRunner(services.settings, workers) if workers > 1 else SerialRunner(
         services.backend.records)
-    with progress() as bar:
-        task = bar.add_task("读取 / reading", total=len(plan(chosen)))
-        result = assess(services.backend.records, chosen, utc_now(), runner,
-                        on_unit=functools.partial(bar.advance, task))
+    try:
+        with progress() as bar:
+            task = bar.add_task("读取 / reading", total=len(plan(chosen)))
+            result = assess(services.backend.records, chosen, utc_now(), runner,
+                            on_unit=functools.partial(bar.advance, task))
+    except DomainError as error:
+        fail(error)
     folder = output_dir(services, out, f"quarterly-{chosen.label}")
     charts = render.quarterly_charts(result)
     for name, svg in charts.items():

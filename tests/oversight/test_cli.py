@@ -72,7 +72,9 @@ def test_the_monthly_sample_writes_a_private_worksheet_and_takes_outcomes(archiv
                     "--note", "三次未接通")
     assert "无法联系 / unreachable" in output
     refused = runner.invoke(app, ["report", "sample", "--month", "2024-02", "--seed", "other"])
-    assert refused.exit_code == 2 and "另一随机种子" in refused.output
+    assert refused.exit_code == 2 and "'demo-3'" in refused.output  # names the seed it was published with
+    future = runner.invoke(app, ["report", "sample", "--month", "2099-01", "--seed", "s"])
+    assert future.exit_code == 2 and "has not ended" in future.output
     assert runner.invoke(app, ["report", "record-check", first, "--month", "2024-02",
                                "--outcome", "perhaps"]).exit_code == 2
 
@@ -90,3 +92,5 @@ def test_the_quarterly_report_writes_csv_markdown_and_charts(archive: Path) -> N
     assert not ID_NUMBER.search(report) and not MOBILE.search(report)
     bad = runner.invoke(app, ["report", "quarterly", "--quarter", "2024Q5"])
     assert bad.exit_code == 2 and "YYYYQn" in bad.output
+    future = runner.invoke(app, ["report", "quarterly", "--quarter", "2099Q1", "--workers", "1"])
+    assert future.exit_code == 2 and "has not begun" in future.output

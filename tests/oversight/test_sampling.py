@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalicelib.errors import Conflict, Invalid
@@ -112,3 +112,16 @@ def test_a_sample_from_the_archive_gives_a_worksheet_and_takes_outcomes(embedded
         record_check(records, checked, MONTH, "maybe", "", world)
     with pytest.raises(Invalid):
         record_check(records, checked, Month(2024, 3), "confirmed", "", world)
+
+
+def test_a_month_is_sampled_only_once_it_has_ended_and_a_refusal_names_the_seed(embedded: Services) -> None:
+    records = embedded.backend.records
+    ends = datetime(2024, 2, 29, 15, 59, tzinfo=UTC)  # 23:59 on its last day in China
+    with pytest.raises(Conflict) as early:
+        publish(records, draw_sample(records, MONTH, "seed-1", 10), ends)
+    assert early.value.field == "month" and "2024-02" in early.value.message_en
+    after = ends + timedelta(minutes=1)
+    publish(records, draw_sample(records, MONTH, "seed-1", 10), after)
+    with pytest.raises(Conflict) as reseeded:
+        publish(records, draw_sample(records, MONTH, "seed-2", 10), after)
+    assert reseeded.value.field == "seed" and "'seed-1'" in reseeded.value.message_en

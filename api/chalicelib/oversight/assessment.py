@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from ..backend import build_backend
 from ..config import Settings
 from ..deadlines import china_day
+from ..errors import Invalid
 from ..integrity import signed_backend
 from ..ports import Records
 from ..validators.filing_number import PROVINCES
@@ -304,7 +305,10 @@ class Assessment:
 
 def assess(records: Records, quarter: Quarter, now: datetime, runner: Runner | None = None,
            on_unit: Callable[[], None] | None = None) -> Assessment:
-    """The quarter's assessment as of ``now``; ``on_unit`` is called as each unit is done."""
+    """The quarter's assessment as of ``now`` (a quarter under way gives interim figures);
+    ``on_unit`` is called as each unit is done."""
+    if quarter.first_day > china_day(now):
+        raise Invalid(f"{quarter.label} 尚未开始", f"{quarter.label} has not begun yet", field="quarter")
     units = plan(quarter)
     as_of = AsOf(china_day(now).isoformat(), quarter.end.isoformat())
     result = Assessment(quarter.label, now.isoformat(timespec="seconds"), as_of.today)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..deadlines import china_day
 from ..errors import Conflict, Invalid
 from ..filings import FILING
 from ..ports import IndexEntry, Record, Records
@@ -164,10 +165,16 @@ def draw_sample(records: Records, month: Month, seed: str, size: int) -> Sample:
 
 def publish(records: Records, sample: Sample, now: datetime) -> Record:
     """Store the month's sample, so that outcomes can be recorded against it. A month's seed,
-    once published, stays: drawing again with it (data may have grown) replaces the sample."""
+    once published, stays: drawing again with it (data may have grown) replaces the sample.
+    Only a month that has ended is sampled: its new filings are all in, and a seed is not
+    spent on a month whose population is still growing."""
+    if Month.parse(sample.month).last_day >= china_day(now):
+        raise Conflict(f"{sample.month} 尚未结束，不能抽样", f"{sample.month} has not ended yet: it cannot be sampled",
+                       field="month")
     known = records.get(SAMPLE, sample.month)
     if known is not None and known.body["seed"] != sample.seed:
-        raise Conflict("本月样本已用另一随机种子公布", "This month's sample was published with another seed",
+        seed = known.body["seed"]
+        raise Conflict(f"本月样本已用随机种子“{seed}”公布", f"This month's sample was published with the seed {seed!r}",
                        field="seed")
     return put(records, SAMPLE, sample.month, {**sample.to_body(), "drawn_at": now.isoformat()}, (),
                known)
