@@ -9,6 +9,7 @@ is unwrapped and returned wrapped to the caller's own public key.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from .keyring import (
 from .ports import BlobInfo, BlobMissing, Blobs, IndexEntry, Record, Records
 from .rules import load_rules
 
+log = logging.getLogger("beian.documents")
 DOCUMENT = "document"
 AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
@@ -213,8 +215,14 @@ class DocumentService:
             raise Conflict("该材料尚未收妥", "The document has not been received", field="state")
         self._audit.record(principal, "document.key_release",
                            f"document:{filing_id}/{document_id}", purpose=purpose)
-        with self._blobs.open(record.body["archive_key"]) as stream:
-            wrapped = self._keys.release(stream.read(HEADER_READ_BYTES), requester)
+        try:
+            with self._blobs.open(record.body["archive_key"]) as stream:
+                wrapped = self._keys.release(stream.read(HEADER_READ_BYTES), requester)
+        except BlobMissing as missing:  # a loss, not an outage: retrying will not help
+            log.error("archived envelope of document %s/%s is missing", filing_id, document_id)
+            raise Conflict("该材料的归档加密文件缺失，请告知合规负责人（beian reconcile 会标出）",
+                           "This document's archived envelope is missing: tell the compliance officer "
+                           "(beian reconcile flags it)", field="document") from missing
         return {
             "document": self._present(record.body),
             "wrapped_key": wrapped,

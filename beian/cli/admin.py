@@ -17,6 +17,8 @@ from chalicelib.errors import DomainError
 from chalicelib.services import current_services
 from rich.console import Console
 
+from .roles import DEFAULT_PORT
+
 console = Console()
 err = Console(stderr=True)
 PROJECT = Path(__file__).resolve().parents[2]
@@ -45,7 +47,7 @@ def initialise() -> Settings:
 
 
 def serve(
-    port: int = typer.Option(8000, envvar="PORT", help="端口 / Port"),
+    port: int = typer.Option(DEFAULT_PORT, envvar="PORT", help="端口 / Port"),
     host: str = typer.Option("127.0.0.1", help="监听地址 / Address to listen on"),
     site: Path = typer.Option(PROJECT / "build" / "site", help="已构建的站点 / The built site"),
 ) -> None:
@@ -64,6 +66,8 @@ def serve(
     console.print(f"  归档公钥指纹 / archive key fingerprint: {info['fingerprint']}")
     console.print("  获取工作人员令牌 / get a staff token:\n"
                   "    .venv/bin/beian users add --role verifier --name alice")
+    if port != DEFAULT_PORT:  # the role commands look for the server on the default port
+        console.print(f"  命令行指向本服务 / point the commands here:  export BEIAN_URL=http://{host}:{port}")
     console.print("  按 Ctrl-C 停止 / press Ctrl-C to stop")
     # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: listener.stop())

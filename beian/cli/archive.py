@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from chalicelib.services import current_services
 from rich.console import Console
 from rich.table import Table
 
-from ..client import BeianClient
+from ..client import ApiError, BeianClient
 from .roles import TOKEN, URL, progress_bar, reported
 
 console = Console()
@@ -153,28 +154,41 @@ def export_bundle(filing_id: str, purpose: str = typer.Option(..., help="目的�
                   out: Path = typer.Option(..., help="zip 文件 / The zip to write"),
                   decrypt: bool = typer.Option(False, help="附解密文件 / Include decrypted files"),
                   url: str = URL, token: str = TOKEN) -> None:
-    """导出检查材料包 / Export an inspection bundle: manifest, documents, audit proofs."""
+    """导出检查材料包 / Export an inspection bundle: manifest, documents, audit proofs.
+
+    The zip is owner-only (with --decrypt it holds plaintext) and appears only once complete;
+    a document that cannot be exported is listed in the manifest as missing, and the command
+    then exits with 1."""
     client = BeianClient(url, token)
     with reported():
         filing = client.call("GET", f"/filings/{filing_id}")
         documents = client.call("GET", f"/filings/{filing_id}/documents")["documents"]
         manifest: dict[str, Any] = {"format": "beian-inspection-bundle-v1", "filing": filing,
                                     "purpose": purpose, "made_at": datetime.now(UTC).isoformat(),
-                                    "documents": []}
-        work = out.with_name(f".{out.name}.parts")
-        work.mkdir(exist_ok=True)
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle, progress_bar() as bar:
-            task = bar.add_task("导出 / export", total=len(documents))
-            for document in documents:
-                if document["state"] == "received":
-                    manifest["documents"].append(
-                        _add_document(client, bundle, work, filing_id, document, purpose, decrypt))
-                bar.advance(task)
-            proofs = client.call("GET", "/audit/export")
-            bundle.writestr("audit/export.json", json.dumps(proofs, ensure_ascii=False, indent=1))
-            bundle.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
-        work.rmdir()
+                                    "documents": [], "missing": []}
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
+            work, partial = Path(scratch), Path(scratch) / "bundle.zip"
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle, progress_bar() as bar:
+                task = bar.add_task("导出 / export", total=len(documents))
+                for document in documents:
+                    if document["state"] == "received":
+                        try:
+                            manifest["documents"].append(
+                                _add_document(client, bundle, work, filing_id, document, purpose, decrypt))
+                        except ApiError as error:
+                            manifest["missing"].append({"id": document["id"], "type": document["document_type"],
+                                                        "reason": error.message})
+                    bar.advance(task)
+                proofs = client.call("GET", "/audit/export")
+                bundle.writestr("audit/export.json", json.dumps(proofs, ensure_ascii=False, indent=1))
+                bundle.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+            partial.chmod(0o600)
+            partial.replace(out)
     console.print(f"已导出 / exported: {out}")
+    if manifest["missing"]:
+        for item in manifest["missing"]:
+            err.print(f"[red]未能导出 / not exported[/red] {item['id']} ({item['type']}): {item['reason']}")
+        raise typer.Exit(1)
 
 
 def _add_document(client: BeianClient, bundle: zipfile.ZipFile, work: Path, filing_id: str,

@@ -26,7 +26,8 @@ from ..client import ApiError, BeianClient
 
 console = Console()
 err = Console(stderr=True)
-URL = typer.Option("http://127.0.0.1:8000", envvar="BEIAN_URL", help="服务地址 / Server URL")
+DEFAULT_PORT = 8000  # where the role commands look for the server unless told (BEIAN_URL)
+URL = typer.Option(f"http://127.0.0.1:{DEFAULT_PORT}", envvar="BEIAN_URL", help="服务地址 / Server URL")
 TOKEN = typer.Option("", envvar="BEIAN_TOKEN", help="访问令牌 / Access token")
 
 
