@@ -17,6 +17,7 @@ import crypto
 from . import workflow
 from .archive import ArchiveService
 from .auth import Principal
+from .consent import consent_errors, consent_record
 from .documents import FACE_PHOTO, RECEIVED, VERIFICATION_FORM, DocumentService
 from .errors import Conflict, Invalid
 from .filings import SENSITIVE_PATHS, FilingService, validated
@@ -115,7 +116,14 @@ class Steps:
         if not isinstance(filing, Mapping):
             raise Invalid("请提交修改后的完整备案信息", "Send the corrected filing as params.filing",
                           field="params.filing")
-        self._filings.apply_payload(body, validated(filing))
+        # The consent was recorded at submission; a corrected file that still carries it (the
+        # same JSON, edited) gives it again, and it is checked and recorded as given now.
+        filing = dict(filing)
+        consent = filing.pop("consent", None)
+        self._filings.apply_payload(body, validated(filing, extra_errors=consent_errors(consent)
+                                                    if consent is not None else None))
+        if consent is not None:
+            body["consent"] = consent_record(consent, self._clock().isoformat())
         if body["state"] != workflow.RETURNED_TO_APPLICANT:  # a change (变更) restarts retention
             self._archive.extend(str(body["id"]), self._clock())
 

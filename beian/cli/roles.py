@@ -67,6 +67,8 @@ def show_filing(filing: dict[str, Any]) -> None:
                   "[red]已逾期 overdue[/red]" if deadline.get("overdue") else "进行中 pending")
         provisional = "（暂定 provisional）" if deadline.get("provisional") else ""
         table.add_row(f"{label.zh} / {label.en}", f"{deadline['due']}{provisional}  {status}")
+    if filing["state"].startswith("returned") and filing.get("returns"):
+        table.add_row("退回原因 / Returned because", "\n".join(filing["returns"][-1].get("reasons", [])))
     console.print(table)
 
 
@@ -92,6 +94,14 @@ def read_json(file: Path) -> Any:
         where = f"（第 {error.lineno} 行）/ (line {error.lineno})" if isinstance(error, json.JSONDecodeError) else ""
         raise Invalid(f"{file} 不是有效的 UTF-8 JSON 文件{where}", f"{file} is not a valid UTF-8 JSON file {where}",
                       field="file") from None
+
+
+def resubmit(filing_id: str,
+             file: Path = typer.Argument(..., exists=True, help="修改后的备案信息 JSON / The corrected filing"),
+             url: str = URL, token: str = TOKEN) -> None:
+    """修改后重新提交被退回的备案 / Resubmit a filing returned to you, corrected (with its token)."""
+    with reported():
+        show_filing(BeianClient(url, token).act(filing_id, "resubmit", {"filing": read_json(file)}))
 
 
 def status(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
@@ -228,7 +238,7 @@ def retrieve(filing_id: str, document_id: str,
 
 
 def register(app: typer.Typer) -> None:
-    for command in (apply, status, upload, submit, review, deadlines, retrieve):
+    for command in (apply, resubmit, status, upload, submit, review, deadlines, retrieve):
         app.command()(command)
     app.command("pre-verify")(pre_verify)
     app.command("on-site")(on_site)

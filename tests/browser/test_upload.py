@@ -252,3 +252,31 @@ def test_the_archive_key_page_shows_the_live_key(
     assert page.get_attribute("#key-check", "data-match") == "true"
     assert page.inner_text("#key-pem").strip() == info["public_key_pem"].strip()
     screenshot(page, "archive-key")
+
+
+def test_a_returned_filing_says_why_and_is_corrected_and_resubmitted_on_the_status_page(
+    page: Any, applicant: Applicant, screenshot: Callable[[Any, str], Path]
+) -> None:
+    reasons = ["联系电话无法接通", "网站名称与域名不符"]
+    applicant.staff("verifier").act(applicant.id, "pre_verify_return", {"reasons": reasons})
+    applicant.open(page, "/status/")
+    page.wait_for_selector("#return-reasons")
+    shown = page.inner_text("#return-reasons")
+    assert all(reason in shown for reason in reasons)
+    page.wait_for_selector("#resubmit #submit-form")
+    original = filing_payload(random.Random(2010), "enterprise")  # what the applicant submitted
+    assert page.input_value("[name='contact.email']") == original["contact"]["email"]  # filled in
+    numbers = [field.id for field in load_rules().fields if field.validator == "document_number"]
+    for field_id in numbers:  # stored sealed, shown masked: typed again
+        section, key = field_id.split(".")
+        if key in original.get(section, {}):
+            assert page.input_value(f"[name='{field_id}']") == ""
+            page.fill(f"[name='{field_id}']", original[section][key])
+    page.fill("[name='contact.email']", "corrected@example.cn")
+    assert page.query_selector("#consent") is None  # given at submission; a correction does not ask again
+    page.click("#submit-button")
+    page.wait_for_selector("#filing-state.beian-state--submitted")
+    assert page.query_selector("#resubmit") is None
+    filing = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}")
+    assert filing["state"] == "submitted" and filing["payload"]["contact"]["email"] == "corrected@example.cn"
+    screenshot(page, "status-resubmitted")

@@ -51,6 +51,13 @@ def test_apply_status_upload_pre_verify_deadlines(live_server: str, rng: random.
     staff_env = {"BEIAN_URL": live_server, "BEIAN_TOKEN": staff}
     due = runner.invoke(app, ["deadlines", "--within", "30"], env=staff_env)
     assert due.exit_code == 0 and filing_id.group() in due.output
+    returned = runner.invoke(app, ["pre-verify", filing_id.group(), "--return", "--reason", "联系电话无法接通"],
+                             env=staff_env)
+    assert returned.exit_code == 0, returned.output
+    status = runner.invoke(app, ["status", filing_id.group()], env=env)
+    assert "联系电话无法接通" in status.output  # the applicant learns why
+    resubmitted = runner.invoke(app, ["resubmit", filing_id.group(), str(filing_file)], env=env)
+    assert resubmitted.exit_code == 0, resubmitted.output
     passed = runner.invoke(app, ["pre-verify", filing_id.group(), "--pass"], env=staff_env)
     assert passed.exit_code == 0, passed.output
     status = runner.invoke(app, ["status", filing_id.group()], env=env)

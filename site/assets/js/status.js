@@ -1,8 +1,12 @@
-// The status page: where a filing stands, its deadlines and its documents, as the API reports them.
+// The status page: where a filing stands, its deadlines and its documents, as the API reports
+// them; a filing returned to its applicant shows why, and the form to correct and resubmit it.
 
 import { api, showError } from "./lib/api.js";
 import { accessForm, documentNames, documentTable } from "./lib/filing.js";
 import { aside, formatDate, generated, h, mount, pick, say } from "./lib/page.js";
+import { FilingForm } from "./submit.js";
+
+const RETURNED_TO_APPLICANT = "returned_to_applicant";
 
 function deadlineRow(rule, deadline) {
   let state;
@@ -57,7 +61,42 @@ function historyList(history, states) {
   );
 }
 
-async function overview(rules, states, names, { id, token, filing }) {
+/** Why the filing was last returned, as the verifier or the province wrote it. */
+function returnReasons(filing) {
+  const last = (filing.returns || []).at(-1);
+  if (!last || !filing.state.startsWith("returned")) return null;
+  return h(
+    "div",
+    { class: "admonition warning", id: "return-reasons" },
+    h("p", { class: "admonition-title" }, say(`退回原因（${formatDate(last.at)}）`, `Why it was returned (${formatDate(last.at)})`)),
+    h("ul", {}, (last.reasons || []).map((reason) => h("li", {}, reason))),
+  );
+}
+
+/** The form to correct a returned filing, filled in with what it holds. */
+function resubmitPart(data, opened, reopen) {
+  if (opened.filing.state !== RETURNED_TO_APPLICANT) return null;
+  const form = new FilingForm(data, { ...opened, done: (filing) => reopen({ ...opened, filing }) });
+  return h(
+    "section",
+    { id: "resubmit" },
+    h("h3", {}, say("修改并重新提交", "Correct and resubmit")),
+    h(
+      "p",
+      { class: "beian-hint" },
+      say(
+        "表单已按备案现有信息填好；证件号码以加密方式保存、只显示部分，请重新填写。修改后提交，备案将重新进入预核验。",
+        "The form holds what the filing holds; ID numbers are stored encrypted and shown only in part, so type them again. Once resubmitted, the filing goes back to pre-verification.",
+      ),
+    ),
+    form.summary,
+    form.element,
+  );
+}
+
+async function overview(data, names, opened, reopen) {
+  const { rules, states } = data;
+  const { id, token, filing } = opened;
   const documents = h("div", { id: "documents-holder" });
   try {
     const reply = await api(`/filings/${encodeURIComponent(id)}/documents`, { token });
@@ -76,6 +115,8 @@ async function overview(rules, states, names, { id, token, filing }) {
       h("strong", {}, pick(filing.state_name)),
     ),
     filing.filing_number ? h("p", { id: "filing-number" }, say(`备案号：${filing.filing_number}`, `Filing number: ${filing.filing_number}`)) : null,
+    returnReasons(filing),
+    resubmitPart(data, opened, reopen),
     deadlinesTable(rules, filing.deadlines || {}),
     h(
       "p",
@@ -90,15 +131,16 @@ async function overview(rules, states, names, { id, token, filing }) {
 }
 
 mount("status", async (root) => {
-  let rules;
-  let states;
+  let data;
   try {
-    [rules, states] = await Promise.all([generated("rules.json"), generated("states.json")]);
+    const [rules, states, checklists, consent] = await Promise.all(["rules.json", "states.json", "checklists.json", "consent.json"].map(generated));
+    data = { rules, states, checklists, consent };
   } catch (error) {
     showError(root, error);
     return;
   }
-  const names = documentNames(rules);
+  const names = documentNames(data.rules);
   const area = h("div", { id: "status-workspace", "aria-live": "polite" });
-  root.replaceChildren(accessForm(async (opened) => area.replaceChildren(await overview(rules, states, names, opened))), area);
+  const show = async (opened) => area.replaceChildren(await overview(data, names, opened, show));
+  root.replaceChildren(accessForm(show), area);
 });

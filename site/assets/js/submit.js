@@ -107,8 +107,15 @@ function errorSlot(id, described, focus, invalid = true) {
   };
 }
 
-class FilingForm {
-  constructor({ rules, checklists, consent }) {
+/**
+ * The filing form. With `resubmit` ({ id, token, filing, done }) it corrects a filing returned
+ * to its applicant: filled in with what the filing holds (ID numbers are stored sealed and
+ * shown masked, so they are typed again), without the consent already given at submission,
+ * sent as the "resubmit" step, and `done(filing)` is called with the filing as it now stands.
+ */
+export class FilingForm {
+  constructor({ rules, checklists, consent }, resubmit = null) {
+    this.resubmitting = resubmit;
     this.rules = rules;
     this.checklists = checklists;
     this.version = consent.privacy_notice_version;
@@ -119,7 +126,12 @@ class FilingForm {
     this.summary = h("div", { id: "submit-summary" });
     this.fields = h("div", { id: "submit-fields" });
     this.status = h("p", { id: "submit-status", role: "status" });
-    this.button = h("button", { type: "submit", id: "submit-button", class: "md-button md-button--primary" }, say("提交备案", "Submit the filing"));
+    this.button = h(
+      "button",
+      { type: "submit", id: "submit-button", class: "md-button md-button--primary" },
+      resubmit ? say("修改后重新提交", "Resubmit the corrected filing") : say("提交备案", "Submit the filing"),
+    );
+    if (resubmit) this.fillFrom(resubmit.filing.payload);
     this.element = h(
       "form",
       {
@@ -135,16 +147,29 @@ class FilingForm {
       },
       this.subjectTypePart(),
       this.fields,
-      this.consentPart(),
+      resubmit ? null : this.consentPart(), // consented at submission; a correction does not ask again
       this.button,
       this.status,
     );
     this.renderFields();
   }
 
+  /** What the filing holds, as if typed; masked numbers are left for the applicant to type. */
+  fillFrom(payload) {
+    this.subjectType = payload.subject_type || null;
+    for (const field of this.rules.fields) {
+      const [section, key] = splitId(field.id);
+      const value = (payload[section] || {})[key];
+      if (value === undefined || value === null) continue;
+      const text = Array.isArray(value) ? value.join("\n") : String(value);
+      if (field.validator === "document_number" && text.includes("*")) continue;
+      this.typed.set(field.id, text);
+    }
+  }
+
   subjectTypePart() {
     const radios = this.rules.subject_types.map((type) =>
-      h("input", { type: "radio", name: "subject_type", value: type.id, id: `subject-type-${type.id}` }),
+      h("input", { type: "radio", name: "subject_type", value: type.id, id: `subject-type-${type.id}`, checked: type.id === this.subjectType }),
     );
     const group = h("fieldset", { class: "beian-choice", id: "subject-type-group" });
     this.typeSlot = errorSlot("subject-type", group, () => radios.find((r) => r.checked) || radios[0], false);
@@ -193,7 +218,7 @@ class FilingForm {
     this.clearErrors();
     this.slots = new Map([
       ["subject_type", this.typeSlot],
-      ["consent", this.consentSlot],
+      ...(this.consentSlot ? [["consent", this.consentSlot]] : []),
     ]);
     this.entries = [];
     const type = this.rules.subject_types.find((t) => t.id === this.subjectType);
@@ -344,7 +369,7 @@ class FilingForm {
       if (!value.length) continue;
       body[section] = { ...body[section], [key]: value };
     }
-    body.consent = { sensitive_processing: this.consent.checked, privacy_notice_version: this.version };
+    if (this.consent) body.consent = { sensitive_processing: this.consent.checked, privacy_notice_version: this.version };
     return { body, lines };
   }
 
@@ -355,6 +380,17 @@ class FilingForm {
     this.status.textContent = say("正在提交……", "Submitting…");
     const { body, lines } = this.payload();
     try {
+      if (this.resubmitting) {
+        const { id, token, done } = this.resubmitting;
+        const filing = await api(`/filings/${encodeURIComponent(id)}/transitions`, {
+          method: "POST",
+          token,
+          body: { action: "resubmit", params: { filing: body } },
+        });
+        this.status.textContent = "";
+        done(filing);
+        return;
+      }
       const reply = await api("/filings", { method: "POST", body });
       this.status.textContent = "";
       this.showResult(reply);
