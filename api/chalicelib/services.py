@@ -65,7 +65,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         documents=documents,
         steps=Steps(filings, documents, archive, keys, sensitive, backend.records, clock),
         archive=archive, sensitive=sensitive, id_checker=id_checker,
-        oversight=OversightService(backend.records, audit, filings.load_for), integrity=integrity,
+        oversight=OversightService(backend.records, audit, filings.load_for, clock), integrity=integrity,
     )
 
 

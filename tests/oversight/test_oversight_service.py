@@ -129,10 +129,16 @@ def test_bad_sites_are_all_reported_and_none_is_saved(services: Services) -> Non
             "not a site",
             {"domain": "x.cn", "province": "京", "connected_at": "2024-05-01T09:00:00Z",
              "reverified_at": "2024-06-01T00:00:00Z", "filing_number": "ICP123"},
+            {"domain": "future.cn", "province": "京", "connected_at": "2099-01-01T00:00:00Z"},
+            {"domain": "not-old.cn", "province": "京", "connected_at": "2020-01-01T00:00:00Z", "pre_2010": True},
+            {"domain": "old.cn", "province": "京", "connected_at": "2008-01-01T00:00:00Z"},
+            {"domain": "backwards.cn", "province": "京", "connected_at": "2008-01-01T00:00:00Z", "pre_2010": True,
+             "reverified_at": "2007-01-01T00:00:00Z"},
         ]})
     fields = {error["field"] for error in refused.value.details}
     assert fields == {"sites[1].domain", "sites[1].province", "sites[1].connected_at", "sites[2]",
-                      "sites[3].reverified_at", "sites[3].filing_number"}
+                      "sites[3].reverified_at", "sites[3].filing_number", "sites[4].connected_at",
+                      "sites[5].pre_2010", "sites[6].pre_2010", "sites[7].reverified_at"}
     assert all(error["message_zh"] and error["message_en"] for error in refused.value.details)
     assert services.backend.records.query(CONNECTED_INDEX, "京", limit=10).records == []
     for body in ({}, {"sites": []}, {"sites": [{}] * 501}):

@@ -4,14 +4,16 @@ provider's own feed of connected websites (the filing rate's denominator)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .. import policy
 from ..audit import AuditLog
 from ..auth import Principal
+from ..deadlines import china_day
 from ..errors import Invalid, invalid_cursor
 from ..ports import BadCursor, Record, Records
+from ..rules import load_rules
 from ..validators import domain as domain_name
 from ..validators import filing_number as filing_numbers
 from ..validators.exceptions import ValidationError
@@ -28,10 +30,12 @@ APPROVED = "approved"  # the workflow's state name; oversight does not import th
 
 
 class OversightService:
-    def __init__(self, records: Records, audit: AuditLog, load_filing: FilingLoader) -> None:
+    def __init__(self, records: Records, audit: AuditLog, load_filing: FilingLoader,
+                 clock: Callable[[], datetime]) -> None:
         self._records = records
         self._audit = audit
         self._load_filing = load_filing
+        self._clock = clock
 
     def findings(self, principal: Principal, query: Mapping[str, str]) -> dict[str, Any]:
         """Open findings, a page at a time: a provider's staff see their provider's, oldest
@@ -112,11 +116,21 @@ class OversightService:
         if not isinstance(province, str) or province not in PROVINCE_CHARACTERS:
             error("province", "省份须为备案号中的省级简称，如“京”",
                   "province must be a filing-number character such as 京")
+        now = self._clock().astimezone(UTC).isoformat()
         connected_at = _moment(item.get("connected_at"), "connected_at", error)
         reverified_at = _moment(item["reverified_at"], "reverified_at", error) if item.get("reverified_at") else None
+        for name, moment in (("connected_at", connected_at), ("reverified_at", reverified_at)):
+            if moment and moment > now:
+                error(name, f"{name} 不能晚于现在", f"{name} cannot be in the future")
+        if connected_at and reverified_at and reverified_at < connected_at:
+            error("reverified_at", "补做核验不能早于接入", "reverified_at cannot be before connected_at")
         pre_2010 = item.get("pre_2010", False)
         if not isinstance(pre_2010, bool):
             error("pre_2010", "pre_2010 须为 true 或 false", "pre_2010 must be true or false")
+        elif connected_at and pre_2010 != (_china_day(connected_at) < load_rules().effective):
+            began = load_rules().effective.isoformat()
+            error("pre_2010", f"pre_2010 须与接入时间一致：{began} 之前接入的为 true，之后的为 false",
+                  f"pre_2010 must match connected_at: true before {began}, false from then on")
         if reverified_at and not pre_2010:
             error("reverified_at", "只有当面核验启动前接入的网站需要补做核验",
                   "only sites connected before on-site verification began are re-verified")
@@ -141,6 +155,10 @@ def _limit(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise Invalid(f"limit 须为 1 到 {MAX_PAGE} 的整数", f"limit must be a whole number 1-{MAX_PAGE}", field="limit")
     return int(raw)
+
+
+def _china_day(moment: str) -> date:
+    return china_day(datetime.fromisoformat(moment))
 
 
 def _moment(raw: object, name: str, error: Callable[[str, str, str], None]) -> str | None:
