@@ -100,6 +100,9 @@ class DocumentService:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise Invalid("文件大小须为非负整数（字节）", "size must be a whole number of bytes",
                           field="size")
+        if size == 0:  # said before its type, which an empty file cannot show
+            raise Invalid("文件是空的，请选择原件的扫描件或照片",
+                          "The file is empty; choose the scan or photo of the original", field="size")
         if size > self._settings.max_document_bytes:
             limit_mb = self._settings.max_document_bytes // (1024 * 1024)
             raise TooLarge(f"文件过大，单个文件不得超过 {limit_mb} MB",

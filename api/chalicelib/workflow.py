@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import Conflict
+from .errors import Conflict, Invalid
 
 SUBMITTED = "submitted"
 RETURNED_TO_APPLICANT = "returned_to_applicant"
@@ -86,8 +86,8 @@ def roles_for(action: str) -> tuple[str, ...]:
 def transition(action: str, state: str) -> Transition:
     """The transition ``action`` from ``state``; Conflict (409) names the state if not allowed."""
     found = TRANSITIONS.get(action)
-    if found is None:
-        raise Conflict(f"未知的操作：{action}", f"Unknown action: {action}", field="action")
+    if found is None:  # a mistake in the request, not a state it conflicts with
+        raise Invalid(f"未知的操作：{action}", f"Unknown action: {action}", field="action")
     if state not in found.sources:
         zh, en = STATE_NAMES[state]
         raise Conflict(

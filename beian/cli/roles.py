@@ -222,7 +222,9 @@ def deadlines(within: int = typer.Option(3, help="天数 / Days ahead"), url: st
     for filing in filings:
         for name, deadline in filing["deadlines"].items():
             if not deadline["met_at"]:
-                table.add_row(filing["id"], filing["state"], name, deadline["due"],
+                label = load_rules().deadline(name).label
+                table.add_row(filing["id"], f"{filing['state_name']['zh']} / {filing['state_name']['en']}",
+                              f"{label.zh} / {label.en}", deadline["due"],
                               "[red]逾期 overdue[/red]" if deadline["overdue"] else "")
     console.print(table)
 

@@ -56,6 +56,11 @@ def test_types_are_judged_by_content_and_sizes_and_counts_are_capped(few_documen
         applicant.call("POST", f"/filings/{filing['id']}/documents",
                        {"document_type": "business_licence", "size": 10, "media_type": "text/html"})
     assert declared.value.status == 400 and declared.value.body["field"] == "media_type"
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(ApiError) as nothing:
+        applicant.upload(filing["id"], "business_licence", empty)
+    assert nothing.value.body["field"] == "size" and "empty" in nothing.value.body["message_en"]
     assert applicant.call("GET", f"/filings/{filing['id']}/documents")["documents"] == []
 
     slot_request = {"document_type": "business_licence", "size": 10, "media_type": "image/png"}

@@ -11,9 +11,12 @@ const DOCUMENT_STATES = {
   rejected: { zh: "被拒收", en: "Rejected" },
 };
 
-/** Document names by id: the rules' identity documents and evidence. */
+/** The document the system makes on site (documents.py VERIFICATION_FORM). */
+const VERIFICATION_FORM = "verification_form";
+
+/** Document names by id: the rules' identity documents and evidence, and the form's title. */
 export function documentNames(rules) {
-  const names = {};
+  const names = { [VERIFICATION_FORM]: rules.verification_form.title };
   for (const document of [...rules.documents, ...rules.evidence]) names[document.id] = document.name;
   return names;
 }
@@ -81,7 +84,7 @@ export function documentTable(documents, names) {
       "tr",
       { "data-document": d.id, "data-state": d.state },
       h("td", {}, names[d.document_type] ? pick(names[d.document_type]) : d.document_type),
-      h("td", {}, formatBytes(d.declared_size ?? 0)),
+      h("td", {}, d.declared_size === undefined ? "—" : formatBytes(d.declared_size)), // the form is made here, not uploaded
       h("td", {}, h("span", { class: `beian-state beian-state--${d.state}` }, DOCUMENT_STATES[d.state] ? pick(DOCUMENT_STATES[d.state]) : d.state)),
       h("td", {}, formatDate(d.received_at || d.created_at)),
     ),
