@@ -18,11 +18,13 @@ FULL = (
     ("archive_bench.py", "--sizes", "10000,1000000", "--aws-sizes", "100,300", "--write"),
     ("load_bench.py", "--applicants", "32", "--verifiers", "6", "--filings", "20", "--write"),
     ("oversight_bench.py", "--sizes", "100000,1000000", "--repeat", "3", "--workers", "2", "--write"),
+    ("integrity_bench.py", "--filings", "2000", "--rounds", "7", "--write"),
 )
 QUICK = (
     ("crypto_bench.py", "--sizes", "64", "--repeat", "1"),
     ("archive_bench.py", "--sizes", "2000,20000", "--aws-sizes", "50,100"),
     ("load_bench.py", "--applicants", "4", "--filings", "3"),
+    ("integrity_bench.py", "--filings", "300", "--rounds", "2"),
 )
 
 
