@@ -129,6 +129,9 @@ class ArchiveService:
                           "case_id is required (letters, digits, -./_, up to 64)", field="case_id")
         if not isinstance(reason, str) or len(reason.strip()) < 4:
             raise Invalid("请说明保全原因", "State the reason for the hold", field="reason")
+        if any(hold["case_id"] == case_id for hold in filing.body.get("holds", [])):
+            raise Conflict(f"该备案已有案件 {case_id} 的保全", f"The filing is already held for case {case_id}",
+                           field="case_id")
         self._audit.record(principal, "archive.hold", f"filing:{filing_id}", purpose=reason[:500],
                            details={"case_id": case_id})
         body = dict(filing.body)

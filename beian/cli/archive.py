@@ -112,6 +112,7 @@ def search(filing_number: str = typer.Option("", help="备案号 / Filing number
            since: str = typer.Option("", "--from", help="YYYY-MM-DD"),
            until: str = typer.Option("", "--to", help="YYYY-MM-DD"),
            purpose: str = typer.Option(..., help="检索目的（记入审计）/ Purpose (audited)"),
+           as_json: bool = typer.Option(False, "--json", help="输出 JSON / Print the results as JSON"),
            url: str = URL, token: str = TOKEN) -> None:
     """检索档案（记入审计）/ Search the archive (audited)."""
     from urllib.parse import urlencode
@@ -121,9 +122,12 @@ def search(filing_number: str = typer.Option("", help="备案号 / Filing number
         "id_number": id_number, "from": since, "to": until, "purpose": purpose}.items() if value}
     with reported():
         found = BeianClient(url, token).call("GET", f"/archive/search?{urlencode(criteria)}")
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False, indent=1))
+        return
     table = Table(title=f"检索结果 / results: {len(found['filings'])}")
     for column in ("备案 Filing", "状态 State", "备案号 Number", "域名 Domains", "保全 Holds"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # ids and numbers whole, never cut to "…"
     for filing in found["filings"]:
         table.add_row(filing["id"], filing["state"], filing.get("filing_number") or "",
                       ", ".join(filing["domains"]), ", ".join(filing["holds"]))

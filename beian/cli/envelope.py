@@ -132,19 +132,24 @@ def rotate(
     ring: Annotated[Path, typer.Argument(help="密钥环目录 / Key ring directory")],
     passphrase: NewPassphrase,
 ) -> None:
-    """轮换：生成新版本，旧版本仍可解密 / Rotate: add a new version; old ones still decrypt."""
+    """轮换：生成新版本，旧版本仍可解密 / Rotate: add a new version; old ones still decrypt.
 
-    def action() -> tuple[int, crypto.PrivateKey]:
+    The new version's public key is written beside it (archive-vN.pub.pem), to encrypt to."""
+
+    def action() -> tuple[int, crypto.PrivateKey, Path]:
         if any(ring.glob("archive-v*.pem")):
             keyring = crypto.KeyRing.open(ring, passphrase.encode())
             key = keyring.rotate()
         else:
             keyring = crypto.KeyRing.create(ring, passphrase.encode())
             key = keyring.current
-        return keyring.versions[-1], key
+        version = keyring.versions[-1]
+        public = ring / f"archive-v{version}.pub.pem"
+        public.write_bytes(key.public_key.dump_pem())
+        return version, key, public
 
-    version, key = _run(action)
-    console.print(f"版本 / version {version}: {key.fingerprint}", highlight=False)
+    version, key, public = _run(action)
+    console.print(f"版本 / version {version}: {key.fingerprint}\n公钥 / public key: {public}", highlight=False)
 
 
 @keys_app.command("rewrap")

@@ -82,6 +82,9 @@ def test_archive_lifecycle(live_server: str, staff: Callable[..., BeianClient], 
         verifier.call("POST", f"/filings/{held_filing}/holds", {"case_id": "C-1", "reason": "litigation"})
     assert not_officer.value.status == 403
     officer.call("POST", f"/filings/{held_filing}/holds", {"case_id": "2026-INSP-7", "reason": "监管检查调取"})
+    with pytest.raises(ApiError) as twice:
+        officer.call("POST", f"/filings/{held_filing}/holds", {"case_id": "2026-INSP-7", "reason": "监管检查调取"})
+    assert (twice.value.status, twice.value.body["field"]) == (409, "case_id")
     # The hold covers the filing: a document that arrives after it is held as well.
     _, later_doc = archived_long_ago(past, rng, live_server, held_filing)
     later = current_services().backend.records.get("document", f"{held_filing}/{later_doc}")

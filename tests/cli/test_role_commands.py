@@ -62,6 +62,13 @@ def test_apply_status_upload_pre_verify_deadlines(live_server: str, rng: random.
     assert passed.exit_code == 0, passed.output
     status = runner.invoke(app, ["status", filing_id.group()], env=env)
     assert "已通过预核验" in status.output
+    officer = current_services().auth.issue("olga", "compliance_officer", provider=current_services().settings.provider,
+                                            province=current_services().settings.province)
+    domain = json.loads(filing_file.read_text(encoding="utf-8"))["website"]["domains"][0]
+    searched = runner.invoke(app, ["archive", "search", "--domain", domain, "--purpose", "核对", "--json"],
+                             env={"BEIAN_URL": live_server, "BEIAN_TOKEN": officer})
+    assert searched.exit_code == 0, searched.output
+    assert [item["id"] for item in json.loads(searched.stdout)["filings"]] == [filing_id.group()]
 
     bad = tmp_path / "bad.json"
     broken = filing_payload(rng, "enterprise")

@@ -91,11 +91,11 @@ def test_rotate_and_rewrap(cli: typer.Typer, tmp_path: Path) -> None:
     v1 = ring / "archive-v1.pem"
     plain, sealed = tmp_path / "p", tmp_path / "p.beian"
     plain.write_bytes(b"archived")
-    public = tmp_path / "v1.pub.pem"
-    public.write_bytes(crypto.PrivateKey.load(v1.read_bytes(), PASSPHRASE.encode()).public_key.dump_pem())
+    public = ring / "archive-v1.pub.pem"  # written beside each version, to encrypt to
+    assert public.read_bytes() == crypto.PrivateKey.load(v1.read_bytes(), PASSPHRASE.encode()).public_key.dump_pem()
     run(cli, "encrypt", str(plain), str(sealed), "--to", str(public), *RECORD)
     code, out = run(cli, "keys", "rotate", str(ring))
-    assert code == 0 and "version 2" in out
+    assert code == 0 and "version 2" in out and (ring / "archive-v2.pub.pem").exists()
     assert run(cli, "keys", "rewrap", "--ring", str(ring), str(sealed))[0] == 0
     v2 = crypto.PrivateKey.load((ring / "archive-v2.pem").read_bytes(), PASSPHRASE.encode())
     header = crypto.read_header(sealed.open("rb"))
