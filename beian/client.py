@@ -23,6 +23,20 @@ import crypto
 TIMEOUT = 60
 
 
+def in_plaintext_bytes(progress: Callable[[int], None], plain: int, sealed: int) -> Callable[[int], None]:
+    """``progress`` told in bytes of the file the caller chose while its ciphertext is sent."""
+    sent = told = 0
+
+    def advance(count: int) -> None:
+        nonlocal sent, told
+        sent += count
+        now = sent * plain // max(sealed, 1)
+        progress(now - told)
+        told = now
+
+    return advance
+
+
 class ApiError(Exception):
     """An error reply from the API, with its status and bilingual message."""
 
@@ -129,7 +143,9 @@ class BeianClient:
     def upload(self, filing_id: str, document_type: str, source: Path,
                progress: Callable[[int], None] | None = None,
                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Encrypt ``source`` to the archive key here, upload the ciphertext, have it checked."""
+        """Encrypt ``source`` to the archive key here, upload the ciphertext, have it checked.
+
+        ``progress`` is told how much of ``source`` (not of the larger ciphertext) has gone."""
         size = source.stat().st_size
         with source.open("rb") as head:
             media_type = sniff(head.read(SNIFF_BYTES))  # None: the API says what it accepts
@@ -145,7 +161,8 @@ class BeianClient:
                                       context=crypto.Context(**envelope["context"]))
             sealed_size = sealed.tell()
             sealed.seek(0)
-            self.post_to_slot(slot["upload"], sealed, sealed_size, progress)
+            self.post_to_slot(slot["upload"], sealed, sealed_size,
+                              progress and in_plaintext_bytes(progress, size, sealed_size))
         document_id = slot["document"]["id"]
         result: dict[str, Any] = self.call(
             "POST", f"/filings/{filing_id}/documents/{document_id}/complete")
