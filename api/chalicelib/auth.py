@@ -65,8 +65,8 @@ def token_hash(token: str) -> str:
 
 
 def invalid_token() -> Unauthorized:
-    return Unauthorized("访问令牌无效或已过期，请重新登录或核对令牌",
-                        "The access token is invalid or expired; sign in again or check the token")
+    return Unauthorized("访问令牌缺失、无效或已过期，请核对令牌（工作人员可重新获取）",
+                        "The access token is missing, invalid or expired; check it (staff can get a new one)")
 
 
 class Authenticator:

@@ -19,7 +19,10 @@ retention sweep). This module looks for each half-done pair from the records' si
 * a filing or document whose index entries disagree with its body: saved again, which
   rewrites the entries in the record's own transaction;
 * a record whose signature does not match it (changed outside the archive): flagged and
-  left as it is, never re-signed.
+  left as it is, never re-signed;
+* a filing older than a version the audit log records a step from (an earlier signed copy
+  put back: versions only grow): flagged and left as it is, never repaired, which would
+  sign the old copy anew.
 
 It never deletes an archived envelope that is still retained or held, and every repair
 is written to the audit log first.
@@ -46,6 +49,7 @@ from .workflow import STATE_NAMES
 
 RECONCILER = Principal(subject="system:reconciler", role="system")
 PAGE = 500
+AUDIT_PAGE = 10_000  # audit entries read at a time, so the check's memory does not grow with the log
 STAGING_KEPT = timedelta(days=1)  # as the S3 staging bucket's lifecycle rule
 DOCUMENTS = "documents/"
 
@@ -62,6 +66,7 @@ KINDS: dict[str, str] = {
     "uncertified_disposal": "disposed, but no signed disposal certificate names it",
     "index_mismatch": "its index entries disagree with its body",
     "tampered_record": "its signature does not match it: it was changed outside the archive",
+    "rolled_back_record": "older than a version the audit log records a step from: an earlier copy was put back",
 }
 REPAIRED, FLAGGED, FOUND = "repaired", "flagged", "found"
 
@@ -119,9 +124,16 @@ class Reconciler:
         filings = list(self._all("provider", self._settings.provider, report))
         stale = self._stale_state_entries(report)
         certified = self._certified()
+        stepped_from = self._audited_versions()
         uncertified: list[Record] = []
         for filing in filings:
             report.filings += 1
+            if filing.version < stepped_from.get(filing.key, 0):
+                report.findings.append(Finding(
+                    "rolled_back_record", _subject(filing), FLAGGED,
+                    f"version {filing.version}, but the audit log records a step taken from version "
+                    f"{stepped_from[filing.key]}; left as it is for a person"))
+                continue
             self._check_filing(filing, stale, report)
             for document in list(self._all("documents", filing.key, report)):
                 report.documents += 1
@@ -181,6 +193,23 @@ class Reconciler:
             problems.append("a query on one of its entries does not find it")
         if problems:
             self._resave(filing, expected, "; ".join(problems), report)
+
+    def _audited_versions(self) -> dict[str, int]:
+        """Per filing, the highest version the audit log records a step taken from.
+
+        A step is audited before it is saved, so the record may have stayed at that version
+        (a lost race, a failed save) but can never be older: versions only grow."""
+        highest: dict[str, int] = {}
+        start = 1
+        while batch := self._audit.entries(start, start + AUDIT_PAGE - 1):
+            for entry in batch:
+                version = (entry.get("details") or {}).get("from_version")
+                subject = str(entry.get("object", ""))
+                if isinstance(version, int) and subject.startswith("filing:"):
+                    key = subject.removeprefix("filing:")
+                    highest[key] = max(highest.get(key, 0), version)
+            start += len(batch)
+        return highest
 
     def _stale_state_entries(self, report: Report) -> set[str]:
         """Filings that a state queue of this provider or province lists under another state."""

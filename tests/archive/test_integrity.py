@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+from chalicelib.adapters.embedded import dump_json, encode_indexes
+from chalicelib.auth import Principal
 from chalicelib.filings import FILING, filing_indexes
 from chalicelib.integrity import MAC_FIELD, MAC_KEY, RecordTampered
 from chalicelib.ports import IndexEntry, Record
@@ -127,3 +132,25 @@ def test_the_api_and_the_cli_refuse_a_tampered_record_and_the_reconciler_lists_i
         main()
     assert exited.value.code == 3
     assert "完整性" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)  # the copy is put back beneath the adapter
+def test_an_earlier_signed_copy_put_back_is_found_by_the_audit_log(live_server: str, rng: random.Random) -> None:
+    services = current_services()
+    payload = filing_payload(rng, "enterprise")
+    filing_id = str(services.filings.submit(payload)[0]["id"])
+    first = stored(services, filing_id)  # version 1, validly signed
+    where = {"provider": services.settings.provider, "province": services.settings.province}
+    services.filings.act(Principal("v1", "verifier", **where), filing_id, "pre_verify_return", {"reasons": ["核对"]})
+    services.filings.act(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id), filing_id,
+                         "resubmit", {"filing": payload})
+    with sqlite3.connect(Path(os.environ["BEIAN_DATA_DIR"]) / "beian.db") as db:  # a backup's row, put back
+        db.execute("UPDATE records SET version = ?, body = ?, indexes = ? WHERE kind = ? AND key = ?",
+                   (first.version, dump_json(first.body), encode_indexes(first.indexes), FILING, filing_id))
+    assert services.backend.records.get(FILING, filing_id) is not None  # its signature holds: the MAC cannot tell
+
+    status, report = reconcile("--repair")
+    assert status == 1
+    found = [f for f in report["findings"] if f["subject"] == f"filing:{filing_id}"]
+    assert [(f["kind"], f["outcome"]) for f in found] == [("rolled_back_record", "flagged")]
+    assert stored(services, filing_id).version == first.version  # left as it is, not signed anew

@@ -239,6 +239,11 @@ def test_the_status_page_shows_the_state_deadlines_and_documents(
     assert ("Done on" if prefix else "已于") in due["pre_verification"]
     assert ("Not started" if prefix else "尚未开始") in due["provincial_review"]
     assert document_states(page) == ["received"]
+    page.click("#filing-details summary")
+    details = page.inner_text("#filing-details")
+    assert filing["payload"]["contact"]["email"] in details and filing["payload"]["website"]["domains"][0] in details
+    masked = filing["payload"]["responsible_person"]["id_number"]
+    assert "*" in masked and masked in details  # the masked form only, as the API gives it
     screenshot(page, f"status{prefix.replace('/', '-')}")
 
 
@@ -277,6 +282,8 @@ def test_a_returned_filing_says_why_and_is_corrected_and_resubmitted_on_the_stat
     page.click("#submit-button")
     page.wait_for_selector("#filing-state.beian-state--submitted")
     assert page.query_selector("#resubmit") is None
+    assert page.evaluate("document.activeElement.id") == "status-notice"  # said, and focus is there
+    assert "已重新提交" in page.inner_text("#status-notice")
     filing = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}")
     assert filing["state"] == "submitted" and filing["payload"]["contact"]["email"] == "corrected@example.cn"
     screenshot(page, "status-resubmitted")

@@ -61,6 +61,33 @@ function historyList(history, states) {
   );
 }
 
+/** What the filing holds, section by section, as the API shows it (ID numbers masked). */
+function filingDetails(rules, names, payload) {
+  const shown = (field, value) => {
+    const text = (one) => {
+      const options = { choice: field.choices, nationality: rules.nationalities }[field.validator] || [];
+      const named = options.find((c) => c.id === one);
+      if (named) return pick(named.name);
+      return field.validator === "document_type" && names[one] ? pick(names[one]) : String(one);
+    };
+    return Array.isArray(value) ? value.map(text).join("，") : text(value);
+  };
+  const sections = rules.sections.map((section) => {
+    const rows = rules.fields
+      .filter((field) => field.id.startsWith(`${section.id}.`))
+      .map((field) => [field, (payload[section.id] || {})[field.id.slice(section.id.length + 1)]])
+      .filter(([, value]) => value !== undefined && value !== null && value !== "")
+      .map(([field, value]) => h("tr", { "data-field": field.id }, h("th", { scope: "row" }, pick(field.label)), h("td", {}, shown(field, value))));
+    return rows.length ? [h("h4", {}, pick(section.label)), h("table", {}, h("tbody", {}, rows))] : [];
+  }).flat();
+  return h(
+    "details",
+    { id: "filing-details" },
+    h("summary", {}, say("备案信息（证件号码只显示部分）", "Filing details (ID numbers shown in part)")),
+    sections,
+  );
+}
+
 /** Why the filing was last returned, as the verifier or the province wrote it. */
 function returnReasons(filing) {
   const last = (filing.returns || []).at(-1);
@@ -76,7 +103,8 @@ function returnReasons(filing) {
 /** The form to correct a returned filing, filled in with what it holds. */
 function resubmitPart(data, opened, reopen) {
   if (opened.filing.state !== RETURNED_TO_APPLICANT) return null;
-  const form = new FilingForm(data, { ...opened, done: (filing) => reopen({ ...opened, filing }) });
+  const resubmitted = say("已重新提交：备案已回到预核验，结果将以短信通知。", "Resubmitted: the filing is back in pre-verification; the result comes by SMS.");
+  const form = new FilingForm(data, { ...opened, done: (filing) => reopen({ ...opened, filing }, resubmitted) });
   return h(
     "section",
     { id: "resubmit" },
@@ -94,7 +122,7 @@ function resubmitPart(data, opened, reopen) {
   );
 }
 
-async function overview(data, names, opened, reopen) {
+async function overview(data, names, opened, reopen, notice) {
   const { rules, states } = data;
   const { id, token, filing } = opened;
   const documents = h("div", { id: "documents-holder" });
@@ -107,6 +135,7 @@ async function overview(data, names, opened, reopen) {
   return h(
     "div",
     {},
+    notice ? h("div", { class: "admonition success", id: "status-notice", tabindex: "-1" }, h("p", {}, notice)) : null,
     h("h2", {}, say(`备案 ${id}`, `Filing ${id}`)),
     h(
       "p",
@@ -117,6 +146,7 @@ async function overview(data, names, opened, reopen) {
     filing.filing_number ? h("p", { id: "filing-number" }, say(`备案号：${filing.filing_number}`, `Filing number: ${filing.filing_number}`)) : null,
     returnReasons(filing),
     resubmitPart(data, opened, reopen),
+    filingDetails(rules, names, filing.payload || {}),
     deadlinesTable(rules, filing.deadlines || {}),
     h(
       "p",
@@ -141,6 +171,9 @@ mount("status", async (root) => {
   }
   const names = documentNames(data.rules);
   const area = h("div", { id: "status-workspace", "aria-live": "polite" });
-  const show = async (opened) => area.replaceChildren(await overview(data, names, opened, show));
+  const show = async (opened, notice) => {
+    area.replaceChildren(await overview(data, names, opened, show, notice));
+    if (notice) area.querySelector("#status-notice").focus(); // where the keyboard and a screen reader continue
+  };
   root.replaceChildren(accessForm(show), area);
 });

@@ -197,7 +197,11 @@ export class FilingForm {
           `Identity documents and photos (including the photo of the person responsible taken on site) are sensitive personal information. We process and keep them encrypted as the privacy notice (version ${version}) says, for filing only. This consent is separate from everything else; without it the filing cannot be submitted.`,
         ),
         " ",
-        h("a", { href: "../privacy/", id: "privacy-link" }, say(`阅读隐私与留存告知（版本 ${version}）`, `Read the privacy notice (version ${version})`)),
+        h(
+          "a",
+          { href: "../privacy/", id: "privacy-link", target: "_blank", rel: "noopener" }, // a new tab keeps what was typed
+          say(`阅读隐私与留存告知（版本 ${version}，新标签页打开）`, `Read the privacy notice (version ${version}; opens in a new tab)`),
+        ),
       ),
       this.consentSlot.box,
       h(

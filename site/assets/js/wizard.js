@@ -100,7 +100,14 @@ function fieldsPart(rules, checklist, subjectType) {
               "li",
               { "data-field": field.id, "data-required": required.has(field.id) ? "true" : "false" },
               h("strong", {}, pick(field.label)),
-              aside(required.has(field.id) ? say("必填", "required") : say("选填", "optional")),
+              // The provider enters its section (二.(二)1(5)): required of it, not of the applicant.
+              aside(
+                section.entered_by === "provider"
+                  ? say("接入服务单位填写", "entered by the provider")
+                  : required.has(field.id)
+                    ? say("必填", "required")
+                    : say("选填", "optional"),
+              ),
               h("br"),
               h("span", { class: "beian-hint" }, pick(field.hint)),
             ),

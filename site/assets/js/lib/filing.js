@@ -46,7 +46,7 @@ export function accessForm(onOpen) {
         event.preventDefault();
         button.disabled = true;
         message.replaceChildren(say("正在打开……", "Opening…"));
-        const pair = { id: id.value.trim(), token: token.value.trim() };
+        const pair = { id: id.value.trim().toUpperCase(), token: token.value.trim() }; // ids are upper case; people type either
         try {
           const filing = await api(`/filings/${encodeURIComponent(pair.id)}`, { token: pair.token });
           sessionStorage.setItem(STORE.id, pair.id);
