@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .config import Settings
 from .errors import Invalid, Unauthorized
+from .integrity import RecordTampered
 from .vault import Vault
 
 APPLICANT = "applicant"
@@ -62,6 +64,9 @@ def new_filing_token(filing_id: str) -> tuple[str, str]:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+log = logging.getLogger("beian.auth")
 
 
 def invalid_token() -> Unauthorized:
@@ -107,6 +112,15 @@ class Authenticator:
         }
         return jwt.encode(claims, self._signing_key(), algorithm="EdDSA")
 
+    def _is_revoked(self, subject: str, issued_at: int) -> bool:
+        """Revoked, or unknown because the revocation record fails its integrity check: a
+        token is refused rather than trusted on a record someone may have edited."""
+        try:
+            return self._revoked(subject, issued_at)
+        except RecordTampered as error:
+            log.error("%s: staff tokens of that record refused", error)
+            return True
+
     def authenticate(self, authorization: str) -> Principal:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -134,7 +148,7 @@ class Authenticator:
         except jwt.PyJWTError as error:
             raise invalid_token() from error
         role = str(claims.get("role") or claims.get("custom:role") or "")
-        if role not in STAFF_ROLES or self._revoked(str(claims["sub"]), int(claims.get("iat", 0))):
+        if role not in STAFF_ROLES or self._is_revoked(str(claims["sub"]), int(claims.get("iat", 0))):
             raise invalid_token()
         return Principal(
             subject=str(claims["sub"]), role=role,

@@ -203,7 +203,9 @@ class DocumentService:
     def list_for(self, principal: Principal, filing_id: str) -> list[dict[str, Any]]:
         self._filings.load_for(principal, filing_id)
         page = self._records.query("documents", filing_id, limit=1000)
-        return [self._present(record.body) for record in page.records]
+        # An index row added by hand must not list another filing's document here.
+        return [self._present(record.body) for record in page.records
+                if record.kind == DOCUMENT and record.body.get("filing") == filing_id]
 
     def release_key(self, principal: Principal, filing_id: str, document_id: str,
                     request: Mapping[str, Any]) -> dict[str, Any]:

@@ -109,7 +109,13 @@ class FilingService:
             raise Invalid("请按接入服务单位或省份查询", "This role lists filings through search",
                           field="state")
         page = self._records.query("state", f"{scope[0]}:{scope[1]}#{state}", limit=limit)
-        return [self.present(record) for record in page.records]
+        return self._visible(principal, page.records)
+
+    def _visible(self, principal: Principal, records: list[Record]) -> list[dict[str, Any]]:
+        """The filings among ``records`` the caller may see. Index rows are not signed: one
+        added by hand must not show a filing outside the caller's scope."""
+        return [self.present(record) for record in records
+                if record.kind == FILING and policy.in_scope(principal, record.body)]
 
     def due(self, principal: Principal, within_days: int) -> list[dict[str, Any]]:
         """Filings whose pending deadline falls within ``within_days`` or has passed."""
@@ -122,7 +128,7 @@ class FilingService:
                 continue
             page = self._records.query("due", f"{name}#{scope}", sort_to=horizon + "\uffff",
                                        limit=500)
-            found += [self.present(record) for record in page.records]
+            found += self._visible(principal, page.records)
         return sorted(found, key=lambda filing: min(
             deadline["due"] for deadline in filing["deadlines"].values() if not deadline["met_at"]))
 

@@ -41,6 +41,11 @@ class RecordTampered(StorageError):
         self.kind = kind
         self.key = key
 
+    def __reduce__(self) -> tuple[type[RecordTampered], tuple[str, str]]:
+        # Raised in a report's worker process, it must reach the parent whole (a pool whose
+        # result could not be unpickled waits for ever).
+        return RecordTampered, (self.kind, self.key)
+
 
 class SignedRecords:
     """The records port with every record signed on the way in and checked on the way out."""
@@ -99,6 +104,10 @@ class SignedRecords:
 
     def lists(self, entry: IndexEntry, kind: str, key: str) -> bool:
         return self.unverified.lists(entry, kind, key)
+
+    def scan(self, *, limit: int = 500, after: str | None = None) -> Page:
+        page = self.unverified.scan(limit=limit, after=after)
+        return dataclasses.replace(page, records=[self.verified(record) for record in page.records])
 
 
 def signed_backend(backend: Backend) -> tuple[Backend, SignedRecords, Vault]:

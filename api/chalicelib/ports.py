@@ -84,6 +84,11 @@ class Records(Protocol):
         many other records share the entry (a day's due date is shared by thousands)."""
         ...
 
+    def scan(self, *, limit: int = 500, after: str | None = None) -> Page:
+        """Every record, of every kind, a page at a time in no promised order (the reconciler's
+        signature check: a batch job, never a request). Raises BadCursor."""
+        ...
+
 
 @dataclass(frozen=True)
 class UploadSlot:

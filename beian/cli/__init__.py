@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 from chalicelib.integrity import RecordTampered
+from chalicelib.ports import StorageError
 
 from . import admin, archive, deploy, envelope, reconcile, reports, roles, rules
 
@@ -26,3 +27,6 @@ def main() -> None:
     except RecordTampered as error:
         admin.err.print(f"[red]{error.message_zh}[/red] / {error.message_en} ({error.kind}:{error.key})")
         raise SystemExit(3) from None
+    except StorageError as error:  # e.g. a wrong BEIAN_MASTER_PASSPHRASE: the one line that matters
+        admin.err.print(f"[red]存储不可用 / Storage unavailable[/red]: {error}")
+        raise SystemExit(2) from None

@@ -36,7 +36,8 @@ def reconcile(
             table.add_row(finding.subject, KINDS[finding.kind], OUTCOMES[finding.outcome], finding.detail)
         if report.findings:
             console.print(table)
-        console.print(f"已核对 / checked: {report.filings} 件备案 filings, {report.documents} 份材料 documents; "
+        console.print(f"已核对 / checked: {report.records} 条记录的签名 record signatures, "
+                      f"{report.filings} 件备案 filings, {report.documents} 份材料 documents; "
                       + ("无遗留问题 / nothing left to do" if report.clean else
                          f"{sum(f.outcome != REPAIRED for f in report.findings)} 项待处理 / left to do"))
     if not report.clean:

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..demo import AlreadySeeded, default_quarter, seed_demo
-from .admin import fail
+from .admin import cli_operator, fail
 
 console = Console()
 report = typer.Typer(help="备案中心核查 / Filing-center oversight", no_args_is_help=True)
@@ -42,9 +42,18 @@ def progress() -> Progress:
 
 def output_dir(services: Services, out: Path | None, name: str) -> Path:
     """``out``, or a folder named after the report under the archive's ``reports/``."""
-    folder = out or services.settings.data_dir / "reports" / re.sub(r"[^\w.-]", "_", name)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
+    if out is None:
+        reports = services.settings.data_dir / "reports"
+        reports.mkdir(mode=0o700, exist_ok=True)  # parents=True would make it 0755
+        out = reports / re.sub(r"[^\w.-]", "_", name)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return out
+
+
+def audited(services: Services, action: str, obj: str, **details: Any) -> None:
+    """A report run on the server is an access like any other: ID checks unseal numbers,
+    worksheets hold mobiles."""
+    services.audit.record(cli_operator(services.settings), action, obj, details=details)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -85,6 +94,7 @@ def sample(
         publish(records, drawn, utc_now())
     except DomainError as error:
         fail(error)
+    audited(services, "report.sample", f"month:{chosen.label}", seed=seed, drawn=len(drawn.filing_ids))
     rows = worksheet(records, drawn)
     folder = output_dir(services, out, f"sample-{chosen.label}")
     write_private(folder / "worksheet.csv", render.worksheet_csv(rows))
@@ -121,6 +131,7 @@ def quarterly(
                             on_unit=functools.partial(bar.advance, task))
     except DomainError as error:
         fail(error)
+    audited(services, "report.quarterly", f"quarter:{chosen.label}")
     folder = output_dir(services, out, f"quarterly-{chosen.label}")
     charts = render.quarterly_charts(result)
     for name, svg in charts.items():
@@ -174,6 +185,8 @@ def check_ids(
         for chosen in months:
             task = bar.add_task(f"核查 / checking {chosen.label}", total=None)
             runs.append(checker.check_month(chosen, on_filing=functools.partial(bar.advance, task)))
+    audited(services, "report.check_ids", "months:" + ",".join(run.month for run in runs),
+            checked=sum(run.filings for run in runs))
     codes = sorted({code for run in runs for code in run.by_code})
     console.print(table("批量核查 / Bulk check",
                         ["月份 / Month", "核查 / Checked", "未通过 / Failed", "新增 / Opened",
@@ -199,6 +212,7 @@ def findings(
                      else checker.open_for_month(Month.parse(str(month))))
     except DomainError as error:
         fail(error)
+    audited(services, "report.findings", f"findings:{provider or month}", count=len(found))
     console.print(findings_table(found))
     folder = output_dir(services, out, f"findings-{provider or month}")
     write_private(folder / "findings.csv", render.findings_csv(found))

@@ -40,6 +40,9 @@ def reported() -> Iterator[None]:
         err.print(f"[red]{error.status}[/red] {error.message}")
         for item in error.body.get("errors", []):
             err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
+        if error.body.get("code") == "integrity":  # as the local commands do (beian/cli/__init__.py)
+            err.print(f"  - {error.body.get('record')}")
+            raise typer.Exit(3) from None
         raise typer.Exit(1) from None
     except DomainError as error:
         err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")

@@ -20,9 +20,11 @@ from chalicelib.filings import FILING, filing_indexes
 from chalicelib.integrity import MAC_FIELD, MAC_KEY, RecordTampered
 from chalicelib.ports import IndexEntry, Record
 from chalicelib.services import Services, current_services
+from chalicelib.staff import REVOCATION
 from chalicelib.vault import SEALED
 from typer.testing import CliRunner
 
+from beian.cli import app as main_app
 from beian.cli import main
 from beian.cli.reconcile import register
 from beian.client import ApiError, BeianClient
@@ -154,3 +156,45 @@ def test_an_earlier_signed_copy_put_back_is_found_by_the_audit_log(live_server: 
     found = [f for f in report["findings"] if f["subject"] == f"filing:{filing_id}"]
     assert [(f["kind"], f["outcome"]) for f in found] == [("rolled_back_record", "flagged")]
     assert stored(services, filing_id).version == first.version  # left as it is, not signed anew
+
+
+def test_a_tampered_revocation_refuses_the_token_and_role_commands_exit_3(
+        live_server: str, rng: random.Random) -> None:
+    services = current_services()
+    where = {"provider": services.settings.provider, "province": services.settings.province}
+    services.staff.revoke(Principal("cli:root", "admin", **where), "mallory", "laptop lost")
+    revocation = services.integrity.unverified.get(REVOCATION, "mallory")
+    assert revocation is not None
+    services.integrity.unverified.save(dataclasses.replace(revocation, body={**revocation.body, "not_before": 1}))
+    token = services.auth.issue("mallory", "verifier", **where)
+    with pytest.raises(ApiError) as refused:  # fails closed: not trusted on a record someone edited
+        BeianClient(live_server, token).call("GET", "/deadlines")
+    assert refused.value.status == 401
+
+    tampered = submitted(services, rng)
+    record = stored(services, tampered)
+    overwrite(services, dataclasses.replace(record, body={**record.body, "state": "approved"}))
+    verifier = services.auth.issue("v", "verifier", **where)
+    shown = CliRunner().invoke(main_app, ["status", tampered], env={"BEIAN_URL": live_server, "BEIAN_TOKEN": verifier})
+    assert shown.exit_code == 3 and f"filing:{tampered}" in shown.output
+    # The reconciler checks every record's signature, not only this provider's filings.
+    _, report = reconcile()
+    listed = {f["subject"] for f in report["findings"] if f["kind"] == "tampered_record"}
+    assert listed == {f"{REVOCATION}:mallory", f"filing:{tampered}"} and report["records"] > 2
+
+
+@pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)  # the row is added beneath the adapter
+def test_an_index_row_added_by_hand_shows_nothing_outside_the_callers_scope(
+        live_server: str, rng: random.Random) -> None:
+    services = current_services()
+    own = stored(services, submitted(services, rng))
+    foreign = {**{k: v for k, v in own.body.items() if k != MAC_FIELD}, "id": "F20260101-0000F0F0",
+               "provider": "other-idc"}
+    services.backend.records.save(Record(FILING, foreign["id"], foreign, indexes=filing_indexes(foreign)))
+    with sqlite3.connect(Path(os.environ["BEIAN_DATA_DIR"]) / "beian.db") as db:
+        db.execute("INSERT INTO entries VALUES (?, ?, ?, ?, ?)",
+                   ("due", f"pre_verification#{services.settings.provider}", "2026-01-01", FILING, foreign["id"]))
+    verifier = BeianClient(live_server, services.auth.issue("v", "verifier", provider=services.settings.provider,
+                                                            province=services.settings.province))
+    listed = [filing["id"] for filing in verifier.call("GET", "/deadlines?within_days=30")["filings"]]
+    assert own.key in listed and foreign["id"] not in listed

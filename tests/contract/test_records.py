@@ -217,3 +217,22 @@ def test_insert_many_stores_new_records_with_their_indexes(backend: Backend) -> 
         backend.records.insert_many([Record("bulk", "new", {}), Record("bulk", "k3", {})])
     stored = backend.records.get("bulk", "k3")
     assert stored is not None and stored.body == {"n": 3} and stored.version == 1
+
+
+def test_a_scan_pages_through_every_record_of_every_kind_once(backend: Backend) -> None:
+    saved = [backend.records.save(_filing(f"f-{n}", IndexEntry("provider", "p", f"s{n}"))) for n in range(5)]
+    saved += [backend.records.save(Record("document", f"f-0/d-{n}", {"n": n})) for n in range(3)]
+    seen: list[Record] = []
+    cursor = None
+    for _ in range(20):
+        page = backend.records.scan(limit=3, after=cursor)
+        seen += page.records
+        cursor = page.cursor
+        if cursor is None:
+            break
+    def order(records: list[Record]) -> list[Record]:
+        return sorted(records, key=lambda record: (record.kind, record.key))
+
+    assert cursor is None and order(seen) == order(saved)  # each once, whole; index items are not records
+    with pytest.raises(BadCursor):
+        backend.records.scan(after="not a cursor")

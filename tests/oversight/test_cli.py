@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import pickle
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import typer
+from chalicelib.filings import FILING
+from chalicelib.integrity import RecordTampered
 from chalicelib.oversight.render import CSV_BOM
+from chalicelib.services import current_services
 from typer.testing import CliRunner
 
 from beian.cli.reports import register
@@ -94,3 +101,15 @@ def test_the_quarterly_report_writes_csv_markdown_and_charts(archive: Path) -> N
     assert bad.exit_code == 2 and "YYYYQn" in bad.output
     future = runner.invoke(app, ["report", "quarterly", "--quarter", "2099Q1", "--workers", "1"])
     assert future.exit_code == 2 and "has not begun" in future.output
+
+
+def test_a_tampered_filing_stops_the_quarterly_report_with_its_name_not_a_hang(archive: Path) -> None:
+    services = current_services()
+    (filing,) = services.integrity.unverified.query("provider", services.settings.provider, limit=1).records
+    services.integrity.unverified.save(dataclasses.replace(filing, body={**filing.body, "state": "approved"}))
+    assert pickle.loads(pickle.dumps(RecordTampered(FILING, filing.key))).key == filing.key  # crosses processes
+    done = subprocess.run([str(Path(sys.executable).with_name("beian")), "report", "quarterly", "--quarter", "2024Q1",
+                           "--workers", "2", "--quiet"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 3 and f"filing:{filing.key}" in " ".join(done.stderr.split()), done.stderr
+    audit_actions = [entry["action"] for entry in services.audit.entries()]
+    assert "report.quarterly" not in audit_actions  # refused, so not reported as run

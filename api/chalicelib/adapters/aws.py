@@ -258,6 +258,19 @@ class DynamoRecords:
                 records.append(record)
         return Page(records, cursor, examined=reply["ScannedCount"])
 
+    def scan(self, *, limit: int = 500, after: str | None = None) -> Page:
+        start: dict[str, Any] = {}
+        if after is not None:
+            pk, sk = decode_cursor(after, 2)
+            start["ExclusiveStartKey"] = {"pk": _s(pk), "sk": _s(sk)}
+        # Limit counts the items read, index and audit items included; the filter keeps records.
+        reply = self._clients.dynamodb.scan(
+            TableName=self._table, FilterExpression="sk = :record",
+            ExpressionAttributeValues={":record": _s("record")}, Limit=limit, ConsistentRead=True, **start)
+        last = reply.get("LastEvaluatedKey")
+        cursor = encode_cursor([last["pk"]["S"], last["sk"]["S"]]) if last else None
+        return Page([_item_record(item) for item in reply["Items"]], cursor, examined=reply["ScannedCount"])
+
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Record]:
         wanted = list(dict.fromkeys(keys))
         found: dict[tuple[str, str], Record] = {}

@@ -423,6 +423,15 @@ class SqliteRecords:
         cursor = encode_cursor(list(page[-1][:3])) if len(rows) > limit else None
         return Page([_row_record(*row[1:]) for row in page], cursor, examined=len(rows))
 
+    def scan(self, *, limit: int = 500, after: str | None = None) -> Page:
+        start = decode_cursor(after, 2) if after is not None else ["", ""]
+        rows = self._db.connection().execute(
+            "SELECT kind, key, version, body, indexes FROM records WHERE (kind, key) > (?, ?)"
+            " ORDER BY kind, key LIMIT ?", (*start, limit + 1)).fetchall()
+        page = rows[:limit]
+        cursor = encode_cursor(list(page[-1][:2])) if len(rows) > limit else None
+        return Page([_row_record(*row) for row in page], cursor, examined=len(rows))
+
 
 class SqliteAudit:
     def __init__(self, db: _Database) -> None:
