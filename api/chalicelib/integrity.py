@@ -8,7 +8,8 @@ keeps sealed; a record whose tag is missing or wrong is refused on every read
 (:class:`RecordTampered`), and ``beian reconcile`` lists such records without stopping.
 
 Not detected here: putting back an earlier signed version of the same record, or deleting
-a record whole. The audit chain records every step and every disposal, so both show there.
+a record whole. The audit chain records every step and every disposal, so both show there;
+the reconciler flags a filing older than a step the audit log records (reconcile.py).
 The vault's own records are exempt: key custody already authenticates them, and the
 signing key is one of them.
 """
