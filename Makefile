@@ -42,8 +42,10 @@ site: $(STAMP) node-deps
 run: $(STAMP) site
 	$(BIN)/beian serve --port $(PORT)
 
+# ruff, then the architecture's import contracts (pyproject.toml, [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy api/chalicelib crypto beian api/app.py

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Response
-from chalicelib.adapters.http import guarded, install_error_handling, json_body, principal
+from chalice.app import AuthRequest, AuthResponse, Rate, Response
+from chalicelib.adapters.http import ThreadSafeChalice, guarded, install_error_handling, json_body, principal
 from chalicelib.auth import Principal
 from chalicelib.errors import DomainError, Invalid
 from chalicelib.openapi import openapi_document
@@ -14,8 +14,9 @@ from chalicelib.services import current_services
 
 # Chalice would give the "beian" logger a handler of its own and stop it propagating; our
 # modules log under "beian.*", and those records must reach the root handlers (Lambda's, the
-# embedded server's, the test suite's) like any other.
-app = Chalice(app_name="beian", configure_logs=False)
+# embedded server's, the test suite's) like any other. Thread-safe: the embedded server answers
+# several requests at once.
+app = ThreadSafeChalice(app_name="beian", configure_logs=False)
 install_error_handling(app)
 
 

@@ -10,9 +10,11 @@ disk so document bytes never pass through the API.
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,13 @@ from chalice.config import Config
 from chalice.local import (
     ForbiddenError,
     LambdaEventConverter,
-    LocalChalice,
     LocalGateway,
     LocalGatewayException,
     MatchResult,
     RouteMatcher,
 )
 from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
+from chalicelib.adapters.http import ThreadSafeChalice
 from chalicelib.ports import BlobMissing
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
 
@@ -38,6 +40,7 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
 
 MAX_API_BODY = 1024 * 1024
+STOP_SECONDS = 30  # how long a stop waits for the requests in flight
 READ_SIZE = 64 * 1024
 MAX_FIELD_BYTES = 4096
 SECURITY_HEADERS = [
@@ -104,14 +107,14 @@ class EmbeddedServer:
     """The WSGI application. ``blobs`` is the embedded backend's blob store; on the AWS
     backend it is None, and clients upload to S3 directly."""
 
-    def __init__(self, chalice_app: Any, site_dir: Path, blobs: LocalBlobs | None,
+    def __init__(self, chalice_app: ThreadSafeChalice, site_dir: Path, blobs: LocalBlobs | None,
                  limits: Callable[[], RateLimiter]) -> None:
+        # Waitress serves eight requests at once: an app holding one current request for all
+        # of them would mix callers up.
+        if not isinstance(chalice_app, ThreadSafeChalice):
+            raise TypeError("the embedded server needs a ThreadSafeChalice app (see api/app.py)")
         config = Config.create(chalice_stage="local", app_name="beian",
                                lambda_timeout=60, lambda_memory_size=512)
-        # Chalice keeps the current request on the app object, one request per Lambda container;
-        # waitress serves eight at once. Give each thread its own, as `chalice local` does.
-        if not isinstance(chalice_app, LocalChalice):
-            chalice_app.__class__ = type("ThreadLocalChalice", (LocalChalice, type(chalice_app)), {})
         self._gateway = LocalGateway(chalice_app, config)
         self._gateway.event_converter = LambdaEventConverter(
             DecodingRouteMatcher(list(chalice_app.routes)), chalice_app.api.binary_types)
@@ -272,7 +275,7 @@ def _file_chunks(stream: Any) -> Iterator[bytes]:
             yield chunk
 
 
-def build_server(chalice_app: Any, site_dir: Path) -> EmbeddedServer:
+def build_server(chalice_app: ThreadSafeChalice, site_dir: Path) -> EmbeddedServer:
     from chalicelib.backend import current_backend
     from chalicelib.config import Settings
 
@@ -283,27 +286,43 @@ def build_server(chalice_app: Any, site_dir: Path) -> EmbeddedServer:
 
 
 class Listener:
-    """A waitress server that can also be stopped from another thread (tests, Ctrl-C)."""
+    """A waitress server that can be stopped from any thread (tests, Ctrl-C, SIGTERM).
+
+    Waitress has no stop call of its own: its loop runs until its socket map is empty. The map
+    is ours (``create_server(map=...)``), so stopping is: let the worker threads finish the
+    requests in flight (they hand their replies to the loop, which still runs), then close every
+    socket in the map from the loop's own thread. Nothing writes to waitress's wake-up pipe after
+    it is closed, and no socket is closed under a thread still using it.
+    """
 
     def __init__(self, app: EmbeddedServer, host: str, port: int) -> None:
         import waitress
 
-        self._server = waitress.create_server(app, host=host, port=port, threads=8,
+        self._sockets: dict[int, Any] = {}
+        self._server = waitress.create_server(app, map=self._sockets, host=host, port=port, threads=8,
                                               ident="beian", clear_untrusted_proxy_headers=True)
         self.port = int(self._server.effective_port)
+        self._stopping = threading.Lock()
 
     def run(self) -> None:
+        """Serve until stopped; returns once every socket is closed."""
         self._server.run()
 
     def stop(self) -> None:
-        """Stop from any thread: the channels are closed inside waitress's own loop."""
-        self._server.trigger.pull_trigger(self._close_channels)
+        """Start stopping and return at once (the loop's own thread may call it, as the SIGTERM
+        handler does); ``run`` returns when the server has stopped. Later calls do nothing."""
+        if self._stopping.acquire(blocking=False):
+            threading.Thread(target=self._shut_down, name="beian-stop", daemon=True).start()
 
-    def _close_channels(self) -> None:
-        # waitress's loop ends once its socket map is empty.
-        for channel in list(self._server._map.values()):
-            channel.close()
-        self._server.task_dispatcher.shutdown()
+    def _shut_down(self) -> None:
+        finished = self._server.task_dispatcher.shutdown(timeout=STOP_SECONDS)
+        if not finished:
+            logging.getLogger("beian.server").warning("requests still running after %s s", STOP_SECONDS)
+        self._server.trigger.pull_trigger(self._close_sockets)
+
+    def _close_sockets(self) -> None:
+        for dispatcher in list(self._sockets.values()):
+            dispatcher.close()
 
 
 def create_listener(app: EmbeddedServer, host: str, port: int) -> Listener:

@@ -24,31 +24,9 @@ from beian.client import BeianClient
 
 # pytest-localstack resolves endpoints in the "aws" partition only (not aws-cn).
 REGION = "us-east-1"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-# One file per session: two suites running at once on one machine must not truncate each other's.
-SUITE_LOG = ARTIFACTS / f"test-suite-{os.getpid()}.log"
 BACKENDS = ["embedded", "aws"] + (["localstack"] if os.environ.get("BEIAN_LOCALSTACK_HOST") else [])
-
-
-@pytest.fixture(scope="session", autouse=True)
-def suite_log() -> Iterator[Path]:
-    """Everything the suite logs, kept in one file that tests/z_logs scans for ID numbers."""
-    import logging
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    previous = root.level
-    root.setLevel(logging.INFO)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
-    try:
-        yield SUITE_LOG
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
-        handler.close()
+# The logs of the whole session are scanned for ID numbers, tokens and keys when it ends.
+pytest_plugins = ("tests.logscan",)
 
 
 def _free_port() -> int:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Backend = Literal["embedded", "aws"]
+BackendName = Literal["embedded", "aws"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    backend: Backend
+    backend: BackendName
     data_dir: Path
     provider: str
     province: str

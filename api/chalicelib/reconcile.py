@@ -44,7 +44,6 @@ from .filings import FILING, filing_indexes
 from .integrity import RecordTampered, SignedRecords
 from .keyring import HEADER_READ_BYTES, ArchiveKeys, EnvelopeRejected
 from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, VersionConflict
-from .services import Services, utc_now
 from .workflow import STATE_NAMES
 
 RECONCILER = Principal(subject="system:reconciler", role="system")
@@ -407,9 +406,3 @@ class Reconciler:
 
 def _subject(record: Record) -> str:
     return f"{'filing' if record.kind == FILING else DOCUMENT}:{record.key}"
-
-
-def reconciler_for(services: Services, clock: Callable[[], datetime] = utc_now) -> Reconciler:
-    """The reconciler wired to the services' backend."""
-    return Reconciler(services.settings, services.integrity, services.backend.blobs, services.keys,
-                      services.audit, clock)

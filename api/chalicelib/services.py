@@ -19,7 +19,8 @@ from .integrity import SignedRecords, signed_backend
 from .keyring import ArchiveKeys
 from .oversight.idcheck import IdChecker
 from .oversight.service import OversightService
-from .ports import Backend
+from .ports import Backend, Records
+from .reconcile import Reconciler
 from .sensitive import SensitiveFields
 from .staff import StaffTokens
 from .steps import Steps
@@ -67,6 +68,24 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         archive=archive, sensitive=sensitive, id_checker=id_checker,
         oversight=OversightService(backend.records, audit, filings.load_for, clock), integrity=integrity,
     )
+
+
+def reconciler_for(services: Services, clock: Callable[[], datetime] = utc_now) -> Reconciler:
+    """The reconciler wired to the services' backend (it reads the records unverified, to list
+    tampered ones instead of stopping at the first)."""
+    return Reconciler(services.settings, services.integrity, services.backend.blobs, services.keys,
+                      services.audit, clock)
+
+
+def signed_records(settings: Settings) -> Records:
+    """The signed records port of ``settings``' backend, built in the calling process."""
+    backend, _, _ = signed_backend(build_backend(settings))
+    return backend.records
+
+
+def records_opener(settings: Settings) -> Callable[[], Records]:
+    """What a worker process calls to open its own records port (picklable, for ``spawn``)."""
+    return functools.partial(signed_records, settings)
 
 
 @functools.cache

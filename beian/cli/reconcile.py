@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import typer
-from chalicelib.reconcile import FLAGGED, KINDS, REPAIRED, reconciler_for
-from chalicelib.services import current_services
+from chalicelib.reconcile import FLAGGED, KINDS, REPAIRED
+from chalicelib.services import current_services, reconciler_for
 from rich.console import Console
 from rich.table import Table
 

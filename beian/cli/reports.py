@@ -21,7 +21,7 @@ from chalicelib.oversight import render
 from chalicelib.oversight.assessment import FIGURES, ProcessRunner, SerialRunner, Tally, assess, plan
 from chalicelib.oversight.periods import Month, Quarter
 from chalicelib.oversight.sampling import OUTCOMES, draw_sample, publish, record_check, worksheet
-from chalicelib.services import Services, current_services, utc_now
+from chalicelib.services import Services, current_services, records_opener, utc_now
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -122,7 +122,7 @@ def quarterly(
         chosen = Quarter.parse(quarter)
     except DomainError as error:
         fail(error)
-    runner = ProcessRunner(services.settings, workers) if workers > 1 else SerialRunner(
+    runner = ProcessRunner(records_opener(services.settings), workers) if workers > 1 else SerialRunner(
         services.backend.records)
     try:
         with progress() as bar:

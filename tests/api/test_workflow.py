@@ -21,6 +21,7 @@ from PIL import Image
 
 from beian.client import ApiError, BeianClient
 from beian.synthetic import SUBJECT_TYPES, filing_payload
+from tests.support import require_command
 
 FILING_NUMBER = re.compile(r"^京ICP备\d{10}号$")
 
@@ -90,8 +91,8 @@ def test_each_subject_type_reaches_a_filing_number(
     form_id = filing["on_site"]["form_document_id"]
 
     form = verifier.retrieve(filing["id"], form_id, "核对核验单", tmp_path / "form.pdf")
-    text = subprocess.run(["pdftotext", str(form), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    pdftotext = require_command("pdftotext", "poppler-utils")
+    text = subprocess.run([pdftotext, str(form), "-"], check=True, capture_output=True, text=True).stdout
     rules = load_rules()
     assert text.count(rules.verification_form.title.zh) == 2  # in duplicate
     assert "第一联" in text and "第二联" in text

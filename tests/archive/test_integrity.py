@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import typer
-from chalicelib.adapters.embedded import dump_json, encode_indexes
+from chalicelib.adapters.shared import dump_json, encode_indexes
 from chalicelib.auth import Principal
 from chalicelib.filings import FILING, filing_indexes
 from chalicelib.integrity import MAC_FIELD, MAC_KEY, RecordTampered

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import require_file
+
 PROJECT = Path(__file__).resolve().parents[2]
 SITE_DIR = PROJECT / "build" / "site"
 SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"
@@ -105,8 +107,7 @@ def serve_site(backend_env: dict[str, str]) -> Iterator[Callable[[Path], str]]:
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM} (make system-deps installs it)")
+    require_file(Path(CHROMIUM), "chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield chromium
@@ -130,7 +131,13 @@ class PageProblems:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    # A page must close before the server it talks to stops (a request in flight, such as the
+    # search worker's, would fail at teardown): pytest tears fixtures down in the reverse order
+    # of their set-up, so the test's server is set up first.
+    for server in ("live_server", "serve_site"):
+        if server in request.fixturenames:
+            request.getfixturevalue(server)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     problems = PageProblems()
     tab = context.new_page()

@@ -29,8 +29,7 @@ from chalicelib.config import Settings
 from chalicelib.documents import DOCUMENT, retain_until
 from chalicelib.errors import Conflict, DomainError
 from chalicelib.ports import AuditStore, Backend, Blobs, Records, StorageError
-from chalicelib.reconcile import reconciler_for
-from chalicelib.services import Services, build_services, current_services
+from chalicelib.services import Services, build_services, current_services, reconciler_for
 
 from beian.client import BeianClient
 from beian.synthetic import filing_payload

@@ -19,8 +19,7 @@ import requests
 from chalicelib.audit import verify_export
 from chalicelib.config import Settings
 from chalicelib.documents import retain_until
-from chalicelib.reconcile import reconciler_for
-from chalicelib.services import build_services
+from chalicelib.services import build_services, reconciler_for
 
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload

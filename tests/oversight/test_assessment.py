@@ -38,7 +38,7 @@ from chalicelib.oversight.periods import Month, Quarter, month_entry
 from chalicelib.oversight.sampling import Sample, Stratum, StratumSample, publish, record_check
 from chalicelib.oversight.sites import ConnectedSite, save_site
 from chalicelib.ports import Record, Records
-from chalicelib.services import Services
+from chalicelib.services import Services, records_opener
 
 QUARTER = Quarter(2024, 2)
 NOW = datetime(2024, 7, 10, 2, 0, tzinfo=UTC)
@@ -180,7 +180,7 @@ def test_worker_processes_give_the_same_figures(embedded: Services, embedded_che
     services = build_dataset(embedded, embedded_checker)
     serial = assess(services.backend.records, QUARTER, NOW)
     parallel = assess(services.backend.records, QUARTER, NOW,
-                      runner=ProcessRunner(Settings.from_env(), workers=2))
+                      runner=ProcessRunner(records_opener(Settings.from_env()), workers=2))
     assert parallel.strata == serial.strata == BY_HAND
 
 

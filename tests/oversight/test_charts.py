@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -10,6 +9,8 @@ from pathlib import Path
 import pytest
 from chalicelib.oversight.charts import PALETTE, Series, bar_chart
 from PIL import Image
+
+from tests.support import require_command
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -38,12 +39,12 @@ def test_every_series_needs_one_value_per_category() -> None:
         bar_chart("t", ["a", "b"], [Series("s", (0.5,))])
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
 def test_the_chart_renders_in_a_browser(tmp_path: Path) -> None:
+    chromium = require_command("chromium", "chromium")
     svg = tmp_path / "chart.svg"
     svg.write_text(chart())
     png = tmp_path / "chart.png"
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png}",
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png}",
                     "--window-size=760,300", svg.as_uri()], check=True, capture_output=True, timeout=120)
     with Image.open(png) as image:
         colours = {colour for _, colour in image.convert("RGB").getcolors(maxcolors=1 << 20) or []}

@@ -36,7 +36,7 @@ from ..ports import (
     UploadSlot,
     VersionConflict,
 )
-from .embedded import (
+from .shared import (
     AUDIT_PAGE,
     check_blob_key,
     check_link,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,30 @@ CHALICE_ERRORS: dict[str, tuple[str, str, str]] = {
     "InternalServerError": ("internal", "服务器内部错误，请稍后重试；如持续出现请联系接入服务单位",
                             "Internal error; try again later, and tell the provider if it persists"),
 }
+
+
+class ThreadSafeChalice(Chalice):
+    """A Chalice app whose ``current_request`` belongs to the thread serving it.
+
+    Chalice keeps the request on the app object: one request at a time per Lambda container,
+    but the embedded server answers eight at once, and a shared attribute would let one caller's
+    request be read while another's is served. ``chalice local`` swaps the app's class for its
+    LocalChalice to get this; here the app is built thread-safe from the start (Lambda packages
+    only ``chalice.app``, so LocalChalice itself is not importable there).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._requests = threading.local()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def current_request(self) -> Request | None:
+        request: Request | None = getattr(self._requests, "request", None)
+        return request
+
+    @current_request.setter
+    def current_request(self, request: Request | None) -> None:
+        self._requests.request = request
 
 
 def error_response(status: int, code: str, message_zh: str, message_en: str,

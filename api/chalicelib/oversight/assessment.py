@@ -22,11 +22,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..backend import build_backend
-from ..config import Settings
 from ..deadlines import china_day
 from ..errors import Invalid
-from ..integrity import signed_backend
 from ..ports import Records
 from ..validators.filing_number import PROVINCES
 from ..workflow import APPROVED, PRE_VERIFICATION, REVIEW
@@ -252,22 +249,23 @@ class SerialRunner:
         return (tally_unit(self._records, unit, as_of) for unit in units)
 
 
-def _tally_in_worker(job: tuple[Settings, Unit, AsOf]) -> dict[Stratum, Tally]:
-    settings, unit, as_of = job
-    backend, _, _ = signed_backend(build_backend(settings))
-    return tally_unit(backend.records, unit, as_of)
+def _tally_in_worker(job: tuple[Callable[[], Records], Unit, AsOf]) -> dict[Stratum, Tally]:
+    open_records, unit, as_of = job
+    return tally_unit(open_records(), unit, as_of)
 
 
 class ProcessRunner:
     """Runs units in ``workers`` spawned processes (a forked child would share the parent's
-    database connection), each building its own backend from ``settings``."""
+    database connection), each opening its own records port with ``open_records``: a picklable
+    callable the wiring hands over (``services.records_opener``), since the domain builds no
+    backend itself."""
 
-    def __init__(self, settings: Settings, workers: int) -> None:
-        self._settings = settings
+    def __init__(self, open_records: Callable[[], Records], workers: int) -> None:
+        self._open_records = open_records
         self._workers = workers
 
     def run(self, units: list[Unit], as_of: AsOf) -> Iterator[dict[Stratum, Tally]]:
-        jobs = [(self._settings, unit, as_of) for unit in units]
+        jobs = [(self._open_records, unit, as_of) for unit in units]
         with multiprocessing.get_context("spawn").Pool(min(self._workers, len(jobs))) as pool:
             yield from pool.imap_unordered(_tally_in_worker, jobs)
 

@@ -1,0 +1,96 @@
+"""The embedded server stops cleanly, whatever is in flight, from whichever thread asks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from app import app as chalice_app
+from chalice.app import Chalice
+
+from beian.server import Listener, build_server, create_listener
+
+pytestmark = pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
+
+
+@pytest.fixture
+def thread_errors(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[str]]]:
+    """``thread_errors()``: every exception a thread died of so far, and every error waitress
+    logged (a worker writing to the closed wake-up pipe, EBADF, is logged, not raised)."""
+    died: list[str] = []
+    previous = threading.excepthook
+
+    def record(args: threading.ExceptHookArgs) -> None:
+        died.append(f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: {args.exc_value}")
+
+    def seen() -> list[str]:
+        return died + [f"waitress: {entry.getMessage()} {entry.exc_info[1] if entry.exc_info else ''}"
+                       for entry in caplog.records if entry.name.startswith("waitress")
+                       and entry.levelno >= logging.ERROR]
+
+    threading.excepthook = record
+    caplog.set_level(logging.WARNING, logger="waitress")
+    try:
+        yield seen
+    finally:
+        threading.excepthook = previous
+
+
+def started(site: Path) -> tuple[Listener, threading.Thread, str]:
+    listener = create_listener(build_server(chalice_app, site), "127.0.0.1", 0)
+    thread = threading.Thread(target=listener.run, name="server-loop", daemon=True)
+    thread.start()
+    return listener, thread, f"http://127.0.0.1:{listener.port}"
+
+
+def hammer(url: str, until: threading.Event, answered: list[int]) -> None:
+    with requests.Session() as session:  # keep-alive: open channels when the stop comes
+        while not until.is_set():
+            try:
+                answered.append(session.get(f"{url}/api/health", timeout=5).status_code)
+            except requests.RequestException:
+                return  # the server went away mid-request: expected once it stops
+
+
+def test_stopping_under_load_closes_everything_without_a_thread_error(
+        backend_env: dict[str, str], tmp_path: Path, thread_errors: Callable[[], list[str]]) -> None:
+    for _ in range(5):
+        listener, loop, url = started(tmp_path)
+        done, answered = threading.Event(), []
+        clients = [threading.Thread(target=hammer, args=(url, done, answered)) for _ in range(6)]
+        for client in clients:
+            client.start()
+        while len(answered) < 20:
+            loop.join(0.01)
+        listener.stop()
+        loop.join(timeout=40)
+        done.set()
+        for client in clients:
+            client.join(timeout=10)
+        assert not loop.is_alive(), "the server did not stop"
+        assert set(answered) == {200}
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/api/health", timeout=5)
+    assert thread_errors() == []
+
+
+def test_stop_can_come_twice_and_from_the_servers_own_thread(
+        backend_env: dict[str, str], tmp_path: Path, thread_errors: Callable[[], list[str]]) -> None:
+    listener, loop, url = started(tmp_path)
+    assert requests.get(f"{url}/api/health", timeout=5).status_code == 200
+    # What the SIGTERM handler does: it runs on the thread that runs the loop.
+    listener._server.trigger.pull_trigger(listener.stop)
+    listener.stop()
+    loop.join(timeout=40)
+    assert not loop.is_alive()
+    assert thread_errors() == []
+
+
+def test_the_server_refuses_an_app_that_shares_one_request_between_threads(
+        backend_env: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="ThreadSafeChalice"):
+        build_server(Chalice(app_name="shared"), tmp_path)  # type: ignore[arg-type]
