@@ -31,7 +31,7 @@ from chalice.local import (
 )
 from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
 from chalicelib.adapters.http import ThreadSafeChalice
-from chalicelib.ports import BlobMissing
+from chalicelib.ports import BlobMissing, Blobs
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
 
 from .ratelimit import RateLimiter, retry_after
@@ -104,10 +104,12 @@ class DecodingRouteMatcher(RouteMatcher):
 
 
 class EmbeddedServer:
-    """The WSGI application. ``blobs`` is the embedded backend's blob store; on the AWS
-    backend it is None, and clients upload to S3 directly."""
+    """The WSGI application. ``blobs`` is the backend's blob store: /blobs/download serves what
+    its ``download_url`` hands out, checked by its ``verify_download`` (S3's store refuses every
+    query there: S3 serves its own URLs). ``uploads`` is the embedded store, whose upload slots
+    point at /blobs/upload; on the AWS backend it is None, and clients upload to S3 directly."""
 
-    def __init__(self, chalice_app: ThreadSafeChalice, site_dir: Path, blobs: LocalBlobs | None,
+    def __init__(self, chalice_app: ThreadSafeChalice, site_dir: Path, blobs: Blobs, uploads: LocalBlobs | None,
                  limits: Callable[[], RateLimiter]) -> None:
         # Waitress serves eight requests at once: an app holding one current request for all
         # of them would mix callers up.
@@ -119,7 +121,8 @@ class EmbeddedServer:
         self._gateway.event_converter = LambdaEventConverter(
             DecodingRouteMatcher(list(chalice_app.routes)), chalice_app.api.binary_types)
         self._site = site_dir.resolve()
-        self._blobs = blobs
+        self._blobs = uploads
+        self._store = blobs
         self._limits = {name: limits() for name, _, _ in LIMITED_ROUTES}
 
     def __call__(self, environ: Environ, start: StartResponse) -> Iterable[bytes]:
@@ -131,8 +134,8 @@ class EmbeddedServer:
             return self._api(environ, start, raw[len("/api"):] or "/")
         if self._blobs is not None and path == "/blobs/upload" and method == "POST":
             return self._upload(environ, start, self._blobs)
-        if self._blobs is not None and path == "/blobs/download" and method == "GET":
-            return self._download(environ, start, self._blobs)
+        if path == "/blobs/download" and method == "GET":
+            return self._download(environ, start)
         if method in ("GET", "HEAD"):
             return self._static(start, path)
         return error_reply(start, 405 if path.startswith("/blobs/") else 404, "not_found")
@@ -212,12 +215,11 @@ class EmbeddedServer:
             return error_reply(start, 400, "upload_refused", str(error))
         return error_reply(start, 400, "upload_refused", "no file part")
 
-    def _download(self, environ: Environ, start: StartResponse,
-                  blobs: LocalBlobs) -> Iterable[bytes]:
+    def _download(self, environ: Environ, start: StartResponse) -> Iterable[bytes]:
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         try:
-            key = blobs.verify_download(query)
-            stream = blobs.open(key)
+            key = self._store.verify_download(query)
+            stream = self._store.open(key)
         except (ValueError, BlobMissing):
             return error_reply(start, 403, "download_refused")
         size = os.fstat(stream.fileno()).st_size
@@ -281,7 +283,9 @@ def build_server(chalice_app: ThreadSafeChalice, site_dir: Path) -> EmbeddedServ
 
     settings = Settings.from_env()
     blobs = current_backend().blobs
-    return EmbeddedServer(chalice_app, site_dir, blobs if isinstance(blobs, LocalBlobs) else None,
+    # Only the embedded store's upload slots point at this server (S3's at S3).
+    uploads = blobs if isinstance(blobs, LocalBlobs) else None
+    return EmbeddedServer(chalice_app, site_dir, blobs, uploads,
                           lambda: RateLimiter(settings.anonymous_rate, settings.anonymous_burst))
 
 

@@ -36,7 +36,6 @@ log = logging.getLogger("beian.documents")
 DOCUMENT = "document"
 AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
-REJECTED = "rejected"
 MIN_PURPOSE_CHARS = 2
 # The on-site photo (evidence in the rules, 二.(二)1(4)) carries what the verifier's client
 # checked; the verification form is made by the system, never uploaded.

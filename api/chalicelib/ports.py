@@ -155,9 +155,15 @@ class Blobs(Protocol):
         ...
 
     def download_url(self, key: str, *, expires_in: int) -> str:
-        """A short-lived URL from which a client fetches an archived object's ciphertext
-        (a presigned GET on S3; on the embedded backend a signed URL that the local server
-        checks with ``verify_download(query) -> key``, like the upload slot)."""
+        """A short-lived URL from which a client fetches an archived object's ciphertext, as an
+        attachment: a presigned GET on S3; on the embedded backend a path on the API's own origin,
+        signed, that the embedded server checks with ``verify_download``."""
+        ...
+
+    def verify_download(self, query: Mapping[str, str]) -> str:
+        """The key that a URL from ``download_url``, whose query is ``query``, grants: for a server
+        that serves those URLs itself. ValueError if this store did not sign it or it has expired.
+        S3 checks its own presigned URLs, so the AWS store refuses every query."""
         ...
 
     def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:

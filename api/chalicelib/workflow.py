@@ -78,7 +78,9 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
 
 
 def roles_for(action: str) -> tuple[str, ...]:
-    """The roles that may take ``action``; none for an unknown action (its 409 comes later)."""
+    """The roles that may take ``action``. For an unknown action, every role that takes any
+    action: the role check then passes for any workflow role, and ``transition`` refuses the
+    action itself (400, field ``action``), so an unknown name is reported as such, not as a 403."""
     found = TRANSITIONS.get(action)
     return found.roles if found else tuple(role for t in TRANSITIONS.values() for role in t.roles)
 

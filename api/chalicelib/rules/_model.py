@@ -1,4 +1,9 @@
-"""Shared pieces of the rules model: bilingual text and JSON conversion."""
+"""The two pieces the rules model and the notice's text share: bilingual text and JSON conversion.
+
+The model itself is in ``rules/__init__.py``. These live apart because ``_notice.py`` (the
+notice split by section) needs ``Serialisable`` too, and ``__init__`` imports ``_notice``: kept
+there, they would make the two modules import each other.
+"""
 
 from __future__ import annotations
 

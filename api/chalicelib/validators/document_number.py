@@ -6,6 +6,17 @@ whose numbers mix digits, letters and Chinese characters such as 字, 第 and �
 Checks 4 to 32 characters of letters (Latin or Chinese), digits, hyphens and
 parentheses, with at least one digit. ``validate`` returns the number
 NFKC-folded and upper-cased without spaces.
+
+>>> validate('京字第 012345 号')
+'京字第012345号'
+>>> validate('ab-(12)')
+'AB-(12)'
+>>> validate('abcdef')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_valid('A1')
+False
 """
 
 from __future__ import annotations

@@ -8,6 +8,21 @@ trailing dot; ``format`` returns the Unicode form for display.
 Rejected: URLs (scheme, path, port), IP addresses, wildcards, names with one
 label, labels over 63 or names over 253 characters, and top-level labels that
 are not alphabetic or an A-label.
+
+>>> validate('Example.COM.')
+'example.com'
+>>> validate('中文域名.中国')
+'xn--fiq06l2rdsvs.xn--fiqs8s'
+>>> format('xn--fiq228c5hs.xn--fiqs8s')
+'中文网.中国'
+>>> validate('http://example.com/path')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> validate('localhost')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
 """
 
 from __future__ import annotations

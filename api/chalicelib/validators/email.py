@@ -3,6 +3,15 @@
 The local part is the RFC 5322 dot-atom (no quoted strings, no non-ASCII
 local parts, which few mail systems deliver). ``validate`` returns the local
 part unchanged and the domain in its A-label form.
+
+>>> validate('Zhang.San@Example.COM')
+'Zhang.San@example.com'
+>>> validate('张三@example.com')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_valid('a@b')
+False
 """
 
 from __future__ import annotations

@@ -8,6 +8,17 @@ with the suffix ``-n``, n counting from 1 (网站备案号).
 
 ``validate`` returns the compact form (no spaces, ASCII ``ICP`` and hyphen);
 ``generate`` builds a new 10-digit number when a reviewer approves a filing.
+
+>>> validate('京ICP备2021012345号-2')
+'京ICP备2021012345号-2'
+>>> generate('沪', 2024, 1234, website=1)
+'沪ICP备2024001234号-1'
+>>> province('粤ICP备2024000001号').character
+'粤'
+>>> validate('京ICP备2021012345')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
 """
 
 from __future__ import annotations

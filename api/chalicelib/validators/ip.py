@@ -5,6 +5,21 @@ so only globally routable unicast addresses are accepted: private, loopback,
 link-local, shared (100.64/10), documentation, reserved, multicast and
 unspecified addresses are rejected. An IPv4-mapped IPv6 address is reduced to
 its IPv4 form. ``validate`` returns the canonical text (compressed IPv6).
+
+>>> validate('203.0.113.7')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> validate('8.8.8.8')
+'8.8.8.8'
+>>> validate('::ffff:8.8.4.4')
+'8.8.4.4'
+>>> validate('2001:4860:4860:0000:0000:0000:0000:8888')
+'2001:4860:4860::8888'
+>>> validate('192.168.1.10')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
 """
 
 from __future__ import annotations

@@ -3,6 +3,15 @@
 The body is digits and upper-case Latin letters; the check character is a digit
 or ``X``. ``validate`` returns the compact form (9 characters, no hyphen);
 ``format`` gives the printed form: eight characters, a hyphen, the check character.
+
+>>> validate('6GQ78UKH8')
+'6GQ78UKH8'
+>>> validate('6GQ78UKH0')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_valid('6GQ78UKH8')
+True
 """
 
 from __future__ import annotations

@@ -2,6 +2,15 @@
 
 Countries format passport numbers differently, so only the common shape is
 checked. ``validate`` returns the number upper-cased without spaces or hyphens.
+
+>>> validate('e 1234 5678')
+'E12345678'
+>>> validate('AB-12')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_valid('G12345678')
+True
 """
 
 from __future__ import annotations

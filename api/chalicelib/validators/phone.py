@@ -8,6 +8,21 @@
   Compact form: ``0AREA-NUMBER`` or ``0AREA-NUMBER-EXT``.
 
 ``validate`` accepts either kind; ``validate_mobile`` only a mobile number.
+
+>>> validate('+86 138 0013 8000')
+'13800138000'
+>>> validate('010-6552 9988 转 123')
+'010-65529988-123'
+>>> validate('12345')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> validate_mobile('010-65529988')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_mobile('13800138000')
+True
 """
 
 from __future__ import annotations

@@ -3,6 +3,15 @@
 ``validate`` returns the address NFC-normalised with whitespace collapsed. It
 needs 5 to 200 characters including Chinese or Latin letters, and no control
 or format characters.
+
+>>> validate('北京市  东城区\u3000东长安街 1 号')
+'北京市 东城区 东长安街 1 号'
+>>> validate('1234')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_valid('Room 5, 1 Road')
+True
 """
 
 from __future__ import annotations

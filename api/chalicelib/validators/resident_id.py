@@ -14,6 +14,21 @@ Wraps ``stdnum.cn.ric`` and differs from it in four ways:
   ``get_birth_place`` would refuse that real number.
 
 ``validate`` returns the compact form (18 characters, upper-case ``X``).
+
+>>> validate('110101 19900307 1233')
+'110101199003071233'
+>>> validate('110101199003071230')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> validate('110101199003071')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_valid('110101199003071233')
+True
+>>> format('110101199003071233')
+'110101199003071233'
 """
 
 from __future__ import annotations

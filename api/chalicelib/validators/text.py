@@ -4,6 +4,17 @@
 one space. It rejects control and format characters (including bidirectional
 overrides), text without any letter or digit, and text over 200 characters.
 Fields wanting a shorter limit set ``max_length`` in the rules file.
+
+>>> validate('  张三   李四 ')
+'张三 李四'
+>>> validate('\u202egnp.exe')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> validate('---')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
 """
 
 from __future__ import annotations

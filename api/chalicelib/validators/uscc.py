@@ -11,6 +11,15 @@ agriculture, ``Y`` other). This module follows the standard instead and reuses
 only stdnum's checksum. It does not recompute the check character of the
 embedded organisation identifier: the overall check character already covers
 every position, and a second check would only risk refusing a real code.
+
+>>> validate('92330106 4WFE7LHE47')
+'923301064WFE7LHE47'
+>>> validate('923301064WFE7LHE40')
+Traceback (most recent call last):
+    ...
+ValidationError: ...
+>>> is_valid('923301064WFE7LHE47')
+True
 """
 
 from __future__ import annotations
