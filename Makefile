@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= cn-north-1
 
-.PHONY: run test lint typecheck site package deploy-check stress bench system-deps node-deps clean
+.PHONY: run test lint typecheck site site-pages package deploy-check stress bench system-deps node-deps zensical-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,23 @@ node_modules/.installed: package.json package-lock.json
 
 node-deps: node_modules/.installed
 
+# Zensical, Material for MkDocs' successor, in an environment of its own: it needs a newer
+# pymdown-extensions than Material 9 takes. The site build test builds the site with it too.
+# 0.1.x depends on a package (zensical-ui) the registry does not serve: 0.0.73 is the newest
+# that installs.
+ZENSICAL := zensical==0.0.73
+ZENSICAL_VENV := .venv-zensical
+$(ZENSICAL_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(ZENSICAL_VENV)
+	$(ZENSICAL_VENV)/bin/pip install --quiet '$(ZENSICAL)'
+	touch $@
+
+zensical-deps: $(ZENSICAL_VENV)/.installed
+
+# The rules-driven pages as Markdown (site/generated/): the plain step MkDocs' hook also runs.
+site-pages: $(STAMP) node-deps
+	$(BIN)/python site_hooks/rules_pages.py site
+
 site: $(STAMP) node-deps
 	$(BIN)/mkdocs build --strict --quiet
 
@@ -50,7 +67,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy api/chalicelib crypto beian api/app.py
 
-test: $(STAMP) system-deps node-deps lint typecheck
+test: $(STAMP) system-deps node-deps zensical-deps lint typecheck
 	$(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest -q
 
@@ -67,4 +84,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf build api/vendor .mypy_cache .ruff_cache
+	rm -rf build api/vendor .mypy_cache .ruff_cache $(ZENSICAL_VENV)

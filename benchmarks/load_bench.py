@@ -140,6 +140,7 @@ class Ledger:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.conflicts = 0
         self.problems: list[str] = []
+        self._ahead: dict[str, Acked] = {}  # what verifiers were told of filings not yet in ``filings``
         self._lock = threading.Lock()
 
     @contextmanager
@@ -152,7 +153,14 @@ class Ledger:
 
     def filed(self, filing: dict[str, Any], token: str) -> None:
         with self._lock:
-            self.filings[filing["id"]] = Acked(token, filing["state"], filing["version"])
+            acked = Acked(token, filing["state"], filing["version"])
+            # A verifier may act on the filing before its applicant hears back from the submission.
+            ahead = self._ahead.pop(filing["id"], None)
+            if ahead is not None:
+                if ahead.version > acked.version:
+                    acked.state, acked.version = ahead.state, ahead.version
+                acked.pending = ahead.pending
+            self.filings[filing["id"]] = acked
 
     def received(self, filing_id: str, document_id: str, plaintext: bytes) -> None:
         with self._lock:
@@ -160,14 +168,19 @@ class Ledger:
 
     def moved(self, filing: dict[str, Any]) -> None:
         with self._lock:
-            acked = self.filings.get(filing["id"])
-            if acked is not None and filing["version"] > acked.version:
+            acked = self._entry(filing["id"])
+            if filing["version"] > acked.version:
                 acked.state, acked.version, acked.pending = filing["state"], filing["version"], ""
 
     def sent(self, filing_id: str, target: str) -> None:
         with self._lock:
-            if filing_id in self.filings:
-                self.filings[filing_id].pending = target
+            self._entry(filing_id).pending = target
+
+    def _entry(self, filing_id: str) -> Acked:
+        """The filing's entry, or the one kept for it until its applicant hears back."""
+        if filing_id in self.filings:
+            return self.filings[filing_id]
+        return self._ahead.setdefault(filing_id, Acked("", "", 0))
 
     def conflict(self) -> None:
         with self._lock:

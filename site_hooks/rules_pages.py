@@ -1,13 +1,16 @@
-"""MkDocs hook: the parts of the site that come from the rules file, written before each build.
+"""The parts of the site that come from the rules file, written as Markdown before each build.
 
-The document checklist, the deadlines, the process diagram, the photo
-specification, the official texts, the agreement and the notice itself are
-written as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the
-hand-written pages include them with ``--8<--``, one snippet per language. The
-interactive pages read the JSON files written next to them (rules.json,
-checklists.json, states.json, filetypes.json, consent.json). Rules come from ``load_rules()``,
-so ``BEIAN_RULES_FILE`` switches them for a build exactly as it does for the
-API: a rule changes in one place.
+A plain build step, whatever generates the HTML: ``generate(docs_dir)`` (or
+``python site_hooks/rules_pages.py [docs_dir]``) writes the document checklist, the deadlines,
+the process diagram, the photo specification, the official texts, the agreement and the notice
+itself as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the hand-written pages
+include them with ``--8<--``, one snippet per language. The interactive pages read the JSON
+files written next to them (rules.json, checklists.json, states.json, filetypes.json,
+consent.json). Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a
+build exactly as it does for the API: a rule changes in one place.
+
+MkDocs runs it through the two thin hooks at the end of this file (``mkdocs.yml``, ``hooks:``);
+the Zensical build test (tests/browser/test_site_zensical.py) runs it first, then Zensical.
 
 A file is rewritten only when its content changed, so ``mkdocs serve`` does not
 rebuild in a loop (field notes). Mermaid is copied from the npm package, so the
@@ -20,9 +23,10 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from mkdocs.config.defaults import MkDocsConfig
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
 
 PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT / "api") not in sys.path:
@@ -496,9 +500,11 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     return config
 
 
-def on_pre_build(config: MkDocsConfig) -> None:
+def generate(docs_dir: Path) -> Path:
+    """The plain build step: every rules-driven snippet and data file, written into
+    ``docs_dir/generated`` (returned)."""
     rules = load_rules()
-    out = generated_dir(config)
+    out = docs_dir / GENERATED
     write_if_changed(out / "rules.json", to_json(rules.to_dict()))
     write_if_changed(out / "checklists.json", to_json(checklists(rules)))
     states = {state: {"zh": zh, "en": en} for state, (zh, en) in STATE_NAMES.items()}
@@ -512,3 +518,13 @@ def on_pre_build(config: MkDocsConfig) -> None:
         for lang in LANGS:
             write_if_changed(out / f"{name}.{lang}.md", render(rules, lang).encode())
     write_if_changed(out / MERMAID.name, MERMAID.read_bytes())
+    return out
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    """The MkDocs hook: a thin caller of the plain step."""
+    generate(Path(config.docs_dir))
+
+
+if __name__ == "__main__":
+    print(generate(Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT / "site"))

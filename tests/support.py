@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-INSTALL = "make system-deps (apt-get install -y {package})"
+
+def debian(package: str) -> str:
+    return f"make system-deps (apt-get install -y {package})"
 
 
-def missing(what: str, package: str) -> None:
-    message = f"{what} is missing: run {INSTALL.format(package=package)}"
+def missing(what: str, install: str) -> None:
+    message = f"{what} is missing: run {install}"
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -27,12 +29,12 @@ def require_command(name: str, package: str) -> str:
     """The path of command ``name``, from Debian package ``package``."""
     found = shutil.which(name)
     if found is None:
-        missing(f"the command {name!r}", package)
+        missing(f"the command {name!r}", debian(package))
     return str(found)
 
 
-def require_file(path: Path, package: str) -> Path:
-    """``path``, installed by Debian package ``package``."""
+def require_file(path: Path, package: str = "", *, install: str = "") -> Path:
+    """``path``, installed by Debian package ``package`` or by the command ``install``."""
     if not path.is_file():
-        missing(str(path), package)
+        missing(str(path), install or debian(package))
     return path
