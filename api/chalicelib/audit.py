@@ -62,13 +62,7 @@ class AuditLog:
         self._vault = vault
 
     def _key(self) -> Ed25519PrivateKey:
-        raw = self._vault.secret(
-            CHECKPOINT_KEY,
-            lambda: Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                serialization.NoEncryption()),
-        )
-        return Ed25519PrivateKey.from_private_bytes(raw)
+        return self._vault.ed25519_key(CHECKPOINT_KEY)
 
     def public_key_pem(self) -> str:
         return self._key().public_key().public_bytes(

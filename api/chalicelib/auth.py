@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .config import Settings
@@ -84,13 +83,7 @@ class Authenticator:
         self._revoked = revoked  # (subject, issued at) -> whether an admin revoked it since
 
     def _signing_key(self) -> Ed25519PrivateKey:
-        raw = self._vault.secret(
-            SIGNING_KEY,
-            lambda: Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                serialization.NoEncryption()),
-        )
-        return Ed25519PrivateKey.from_private_bytes(raw)
+        return self._vault.ed25519_key(SIGNING_KEY)
 
     def issue(self, subject: str, role: str, *, provider: str = "", province: str = "",
               ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:

@@ -10,6 +10,9 @@ import base64
 import threading
 from collections.abc import Callable
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from .ports import KeyCustody, Record, Records, VersionConflict
 
 SEALED = "sealed-secret"
@@ -28,6 +31,12 @@ class Vault:
             if name not in self._cache:
                 self._cache[name] = self._load_or_create(name, create)
             return self._cache[name]
+
+    def ed25519_key(self, name: str) -> Ed25519PrivateKey:
+        """The Ed25519 signing key kept as secret ``name``, generated on first use."""
+        raw = self.secret(name, lambda: Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()))
+        return Ed25519PrivateKey.from_private_bytes(raw)
 
     def _load_or_create(self, name: str, create: Callable[[], bytes]) -> bytes:
         stored = self._records.get(SEALED, name)

@@ -48,6 +48,14 @@ def sort_bound(day: date) -> str:
     return f"{day_start(day):%Y-%m-%dT%H:%M:%S}"
 
 
+def _parsed(pattern: re.Pattern[str], text: str, field: str, zh: str, en: str) -> re.Match[str]:
+    """``pattern``'s full match of ``text``, or Invalid with the messages for ``field``."""
+    found = pattern.fullmatch(text)
+    if found is None:
+        raise Invalid(zh, en, field=field)
+    return found
+
+
 @dataclass(frozen=True, order=True)
 class Month:
     year: int
@@ -55,10 +63,8 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> Month:
-        found = _MONTH.fullmatch(text.strip())
-        if found is None:
-            raise Invalid("月份格式应为 YYYY-MM，如 2024-01", "A month is written YYYY-MM, e.g. 2024-01",
-                          field="month")
+        found = _parsed(_MONTH, text.strip(), "month", "月份格式应为 YYYY-MM，如 2024-01",
+                        "A month is written YYYY-MM, e.g. 2024-01")
         return cls(int(found[1]), int(found[2]))
 
     @classmethod
@@ -96,10 +102,8 @@ class Quarter:
 
     @classmethod
     def parse(cls, text: str) -> Quarter:
-        found = _QUARTER.fullmatch(text.strip().upper())
-        if found is None:
-            raise Invalid("季度格式应为 YYYYQn，如 2024Q1", "A quarter is written YYYYQn, e.g. 2024Q1",
-                          field="quarter")
+        found = _parsed(_QUARTER, text.strip().upper(), "quarter", "季度格式应为 YYYYQn，如 2024Q1",
+                        "A quarter is written YYYYQn, e.g. 2024Q1")
         return cls(int(found[1]), int(found[2]))
 
     @classmethod
