@@ -25,8 +25,9 @@ from typing import Literal
 from mkdocs.config.defaults import MkDocsConfig
 
 PROJECT = Path(__file__).resolve().parents[1]
-if str(PROJECT / "api") not in sys.path:
-    sys.path.insert(0, str(PROJECT / "api"))
+for _path in (PROJECT / "api", Path(__file__).parent):  # the domain, and steps_table beside us
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
 from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
@@ -45,6 +46,7 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
 from chalicelib.workflow import STATE_NAMES  # noqa: E402
 
 Lang = Literal["zh", "en"]
+ANY_DOCUMENT = Bilingual("证件", "identity document")  # the form names the one actually shown
 LANGS: tuple[Lang, ...] = ("zh", "en")
 GENERATED = "generated"
 MERMAID = PROJECT / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
@@ -393,7 +395,7 @@ def verification_form(rules: Rules, lang: Lang) -> str:
     lines = [f"**{tr(form.title, lang)}**{aside(facts, lang)}", ""]
     for section in form.sections:
         lines.append(f"- {tr(section.title, lang)}")
-        lines += [f"    - {tr(check.name, lang)}" for check in section.checks]
+        lines += [f"    - {tr(check.named(ANY_DOCUMENT), lang)}" for check in section.checks]
     return "\n".join([*lines, ""])
 
 
@@ -428,7 +430,15 @@ def notice(rules: Rules, _lang: Lang) -> str:
     return "\n".join(lines)
 
 
+def steps(rules: Rules, lang: Lang) -> str:
+    """The workflow's steps, from the transition table (see steps_table.py)."""
+    from steps_table import process_steps
+
+    return process_steps(rules, lang)
+
+
 SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
+    "steps": steps,
     "checklist": checklist,
     "documents-summary": documents_summary,
     "deadlines": deadlines,

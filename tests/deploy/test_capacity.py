@@ -24,7 +24,7 @@ from chalicelib.services import build_services
 
 from beian.client import BeianClient
 from beian.synthetic import filing_payload
-from tests.api.test_workflow import on_site_params, on_site_photo
+from tests.api.evidence import on_site_params, on_site_photo
 from tests.deploy.support import received_long_ago
 
 pytestmark = pytest.mark.parametrize("backend_env", ["aws"], indirect=True)
