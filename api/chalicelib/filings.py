@@ -340,16 +340,7 @@ class FilingService:
         return self._sensitive.index_value(str(stored or ""))
 
     def domain_conflicts(self, body: Mapping[str, Any]) -> list[int]:
-        """The indexes of ``body``'s domains that another live filing also lists: filings from
-        before the claims, or a race the claims did not see. The reconciler reports them too."""
-        conflicts = []
-        for index, domain in enumerate(_domains(body)):
-            others = self._records.query("domain", domain, limit=50).records
-            if any(other.kind == FILING and other.key != body["id"]
-                   and other.body.get("state") in workflow.LIVE_STATES
-                   and domain in _domains(other.body) for other in others):
-                conflicts.append(index)
-        return conflicts
+        return domain_conflicts(self._records, body)
 
     def _notify(self, body: Mapping[str, Any], notice: str) -> None:
         """Send the notice's official text; the step stands even if the SMS gateway fails."""
@@ -407,6 +398,22 @@ def validated(payload: Mapping[str, Any], extra_errors: list[dict[str, str]] | N
         raise Invalid("备案信息有误，请逐项修改后重新提交",
                       "The filing has errors; correct each one and submit again", details=errors)
     return dict(result.normalised)
+
+
+def domain_conflicts(records: Records, body: Mapping[str, Any]) -> list[int]:
+    """The indexes of ``body``'s domains that another live filing also lists: filings from
+    before the claims, or a race the claims did not see. Staff see them on the filing and in
+    the queues, approval waits for them to be resolved, and the reconciler lists them."""
+    if body.get("state") not in workflow.LIVE_STATES:
+        return []
+    conflicts = []
+    for index, domain in enumerate(_domains(body)):
+        others = records.query("domain", domain, limit=50).records
+        if any(other.kind == FILING and other.key != body["id"]
+               and other.body.get("state") in workflow.LIVE_STATES
+               and domain in _domains(other.body) for other in others):
+            conflicts.append(index)
+    return conflicts
 
 
 def _domains(body: Mapping[str, Any]) -> list[str]:

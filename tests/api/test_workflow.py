@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 from chalicelib.errors import Invalid
+from chalicelib.filings import DOMAIN_CLAIM
 from chalicelib.photo import prepare_photo
+from chalicelib.reconcile import reconciler_for
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
 from PIL import Image
@@ -398,3 +400,37 @@ def test_the_same_subject_filing_the_same_website_again_is_told_to_change_it(
         anonymous.submit(payload)
     assert same.value.status == 409
     assert same.value.body["message_zh"] == load_rules().provider_text("domain_filed_by_same_subject").text.zh
+
+
+def test_a_conflict_from_before_the_rule_is_shown_found_and_blocks_approval(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], rng: random.Random,
+        tmp_path: Path) -> None:
+    verifier, reviewer = staff("verifier"), staff("reviewer")
+    first, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    domain = first["payload"]["website"]["domains"][0]
+    records = current_services().backend.records
+    claim = records.get(DOMAIN_CLAIM, domain)
+    assert claim is not None and claim.body["filing"] == first["id"]
+    records.delete(claim)  # as a filing made before one website, one live filing was enforced
+    payload = filing_payload(rng, "individual")
+    payload["website"]["domains"] = [domain]
+    second, _ = anonymous.submit(payload)
+
+    assert verifier.call("GET", f"/filings/{second['id']}")["domain_conflicts"] == [domain]
+    queue = {item["id"]: item for item in verifier.call("GET", "/filings?state=submitted")["filings"]}
+    assert queue[first["id"]]["domain_conflicts"] == [domain]
+    found = reconciler_for(current_services()).run().of("domain_conflict")
+    assert {finding.subject for finding in found} == {f"filing:{first['id']}", f"filing:{second['id']}"}
+
+    second = verifier.act(second["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
+    upload_identity_copies(verifier, second, tmp_path)
+    second = verify_on_site(verifier, second, tmp_path)
+    upload_signed_papers(verifier, second["id"], tmp_path)
+    second = verifier.act(second["id"], "submit_to_province")
+    trail = review_trail(reviewer, second, tmp_path)
+    with pytest.raises(ApiError) as blocked:
+        reviewer.act(second["id"], "approve", trail)
+    assert blocked.value.status == 409 and blocked.value.body["field"] == "website.domains"
+    verifier.act(first["id"], "refuse", {"reasons": ["域名所有者与主办者不一致"]})
+    assert reviewer.act(second["id"], "approve", trail)["state"] == "approved"
+    assert not reconciler_for(current_services()).run().of("domain_conflict")
