@@ -28,8 +28,7 @@ from tests.api.evidence import (
     open_spot_check_documents,
     review_trail,
     upload_identity_copies,
-    upload_signed_papers,
-    verify_on_site,
+    walk_to_province,
 )
 
 
@@ -85,11 +84,7 @@ def test_a_filing_the_spot_check_picks_needs_its_photo_and_scans_opened(
         monkeypatch: pytest.MonkeyPatch) -> None:
     verifier, reviewer = staff("verifier"), staff("reviewer")
     filing, _ = anonymous.submit(filing_payload(rng, "enterprise"))
-    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
-    upload_identity_copies(verifier, filing, tmp_path)
-    filing = verify_on_site(verifier, filing, tmp_path)
-    upload_signed_papers(verifier, filing["id"], tmp_path)
-    filing = verifier.act(filing["id"], "submit_to_province")
+    filing = walk_to_province(verifier, filing, tmp_path)
     monkeypatch.setattr(steps, "spot_check_due", lambda filing_id, rate: False)
     trail = review_trail(reviewer, filing, tmp_path)  # opens the form only
     monkeypatch.setattr(steps, "spot_check_due", lambda filing_id, rate: True)

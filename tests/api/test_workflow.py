@@ -33,6 +33,7 @@ from tests.api.evidence import (
     upload_signed_papers,
     verify_on_site,
     walk_to_approval,
+    walk_to_province,
 )
 
 FILING_NUMBER = re.compile(r"^京ICP备\d{10}号$")
@@ -366,11 +367,7 @@ def test_sent_back_to_the_applicant_it_is_verified_again_from_the_start(
         rng: random.Random, tmp_path: Path) -> None:
     verifier, reviewer = staff("verifier"), staff("reviewer")
     filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
-    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
-    upload_identity_copies(verifier, filing, tmp_path)
-    filing = verify_on_site(verifier, filing, tmp_path)
-    upload_signed_papers(verifier, filing["id"], tmp_path)
-    verifier.act(filing["id"], "submit_to_province")
+    walk_to_province(verifier, filing, tmp_path)
     reviewer.act(filing["id"], "return_to_provider", {"reasons": ["网站名称与主体不符"]})
     filing = verifier.act(filing["id"], "send_back_to_applicant", {"reasons": ["请修改网站名称"]})
     assert filing["state"] == "returned_to_applicant"
@@ -422,11 +419,7 @@ def test_a_conflict_from_before_the_rule_is_shown_found_and_blocks_approval(
     found = reconciler_for(current_services()).run().of("domain_conflict")
     assert {finding.subject for finding in found} == {f"filing:{first['id']}", f"filing:{second['id']}"}
 
-    second = verifier.act(second["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
-    upload_identity_copies(verifier, second, tmp_path)
-    second = verify_on_site(verifier, second, tmp_path)
-    upload_signed_papers(verifier, second["id"], tmp_path)
-    second = verifier.act(second["id"], "submit_to_province")
+    second = walk_to_province(verifier, second, tmp_path)
     trail = review_trail(reviewer, second, tmp_path)
     with pytest.raises(ApiError) as blocked:
         reviewer.act(second["id"], "approve", trail)
