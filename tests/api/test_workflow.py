@@ -337,6 +337,9 @@ def test_refusal_province_return_correction_and_approval_with_the_evidence(
     assert "云服务器" in text and "\ncloud\n" not in text  # the rules' label, not the id
     assert "示例数据中心" in text and "非中国公民" in text
     assert "东门" in text  # the correction is on the form
+    person = filing["payload"].get("responsible_person") or filing["payload"]["subject"]
+    # 网站负责人 is filled in for an individual too: they are their own responsible person.
+    assert text.count(person["name"]) >= (4 if subject_type == "individual" else 2)
 
     with pytest.raises(ApiError) as stale_papers:  # papers signed for the first verification
         verifier.act(filing["id"], "submit_to_province")
