@@ -343,5 +343,5 @@ class DocumentService:
 
     @staticmethod
     def _present(body: Mapping[str, Any]) -> dict[str, Any]:
-        hidden = ("staged_key", "archive_key")
+        hidden = ("staged_key", "archive_key", "releases")  # who opened it is the audit log's to show
         return {name: value for name, value in body.items() if name not in hidden}
