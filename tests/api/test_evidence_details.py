@@ -6,8 +6,7 @@ from __future__ import annotations
 import io
 import json
 import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,16 +29,6 @@ from tests.api.evidence import (
     upload_identity_copies,
     walk_to_province,
 )
-
-
-@pytest.fixture
-def utc_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The verifier's machine set to UTC, as the issue found it."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_the_photo_stamp_is_china_time_on_a_utc_machine(utc_machine: None) -> None:

@@ -286,7 +286,7 @@ def audit_entries(action: str, filing_id: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("subject_type", SUBJECT_TYPES)
 def test_refusal_province_return_correction_and_approval_with_the_evidence(
         subject_type: str, anonymous: BeianClient, staff: Callable[..., BeianClient],
-        live_server: str, rng: random.Random, tmp_path: Path) -> None:
+        live_server: str, rng: random.Random, tmp_path: Path, utc_machine: None) -> None:
     verifier, reviewer = staff("verifier"), staff("reviewer")
     payload = filing_payload(rng, subject_type, nationality="foreign")  # a passport holder
     refused, _ = anonymous.submit(payload)
