@@ -344,7 +344,11 @@ class Seeder:
         number = filing_number(province, year, self._serials[province, year])
         body["filing_number"] = number
         body["website_numbers"] = website_numbers(number, body["payload"]["website"]["domains"], {})
-        body["review"] = review_record(reviewer, at, {})
+        rules = load_rules()
+        kind = rules.subject_type(str(body["subject_type"])).kind
+        body["review"] = review_record(reviewer, at, {
+            "checked": {item.id: "演示数据 / demo data" for item in rules.review.items_for(kind)},
+            "form_document_id": body["on_site"].get("form_document_id", "")})
 
     def _sites(self, body: dict[str, Any]) -> list[ConnectedSite]:
         """The provider's access records that go with this filing."""
