@@ -250,18 +250,19 @@ class FilingService:
         if on_apply is not None:
             on_apply(body, params)
         self.take(body, step, principal.subject, principal.role, now, str(params.get("note", "")))
-        claimed = self.claim_domains(body) if step.new_payload and step.target in workflow.LIVE_STATES else []
+        # A new payload or an on-site correction may add a domain: it is claimed before the save.
+        added = set(_domains(body)) - set(_domains(record.body))
+        claimed = self.claim_domains(body) if added and step.target in workflow.LIVE_STATES else []
         try:
             # Audited first: no change without its entry (a lost race leaves an entry for an attempt).
             self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}",
                                details={"from_version": record.version})
             saved = self._records.save(Record(FILING, filing_id, body, record.version,
                                               filing_indexes(body)))
-        except VersionConflict as error:
+        except BaseException as error:
             self.release_domains(filing_id, claimed)
-            raise stale(record.version) from error
-        except BaseException:
-            self.release_domains(filing_id, claimed)
+            if isinstance(error, VersionConflict):
+                raise stale(record.version) from error
             raise
         kept = set(_domains(saved.body)) if step.target in workflow.LIVE_STATES else set()
         self.release_domains(filing_id, [domain for domain in _domains(record.body) if domain not in kept])

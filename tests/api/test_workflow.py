@@ -430,3 +430,26 @@ def test_a_conflict_from_before_the_rule_is_shown_found_and_blocks_approval(
     verifier.act(first["id"], "refuse", {"reasons": ["域名所有者与主办者不一致"]})
     assert reviewer.act(second["id"], "approve", trail)["state"] == "approved"
     assert not reconciler_for(current_services()).run().of("domain_conflict")
+
+
+def test_a_change_or_correction_that_adds_a_filed_domain_is_refused(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str, rng: random.Random,
+        tmp_path: Path) -> None:
+    held, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    taken = held["payload"]["website"]["domains"][0]
+    verifier = staff("verifier")
+    filing, _ = anonymous.submit(filing_payload(rng, "individual"))
+    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
+    upload_identity_copies(verifier, filing, tmp_path)
+    domains = [*filing["payload"]["website"]["domains"], taken]
+    with pytest.raises(ApiError) as refused:
+        verify_on_site(verifier, filing, tmp_path, corrections=[{"field": "website.domains", "value": domains}])
+    assert refused.value.status == 409 and refused.value.body["field"] == "website.domains[1]"
+    assert verifier.call("GET", f"/filings/{filing['id']}")["state"] == "pre_verified"  # nothing changed
+    changed = filing_payload(rng, "individual")
+    changed.pop("consent")
+    approved, applicant = approved_filing(anonymous, staff, live_server, rng, tmp_path)
+    changed["website"]["domains"] = [taken]
+    with pytest.raises(ApiError) as change:
+        applicant.act(approved["id"], "request_change", {"filing": changed})
+    assert change.value.status == 409 and change.value.body["field"] == "website.domains[0]"
