@@ -17,9 +17,8 @@ import pytest
 from chalicelib.errors import Invalid
 from chalicelib.filings import DOMAIN_CLAIM
 from chalicelib.photo import prepare_photo
-from chalicelib.reconcile import reconciler_for
 from chalicelib.rules import load_rules
-from chalicelib.services import current_services
+from chalicelib.services import current_services, reconciler_for
 from PIL import Image
 
 from beian.client import ApiError, BeianClient
@@ -73,7 +72,8 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run([require_command("pdftotext", "poppler-utils"), str(path), "-"], check=True, capture_output=True, text=True).stdout
+    pdftotext = require_command("pdftotext", "poppler-utils")
+    return subprocess.run([pdftotext, str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 @pytest.mark.parametrize("subject_type", SUBJECT_TYPES)
