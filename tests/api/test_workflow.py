@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from chalicelib.errors import Invalid
-from chalicelib.photo import prepare_photo
+from chalicelib.photo import cjk_font_path, prepare_photo
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
 from PIL import Image
 
 from beian.client import ApiError, BeianClient
 from beian.synthetic import SUBJECT_TYPES, filing_payload
-from tests.support import require_command
+from tests.support import require_command, require_file
 
 FILING_NUMBER = re.compile(r"^京ICP备\d{10}号$")
 
@@ -39,6 +39,7 @@ def sent_texts() -> list[str]:
 
 
 def on_site_photo(tmp_path: Path, size: tuple[int, int] = (800, 600)) -> tuple[Path, dict[str, Any]]:
+    require_file(cjk_font_path(), "fonts-wqy-microhei")  # the stamp, and the verification form after it
     image = Image.new("RGB", size, (40, 90, 160))
     image.paste((220, 180, 150), (size[0] // 2 - 100, 150, size[0] // 2 + 100, 450))
     raw = io.BytesIO()
