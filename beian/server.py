@@ -121,7 +121,7 @@ class EmbeddedServer:
         self._gateway.event_converter = LambdaEventConverter(
             DecodingRouteMatcher(list(chalice_app.routes)), chalice_app.api.binary_types)
         self._site = site_dir.resolve()
-        self._blobs = uploads
+        self._blobs = uploads  # the store the upload route writes to (None: clients upload elsewhere)
         self._store = blobs
         self._limits = {name: limits() for name, _, _ in LIMITED_ROUTES}
 

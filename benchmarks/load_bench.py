@@ -80,8 +80,8 @@ class ServerProcess:
             try:
                 if requests.get(f"{self.url}/api/health", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or its first request is slow on a loaded machine: ask again
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"beian serve did not answer within {STARTUP_SECONDS} s; see {self._log}")

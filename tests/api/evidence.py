@@ -10,18 +10,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.photo import prepare_photo
+from chalicelib.photo import cjk_font_path, prepare_photo
 from chalicelib.rules import load_rules
 from chalicelib.steps import spot_check_due
 from PIL import Image
 
 from beian.client import BeianClient
+from tests.support import require_file
 
 HOLDERS = ("subject", "responsible_person")
 
 
 def on_site_photo(tmp_path: Path, size: tuple[int, int] = (800, 600),
                   now: datetime | None = None) -> tuple[Path, dict[str, Any]]:
+    require_file(cjk_font_path(), "fonts-wqy-microhei")  # the stamp, and the verification form after it
     image = Image.new("RGB", size, (40, 90, 160))
     image.paste((220, 180, 150), (size[0] // 2 - 100, 150, size[0] // 2 + 100, 450))
     raw = io.BytesIO()

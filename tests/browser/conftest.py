@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.support import require_file
 
@@ -101,6 +102,7 @@ def serve_site(backend_env: dict[str, str]) -> Iterator[Callable[[Path], str]]:
     for listener, thread in running:
         listener.stop()
         thread.join(timeout=10)
+        assert not thread.is_alive(), "the server did not stop"
 
 
 @pytest.fixture(scope="session")
@@ -135,9 +137,9 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     # A page must close before the server it talks to stops (a request in flight, such as the
     # search worker's, would fail at teardown): pytest tears fixtures down in the reverse order
     # of their set-up, so the test's server is set up first.
-    for server in ("live_server", "serve_site"):
-        if server in request.fixturenames:
-            request.getfixturevalue(server)
+    live = request.getfixturevalue("live_server") if "live_server" in request.fixturenames else None
+    if "serve_site" in request.fixturenames:
+        request.getfixturevalue("serve_site")
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     problems = PageProblems()
     tab = context.new_page()
@@ -145,6 +147,8 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     tab.on("pageerror", problems.error)
     try:
         yield tab
+        if live is not None:  # the order above holds: the server still answers as the page closes
+            assert requests.get(f"{live}/api/health", timeout=10).ok, "the server stopped before the page closed"
     finally:
         context.close()
     assert not problems.seen, "\n".join(problems.seen)
