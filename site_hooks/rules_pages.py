@@ -30,6 +30,7 @@ if str(PROJECT / "api") not in sys.path:
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
 from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
+from chalicelib.oversight.assessment import FIGURES  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Bilingual,
     Citation,
@@ -74,6 +75,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "as_individual": "主办者本人即网站负责人",
         "or": "或",
         "copies": "份数",
+        "provider_rule": "本单位规则",
     },
     "en": {
         "cite": "Notice",
@@ -98,6 +100,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "as_individual": "the individual is the responsible person",
         "or": "or",
         "copies": "Copies",
+        "provider_rule": "The provider's rule",
     },
 }
 
@@ -152,8 +155,21 @@ def cite_link(cite: str, lang: Lang) -> str:
     return f"[{WORDS[lang]['cite']} {cite}](notice.md#{anchor(cite)})"
 
 
+PROVIDER_RULES_ANCHOR = "provider-rules"
+
+
+def source_link(citation: Citation, lang: Lang) -> str:
+    """Where a rule comes from: its section of the notice, or, for a rule the notice does
+    not set, a link saying it is the provider's own (never a notice citation)."""
+    if citation.provider:
+        return f"[{WORDS[lang]['provider_rule']}](coverage.md#{PROVIDER_RULES_ANCHOR})"
+    return cite_link(citation.cite, lang)
+
+
 def quoted(citation: Citation, lang: Lang) -> str:
     """A citation with its quoted words, as a line under a rule."""
+    if citation.provider:
+        return source_link(citation, lang)
     return f"{cite_link(citation.cite, lang)}{PUNCTUATION[lang][':']}「{zh_text(citation.quote, lang)}」"
 
 
@@ -206,10 +222,12 @@ def checklist(rules: Rules, lang: Lang) -> str:
         for nationality in rules.nationalities:
             for options in rules.documents_for(subject_type.id, nationality.id):
                 holder = holder_label(rules, options, subject_type.kind, tr(nationality.name, lang), lang)
-                row = (holder, *options_cells(options, lang), cite_link(options.citation.cite, lang))
+                row = (holder, *options_cells(options, lang), source_link(options.citation, lang))
                 if row not in rows:  # a unit's own certificates do not depend on nationality
                     rows.append(row)
         lines += table((w["holder"], w["first"], w["fallback"], w["cite"]), rows)
+        if subject_type.uscc_prefixes:
+            lines += [uscc_note(subject_type.uscc_prefixes, lang), ""]
         lines += [quoted(subject_type.citation, lang), ""]
     person = rules.responsible_person
     in_person = {
@@ -222,6 +240,16 @@ def checklist(rules: Rules, lang: Lang) -> str:
     lines += [in_person[lang], "", quoted(person.in_person, lang), ""]
     lines += fields_sections(rules, lang)
     return "\n".join(lines)
+
+
+def uscc_note(prefixes: tuple[str, ...], lang: Lang) -> str:
+    """Which unified social credit codes fit a unit type (GB 32100: authority, then category)."""
+    listed = ("、" if lang == "zh" else ", ").join(f"`{prefix}`" for prefix in prefixes)
+    if lang == "zh":
+        return (f"统一社会信用代码（18位）的开头须为 {listed}（登记管理部门和机构类别代码，GB 32100）；"
+                "其他类别的代码请改选相应的主办者类型。")
+    return (f"The unified social credit code (18 characters) must start with {listed} (the registration "
+            "authority and unit category, GB 32100); a code of another category belongs to another subject type.")
 
 
 def fields_sections(rules: Rules, lang: Lang) -> list[str]:
@@ -276,7 +304,7 @@ def documents_summary(rules: Rules, lang: Lang) -> str:
 def deadlines(rules: Rules, lang: Lang) -> str:
     w = WORDS[lang]
     rows = [
-        (tr(d.label, lang), f"**{deadline_text(d, lang)}**", tr(d.starts, lang), cite_link(d.citation.cite, lang))
+        (tr(d.label, lang), f"**{deadline_text(d, lang)}**", tr(d.starts, lang), source_link(d.citation, lang))
         for d in rules.deadlines
     ]
     return "\n".join(table((w["stage"], w["limit"], w["starts"], w["cite"]), rows))
@@ -379,7 +407,7 @@ def agreement(rules: Rules, lang: Lang) -> str:
     agreement = rules.security_agreement
     lines = [f"**{tr(agreement.title, lang)}**{aside(cite_link(agreement.citation.cite, lang), lang)}", ""]
     lines += [
-        f"{number}. {tr(point.text, lang)}{aside(cite_link(point.citation.cite, lang), lang)}"
+        f"{number}. {tr(point.text, lang)}{aside(source_link(point.citation, lang), lang)}"
         for number, point in enumerate(agreement.points, 1)
     ]
     return "\n".join([*lines, ""])
@@ -399,7 +427,7 @@ def verification_form(rules: Rules, lang: Lang) -> str:
 
 def retention(rules: Rules, lang: Lang) -> str:
     rule = rules.deadline("retention")
-    facts = f"{tr(rule.starts, lang)}{PUNCTUATION[lang][';']}{cite_link(rule.citation.cite, lang)}"
+    facts = f"{tr(rule.starts, lang)}{PUNCTUATION[lang][';']}{source_link(rule.citation, lang)}"
     return f"**{deadline_text(rule, lang)}**{aside(facts, lang)}\n"
 
 
@@ -428,6 +456,59 @@ def notice(rules: Rules, _lang: Lang) -> str:
     return "\n".join(lines)
 
 
+def coverage(rules: Rules, lang: Lang) -> str:
+    """Every leaf clause of the notice with what implements it (feature, pages, tests) or
+    why it is out of scope, then every rule that is the provider's own."""
+    words = {
+        "zh": ("条款", "beian 的实现", "页面", "测试", "不在范围内：",
+               "通知共 {total} 条末级条款：{done} 条已实现，{excluded} 条说明了不在范围内的理由。",
+               "本单位规则",
+               "以下规则不是通知的规定，是接入服务单位自己的规则；各页面陈述这些规则时都注明“本单位规则”，不引用通知。"),
+        "en": ("Clause", "What beian does", "Pages", "Tests", "Out of scope: ",
+               "The notice has {total} leaf clauses: {done} implemented, {excluded} out of scope with the "
+               "reason stated.",
+               "The provider's own rules", "These rules are not the notice's but the access provider's own; "
+               "every page that states one says it is the provider's rule and cites no section of the notice."),
+    }
+    clause_head, feature_head, pages_head, tests_head, excluded, summary, own_head, own_intro = words[lang]
+    rows = []
+    for clause in rules.clauses:
+        if clause.feature is None:
+            reason = clause.excluded.zh if lang == "zh" else clause.excluded.en  # type: ignore[union-attr]
+            rows.append((cite_link(clause.cite, lang), excluded + reason, "", ""))
+            continue
+        pages = "<br>".join(f"[{page}]({page})" for page in clause.pages)
+        tests = "<br>".join(f"`{test}`" for test in clause.tests)
+        rows.append((cite_link(clause.cite, lang), tr(clause.feature, lang), pages, tests))
+    done = sum(clause.feature is not None for clause in rules.clauses)
+    lines = [summary.format(total=len(rules.clauses), done=done, excluded=len(rules.clauses) - done), ""]
+    lines += table((clause_head, feature_head, pages_head, tests_head), rows)
+    lines += [f"## {own_head} {{#{PROVIDER_RULES_ANCHOR}}}", "", own_intro, ""]
+    for where, name in rules.provider_rules():
+        lines.append(f"- {tr(name, lang)}{provider_rule_value(rules, where, lang)} `{where}`")
+    return "\n".join([*lines, ""])
+
+
+def provider_rule_value(rules: Rules, where: str, lang: Lang) -> str:
+    """The value a provider rule sets, where it has one, read from the rules."""
+    kind, _, name = where.partition(".")
+    if kind == "deadlines":
+        return PUNCTUATION[lang][":"] + deadline_text(rules.deadline(name), lang)
+    if kind == "id_check":
+        ages = {"zh": "{low}至{high}周岁", "en": "{low} to {high} years of age"}[lang]
+        return PUNCTUATION[lang][":"] + ages.format(low=rules.id_check.min_age, high=rules.id_check.max_age)
+    return ""
+
+
+def assessment_standards(_rules: Rules, lang: Lang) -> str:
+    """The checking standards (三.(三)3): every figure of the quarterly assessment and its
+    definition, exactly as the report prints them."""
+    header = {"zh": ("指标", "定义"), "en": ("Figure", "Definition")}[lang]
+    rows = ((figure.zh, figure.definition_zh) if lang == "zh" else (figure.en, figure.definition_en)
+            for figure in FIGURES)
+    return "\n".join(table(header, rows))
+
+
 SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
     "checklist": checklist,
     "documents-summary": documents_summary,
@@ -441,6 +522,8 @@ SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
     "retention": retention,
     "privacy-version": privacy_version,
     "notice": notice,
+    "coverage": coverage,
+    "assessment-standards": assessment_standards,
 }
 
 
@@ -457,7 +540,8 @@ def checklists(rules: Rules) -> dict[str, dict[str, dict[str, object]]]:
                         "holder": options.holder,
                         "documents": list(options.ids()),
                         "cite": options.citation.cite,
-                        "anchor": anchor(options.citation.cite),
+                        "source": options.citation.source,
+                        "anchor": "" if options.citation.provider else anchor(options.citation.cite),
                     }
                     for options in rules.documents_for(subject_type.id, nationality.id)
                 ],

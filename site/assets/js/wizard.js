@@ -22,7 +22,11 @@ function radioGroup(name, legend, options, selected) {
   );
 }
 
+// A rule the notice does not set is the provider's own: say so, and cite no section.
 function noticeLink(options) {
+  if (options.source === "provider") {
+    return h("a", { href: "../coverage/#provider-rules" }, say("本单位规则", "The provider's rule"));
+  }
   return h("a", { href: `../notice/#${options.anchor}` }, `${say("依据", "Notice")} ${options.cite}`);
 }
 
@@ -57,6 +61,16 @@ function documentsPart(rules, checklist, subjectType, nationality) {
         h("ul", {}, item(first, "first")),
         fallbacks.length
           ? [h("p", {}, say("没有第一证件时，可出示其中之一：", "Without it, one of:")), h("ul", {}, fallbacks.map((d) => item(d, "fallback")))]
+          : null,
+        options.holder === "subject" && subjectType.uscc_prefixes.length
+          ? h(
+              "p",
+              { class: "beian-hint", "data-uscc-prefixes": subjectType.uscc_prefixes.join(" ") },
+              say(
+                `统一社会信用代码（18位）的开头须为 ${subjectType.uscc_prefixes.join("、")}（登记管理部门和机构类别代码）。`,
+                `The unified social credit code (18 characters) must start with ${subjectType.uscc_prefixes.join(", ")} (registration authority and unit category).`,
+              ),
+            )
           : null,
         h("p", { class: "beian-cite" }, noticeLink(options)),
       );
