@@ -86,6 +86,25 @@ def test_the_monthly_sample_writes_a_private_worksheet_and_takes_outcomes(archiv
                                "--outcome", "perhaps"]).exit_code == 2
 
 
+def test_the_stock_sample_takes_outcomes_that_the_quarterly_report_counts(archive: Path) -> None:
+    out = archive / "stock"
+    output = invoke("report", "sample", "--quarter", "2024Q1", "--seed", "stock-1", "--size", "20",
+                    "--out", str(out))
+    assert "2024Q1" in output and "合计 / Total" in output
+    assert private(out / "worksheet.csv")
+    rows = list(csv.reader(io.StringIO((out / "worksheet.csv").read_text().removeprefix(CSV_BOM))))[1:]
+    assert len(rows) >= 20
+    for row, outcome in zip(rows, ("confirmed", "mismatch", "confirmed"), strict=False):
+        assert "2024Q1" in invoke("report", "record-check", row[1], "--quarter", "2024Q1", "--outcome", outcome)
+    invoke("report", "quarterly", "--quarter", "2024Q1", "--out", str(archive / "q"), "--workers", "1", "--quiet")
+    total = next(csv.reader(io.StringIO((archive / "q" / "assessment.csv").read_text().removeprefix(CSV_BOM)
+                                        .splitlines()[1])))
+    header = next(csv.reader(io.StringIO((archive / "q" / "assessment.csv").read_text().removeprefix(CSV_BOM))))
+    assert total[header.index("存量备案准确率（电话抽查） / Stock accuracy (phone spot checks)")] == "0.6667"
+    both = runner.invoke(app, ["report", "sample", "--month", "2024-01", "--quarter", "2024Q1", "--seed", "s"])
+    assert both.exit_code != 0 and "--quarter" in both.output
+
+
 def test_the_quarterly_report_writes_csv_markdown_and_charts(archive: Path) -> None:
     out = archive / "q"
     output = invoke("report", "quarterly", "--quarter", "2024Q1", "--out", str(out), "--workers", "1")

@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_RULES_FILE",
     "RULES_FILE_ENV",
     "RULE_VALIDATORS",
+    "Accountability",
     "AgreementPoint",
     "Bilingual",
     "Choice",
@@ -377,6 +378,14 @@ class IdCheck(Serialisable):
 
 
 @dataclass(frozen=True)
+class Accountability(Serialisable):
+    """The articles a province's penalty against a provider rests on (四)."""
+
+    articles: tuple[str, ...]
+    citation: Citation
+
+
+@dataclass(frozen=True)
 class ProviderRule(Serialisable):
     """A rule the provider applies in code that the notice does not set (mainland mobile
     numbers only, the narrowed document fallbacks ...), stated so pages can say whose it is."""
@@ -454,6 +463,7 @@ class Rules(Serialisable):
     verification_form: VerificationForm
     security_agreement: SecurityAgreement
     id_check: IdCheck
+    accountability: Accountability
     provider_notes: tuple[ProviderRule, ...]
     clauses: tuple[Clause, ...]
 
@@ -652,6 +662,7 @@ class _Reader:
             verification_form=self._form(root.table("verification_form"), sections),
             security_agreement=self._agreement(root.table("security_agreement")),
             id_check=self._id_check(root.table("id_check")),
+            accountability=self._accountability(root.table("accountability")),
             provider_notes=tuple(self._provider_rule(name, t) for name, t in root.named_tables("provider_rules")),
             clauses=self._clauses(root.table("clauses")),
         )
@@ -877,6 +888,12 @@ class _Reader:
         if not 0 < min_age < max_age:
             raise t.fail("年龄界限无效", "the age limits are impossible", "max_age")
         return IdCheck(min_age, max_age, self.citation(t))
+
+    def _accountability(self, t: Table) -> Accountability:
+        citation, articles = self.citation(t), t.strings("articles")
+        if not articles or any(article not in citation.quote for article in articles):
+            raise t.fail("每一条都须在引文中", "each article must be in the quote", "articles")
+        return Accountability(articles, citation)
 
     def _provider_rule(self, name: str, t: Table) -> ProviderRule:
         citation = self.citation(t) if t.has("source") else None
