@@ -5,7 +5,8 @@ specification, the official texts, the agreement and the notice itself are
 written as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the
 hand-written pages include them with ``--8<--``, one snippet per language. The
 interactive pages read the JSON files written next to them (rules.json,
-checklists.json, states.json, filetypes.json, consent.json). Rules come from ``load_rules()``,
+checklists.json, requirements.json, states.json, filetypes.json, consent.json), and
+filing.schema.json is the filing's JSON Schema for clients. Rules come from ``load_rules()``,
 so ``BEIAN_RULES_FILE`` switches them for a build exactly as it does for the
 API: a rule changes in one place.
 
@@ -30,6 +31,7 @@ if str(PROJECT / "api") not in sys.path:
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
 from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
+from chalicelib.filing_schema import filing_schema  # noqa: E402
 from chalicelib.oversight.assessment import FIGURES  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Bilingual,
@@ -43,6 +45,7 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Rules,
     load_rules,
 )
+from chalicelib.rules import REQUIREMENT_LABELS  # noqa: E402
 from chalicelib.workflow import STATE_NAMES  # noqa: E402
 
 Lang = Literal["zh", "en"]
@@ -63,8 +66,6 @@ WORDS: dict[Lang, dict[str, str]] = {
         "field": "信息项",
         "required": "是否必填",
         "hint": "填写说明",
-        "yes": "必填",
-        "no": "选填",
         "by_provider": "本部分由接入服务单位填写，您无需准备。",
         "stage": "环节",
         "limit": "时限",
@@ -88,8 +89,6 @@ WORDS: dict[Lang, dict[str, str]] = {
         "field": "Item",
         "required": "Required",
         "hint": "How to fill it in",
-        "yes": "required",
-        "no": "optional",
         "by_provider": "The access provider fills in this part; you need not prepare it.",
         "stage": "Step",
         "limit": "Time limit",
@@ -182,9 +181,13 @@ def deadline_text(deadline: Deadline, lang: Lang) -> str:
     return f"{bound} {deadline.amount} {unit}"
 
 
+def named(name: Bilingual, citation: Citation, lang: Lang) -> str:
+    """A rule's name; a rule the notice does not set says so beside it."""
+    return tr(name, lang) + (aside(WORDS[lang]["provider_rule"], lang) if citation.provider else "")
+
+
 def document_label(document: Document, lang: Lang) -> str:
-    name, number = tr(document.name, lang), tr(document.number_label, lang)
-    return name + aside(number, lang)
+    return named(document.name, document.citation, lang) + aside(tr(document.number_label, lang), lang)
 
 
 def options_cells(options: DocumentOptions, lang: Lang) -> tuple[str, str]:
@@ -217,7 +220,7 @@ def checklist(rules: Rules, lang: Lang) -> str:
     heading = {"zh": "## 证件原件（按主办者类型）", "en": "## Original documents, by type of subject"}
     lines = [heading[lang], ""]
     for subject_type in rules.subject_types:
-        lines += [f"### {tr(subject_type.name, lang)} {{#{subject_type.id}}}", ""]
+        lines += [f"### {named(subject_type.name, subject_type.citation, lang)} {{#{subject_type.id}}}", ""]
         rows: list[tuple[str, str, str, str]] = []
         for nationality in rules.nationalities:
             for options in rules.documents_for(subject_type.id, nationality.id):
@@ -265,16 +268,17 @@ def fields_sections(rules: Rules, lang: Lang) -> list[str]:
             lines += [f"#### {tr(section.label, lang)} {{#fields-{kind.id}-{section.id}}}", ""]
             if section.entered_by == "provider":
                 lines += [w["by_provider"], ""]
-            lines += table((w["field"], w["required"], w["hint"]), (field_row(f, kind.id, lang) for f in fields))
+            lines += table((w["field"], w["required"], w["hint"]),
+                           (field_row(rules, f, kind.id, lang) for f in fields))
             for group in rules.field_groups:
                 if kind.id in group.applies_to and any(f.id in group.fields for f in fields):
                     lines += [f"- {tr(group.message, lang)}", ""]
     return lines
 
 
-def field_row(field: Field, kind: Kind, lang: Lang) -> tuple[str, str, str]:
-    w = WORDS[lang]
-    return tr(field.label, lang), w["yes"] if field.required(kind) else w["no"], tr(field.hint, lang)
+def field_row(rules: Rules, field: Field, kind: Kind, lang: Lang) -> tuple[str, str, str]:
+    """A field's label, who must fill it (``Rules.requirement``) and its hint."""
+    return tr(field.label, lang), tr(REQUIREMENT_LABELS[rules.requirement(field, kind)], lang), tr(field.hint, lang)
 
 
 def documents_summary(rules: Rules, lang: Lang) -> str:
@@ -293,7 +297,7 @@ def documents_summary(rules: Rules, lang: Lang) -> str:
                     by_holder[options.holder].append(text)
         rows.append(
             (
-                f"[{tr(subject_type.name, lang)}](checklist.md#{subject_type.id})",
+                f"[{named(subject_type.name, subject_type.citation, lang)}](checklist.md#{subject_type.id})",
                 "<br>".join(by_holder["subject"]),
                 "<br>".join(by_holder["responsible_person"]) or w["as_individual"],
             )
@@ -547,6 +551,8 @@ def checklists(rules: Rules) -> dict[str, dict[str, dict[str, object]]]:
                 ],
                 "fields": [field.id for field in rules.fields_for(subject_type.id)],
                 "required": [field.id for field in rules.required_fields(subject_type.id)],
+                "requirement": {field.id: rules.requirement(field, subject_type.kind)
+                                for field in rules.fields_for(subject_type.id)},
             }
             for nationality in rules.nationalities
         }
@@ -585,6 +591,9 @@ def on_pre_build(config: MkDocsConfig) -> None:
     out = generated_dir(config)
     write_if_changed(out / "rules.json", to_json(rules.to_dict()))
     write_if_changed(out / "checklists.json", to_json(checklists(rules)))
+    write_if_changed(out / "requirements.json", to_json({key: label.to_dict()
+                                                         for key, label in REQUIREMENT_LABELS.items()}))
+    write_if_changed(out / "filing.schema.json", to_json(filing_schema(rules)))
     states = {state: {"zh": zh, "en": en} for state, (zh, en) in STATE_NAMES.items()}
     write_if_changed(out / "states.json", to_json(states))
     # The upload page declares a file's type from its first bytes, as the API expects.

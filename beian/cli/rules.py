@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from chalicelib.rules import Nationality, Rules, load_rules
+from chalicelib.rules import REQUIREMENT_LABELS, Nationality, Rules, load_rules
 from chalicelib.workdays import add_working_days
 from rich.console import Console
 from rich.table import Table
@@ -146,10 +146,11 @@ def _fields_table(rules: Rules, subject_type: str) -> Table:
     title = _both("需填写的信息", "Information to fill in")
     table = _table(title, "字段 / Field", "名称 / Label", "必填 / Required", "说明 / Hint")
     for field in rules.fields_for(subject_type):
+        needed = REQUIREMENT_LABELS[rules.requirement(field, kind)]
         table.add_row(
             field.id,
             _both(field.label.zh, field.label.en),
-            _both("是", "yes") if field.required(kind) else _both("否", "no"),
+            _both(needed.zh, needed.en),
             _both(field.hint.zh, field.hint.en),
             field.citation.cite,
         )

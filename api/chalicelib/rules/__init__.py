@@ -44,6 +44,7 @@ from chalicelib.validators import VALIDATORS
 __all__ = [
     "DEFAULT_RULES_FILE",
     "RULES_FILE_ENV",
+    "REQUIREMENT_LABELS",
     "RULE_VALIDATORS",
     "Accountability",
     "AgreementPoint",
@@ -71,6 +72,7 @@ __all__ = [
     "PersonDocuments",
     "Photo",
     "ProviderRule",
+    "Requirement",
     "ResponsiblePerson",
     "Rules",
     "RulesError",
@@ -94,6 +96,7 @@ DeadlineUnit = Literal["working_days", "months", "years"]
 DeadlineBound = Literal["within", "at_least"]
 FormSectionKind = Literal["fields", "checks", "notes", "signatures"]
 Source = Literal["notice", "provider"]
+Requirement = Literal["required", "optional", "provider"]
 UPLOADERS = frozenset({"applicant", "verifier"})  # the roles that may upload documents (policy.py)
 KINDS: tuple[Kind, ...] = ("unit", "individual")
 NATIONALITIES: tuple[Nationality, ...] = ("cn", "foreign")
@@ -107,6 +110,12 @@ RULE_VALIDATORS = frozenset({"choice", "nationality", "document_type", "document
 """Validator names resolved against the rules rather than ``chalicelib.validators``."""
 
 RulesError = DataFileError
+REQUIREMENT_LABELS: dict[Requirement, Bilingual] = {
+    "required": Bilingual("必填", "required"),
+    "optional": Bilingual("选填", "optional"),
+    "provider": Bilingual("接入服务单位填写（现场核验时必填）", "entered by the provider (required at on-site verification)"),
+}
+"""How every page and command names a field's ``Rules.requirement``."""
 ID_CHECK_NAME = Bilingual("证件号码自动核查的年龄界限", "Age limits of the automatic ID check")
 
 
@@ -558,6 +567,14 @@ class Rules(Serialisable):
         """The fields a subject of this type must fill."""
         kind = self.subject_type(subject_type).kind
         return tuple(field for field in self.fields if field.required(kind))
+
+    def requirement(self, field: Field, kind: Kind) -> Requirement:
+        """Who must fill ``field`` for a subject of ``kind``, and when: the applicant at
+        submission (``required``), nobody (``optional``), or the provider from its own records
+        (``provider``: optional at submission, required at on-site verification, 二.(二)1(5))."""
+        if self.section(field.section).entered_by == "provider" and field.required(kind):
+            return "provider"
+        return "required" if field.required(kind) else "optional"
 
 
 def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:

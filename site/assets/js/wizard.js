@@ -86,8 +86,7 @@ function documentsPart(rules, checklist, subjectType, nationality) {
   );
 }
 
-function fieldsPart(rules, checklist, subjectType) {
-  const required = new Set(checklist.required);
+function fieldsPart(rules, checklist, labels, subjectType) {
   const wanted = new Set(checklist.fields);
   const fields = rules.fields.filter((f) => wanted.has(f.id));
   const groups = rules.field_groups.filter((g) => g.applies_to.includes(subjectType.kind));
@@ -112,16 +111,10 @@ function fieldsPart(rules, checklist, subjectType) {
           own.map((field) =>
             h(
               "li",
-              { "data-field": field.id, "data-required": required.has(field.id) ? "true" : "false" },
+              { "data-field": field.id, "data-requirement": checklist.requirement[field.id] },
               h("strong", {}, pick(field.label)),
-              // The provider enters its section (二.(二)1(5)): required of it, not of the applicant.
-              aside(
-                section.entered_by === "provider"
-                  ? say("接入服务单位填写", "entered by the provider")
-                  : required.has(field.id)
-                    ? say("必填", "required")
-                    : say("选填", "optional"),
-              ),
+              // Required, optional, or the provider's to enter (二.(二)1(5)): as the rules decide it.
+              aside(pick(labels[checklist.requirement[field.id]])),
               h("br"),
               h("span", { class: "beian-hint" }, pick(field.hint)),
             ),
@@ -133,7 +126,7 @@ function fieldsPart(rules, checklist, subjectType) {
   );
 }
 
-function render(result, rules, checklists, choice) {
+function render(result, rules, checklists, labels, choice) {
   if (!choice.subjectType || !choice.nationality) {
     result.replaceChildren(
       h("p", { id: "wizard-prompt" }, say("请先选择主办者类型和国籍。", "Choose the type of subject and the nationality first.")),
@@ -145,7 +138,7 @@ function render(result, rules, checklists, choice) {
   result.replaceChildren(
     h("p", { class: "beian-summary" }, say(`您的清单：${pick(subjectType.name)}`, `Your checklist: ${pick(subjectType.name)}`)),
     documentsPart(rules, checklist, subjectType, choice.nationality),
-    fieldsPart(rules, checklist, subjectType),
+    fieldsPart(rules, checklist, labels, subjectType),
     h(
       "p",
       { class: "beian-actions" },
@@ -162,8 +155,13 @@ function readHash() {
 mount("wizard", async (root) => {
   let rules;
   let checklists;
+  let labels;
   try {
-    [rules, checklists] = await Promise.all([generated("rules.json"), generated("checklists.json")]);
+    [rules, checklists, labels] = await Promise.all([
+      generated("rules.json"),
+      generated("checklists.json"),
+      generated("requirements.json"),
+    ]);
   } catch (error) {
     showError(root, error);
     return;
@@ -184,7 +182,7 @@ mount("wizard", async (root) => {
         if (choice.subjectType) params.set("type", choice.subjectType);
         if (choice.nationality) params.set("nationality", choice.nationality);
         history.replaceState(null, "", `#${params}`);
-        render(result, rules, checklists, choice);
+        render(result, rules, checklists, labels, choice);
       },
     },
     radioGroup("subject_type", say("主办者类型", "Type of subject"), rules.subject_types, choice.subjectType),
@@ -196,5 +194,5 @@ mount("wizard", async (root) => {
     ),
   );
   root.replaceChildren(form, result);
-  render(result, rules, checklists, choice);
+  render(result, rules, checklists, labels, choice);
 });
