@@ -34,6 +34,7 @@ from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
 from chalicelib.filing_schema import filing_schema  # noqa: E402
 from chalicelib.oversight.assessment import FIGURES  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
+    REQUIREMENT_LABELS,
     Bilingual,
     Citation,
     Cite,
@@ -45,7 +46,6 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Rules,
     load_rules,
 )
-from chalicelib.rules import REQUIREMENT_LABELS  # noqa: E402
 from chalicelib.workflow import STATE_NAMES  # noqa: E402
 
 Lang = Literal["zh", "en"]

@@ -43,8 +43,8 @@ from chalicelib.validators import VALIDATORS
 
 __all__ = [
     "DEFAULT_RULES_FILE",
-    "RULES_FILE_ENV",
     "REQUIREMENT_LABELS",
+    "RULES_FILE_ENV",
     "RULE_VALIDATORS",
     "Accountability",
     "AgreementPoint",
@@ -113,7 +113,8 @@ RulesError = DataFileError
 REQUIREMENT_LABELS: dict[Requirement, Bilingual] = {
     "required": Bilingual("必填", "required"),
     "optional": Bilingual("选填", "optional"),
-    "provider": Bilingual("接入服务单位填写（现场核验时必填）", "entered by the provider (required at on-site verification)"),
+    "provider": Bilingual("接入服务单位填写（现场核验时必填）",
+                          "entered by the provider (required at on-site verification)"),
 }
 """How every page and command names a field's ``Rules.requirement``."""
 ID_CHECK_NAME = Bilingual("证件号码自动核查的年龄界限", "Age limits of the automatic ID check")
