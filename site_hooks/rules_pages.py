@@ -305,13 +305,27 @@ def documents_summary(rules: Rules, lang: Lang) -> str:
     return "\n".join(table((w["subject_type"], w["subject_docs"], w["person_docs"]), rows))
 
 
+CALENDAR_MONTHS: dict[Lang, str] = {
+    "zh": "以月计的期限按日历月计算：到起算之日后相应月份的同一日为止，该月没有这一日的到该月最后一天为止"
+          "（例如自1月31日起算一个月，到2月28日或29日为止）。最后一天是周末或节假日的，日期不变，"
+          "状态页会注明并给出此前最后一个工作日，请在那天之前办理。",
+    "en": "A period in months is counted in calendar months: it ends on the same day of the month it "
+          "reaches, or on that month's last day if it has no such day (one month from 31 January ends on "
+          "28 or 29 February). A last day on a weekend or holiday does not move; the status page says so "
+          "and names the last working day before it, by which to come.",
+}
+
+
 def deadlines(rules: Rules, lang: Lang) -> str:
     w = WORDS[lang]
     rows = [
         (tr(d.label, lang), f"**{deadline_text(d, lang)}**", tr(d.starts, lang), source_link(d.citation, lang))
         for d in rules.deadlines
     ]
-    return "\n".join(table((w["stage"], w["limit"], w["starts"], w["cite"]), rows))
+    lines = table((w["stage"], w["limit"], w["starts"], w["cite"]), rows)
+    if any(d.unit == "months" for d in rules.deadlines):
+        lines += [CALENDAR_MONTHS[lang], ""]
+    return "\n".join(lines)
 
 
 # The steps of 二.(二) as the applicant meets them: (node id, zh, en, deadline on the node).

@@ -152,8 +152,9 @@ class DocumentService:
                 {photo.get("width"), photo.get("height")} == {spec.long_side_px, spec.short_side_px}
                 and photo.get("colour") is True and isinstance(photo.get("captured_at"), str)
                 and isinstance(photo.get("curtain_marker"), str) and photo["curtain_marker"]):
-            raise Invalid("照片须为 800×600 像素彩色照片，并注明拍照时间和幕布标识",
-                          "The photo must be 800x600 colour, with its capture time and curtain "
+            size = f"{spec.long_side_px}×{spec.short_side_px}"
+            raise Invalid(f"照片须为 {size} 像素彩色照片，并注明拍照时间和幕布标识",
+                          f"The photo must be {size} colour, with its capture time and curtain "
                           "marker", field="photo")
         return {"width": photo["width"], "height": photo["height"], "colour": True,
                 "captured_at": str(photo["captured_at"])[:40],

@@ -8,7 +8,7 @@ build (``Rules.to_dict()``) and the form generator.
     rules = load_rules()
     rules.documents_for("enterprise", "cn")   # what to bring, first choice first
     rules.required_fields("individual")
-    rules.deadline("pre_verification")        # 5 working days, cite 二.(二)1(2)
+    rules.deadline("pre_verification")        # amount, unit and cite 二.(二)1(2)
     rules.notice_text("sms_pre_verification_passed").text
 
 ``load_rules(path)`` reads ``path``, else the file named by the environment
