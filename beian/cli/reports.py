@@ -279,6 +279,7 @@ def seed(
          ["接入网站 / Connected sites", summary.sites],
          ["当面核验启动前接入 / Connected before on-site verification", summary.pre_2010],
          ["电话抽查结果 / Spot checks recorded", summary.spot_checks],
+         ["存量电话核查结果 / Stock checks recorded", summary.stock_checks],
          *([f"状态 / state: {state}", count] for state, count in sorted(summary.by_state.items()))]))
 
 
