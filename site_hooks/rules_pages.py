@@ -231,6 +231,9 @@ def checklist(rules: Rules, lang: Lang) -> str:
         lines += table((w["holder"], w["first"], w["fallback"], w["cite"]), rows)
         if subject_type.uscc_prefixes:
             lines += [uscc_note(subject_type.uscc_prefixes, lang), ""]
+        if subject_type.provider_rule is not None:
+            note = rules.provider_note(subject_type.provider_rule)
+            lines += [f"{tr(note.text, lang)}{aside(source_link(note.citation, lang), lang)}", ""]
         lines += [quoted(subject_type.citation, lang), ""]
     person = rules.responsible_person
     in_person = {

@@ -94,7 +94,8 @@ def test_inspections_and_penalties_are_summarised_per_quarter(archive: Path) -> 
     records = current_services().backend.records
     for bad, field in (({"outcome": "penalty", "article": "第九条"}, "article"),
                        ({"outcome": "order_to_correct", "article": first}, "correct_by"),
-                       ({"outcome": "sanction"}, "outcome"), ({"province": "X"}, "province")):
+                       ({"outcome": "sanction"}, "outcome"), ({"province": "X"}, "province"),
+                       ({"outcome": "order_to_correct", "correct_by": "next week"}, "correct_by")):
         arguments = {"province": "京", "provider": "idc-a", "inspected_on": "2024-04-10", "findings": "x",
                      "outcome": "penalty", "article": first, "decision": "d", "correct_by": None, **bad}
         with pytest.raises(Invalid) as refused:

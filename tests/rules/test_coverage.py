@@ -79,6 +79,10 @@ def test_no_page_cites_the_notice_for_a_provider_rule(rules: Rules) -> None:
                     assert label in line and not NOTICE_LINK.search(line), (name, lang, stated, line)
                 if name == "coverage":
                     assert not NOTICE_LINK.search(line), line
+    # The narrowed fallbacks are stated, as the provider's rule, under each type they narrow.
+    narrowed = rules.provider_note("narrowed_fallbacks").text.zh
+    checklist = SNIPPETS["checklist"](rules, "zh")
+    assert checklist.count(narrowed) == sum(t.provider_rule == "narrowed_fallbacks" for t in rules.subject_types) == 3
     # The wizard reads the same marker from the generated data.
     other = checklists(rules)["other_unit"]["cn"]["documents"][0]
     assert other["source"] == "provider" and other["anchor"] == ""

@@ -263,6 +263,8 @@ def test_the_environment_variable_is_read_at_call_time(
          "clauses.二.(一)"),
         (lambda t: t.replace('pages = ["photo.md"]', 'pages = []'), "clauses.二.(二)1(4).pages"),
         (lambda t: t.replace("min_age = 18", "min_age = 101"), "id_check.max_age"),
+        (lambda t: t.replace('provider_rule = "narrowed_fallbacks"', 'provider_rule = "narrowed"', 1),
+         "subject_types[0].provider_rule"),
     ],
 )
 def test_a_broken_rules_file_is_refused(

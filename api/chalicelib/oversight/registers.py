@@ -58,12 +58,13 @@ def _text(value: object, field: str, limit: int = MAX_NAME) -> str:
     return text
 
 
-def _day(value: object, field: str, today: date) -> date:
+def _day(value: object, field: str, today: date | None = None) -> date:
+    """A date, not after ``today`` when given."""
     try:
         day = date.fromisoformat(str(value))
     except ValueError:
         raise Invalid(f"{field} 须为日期 YYYY-MM-DD", f"{field} must be a date, YYYY-MM-DD", field=field) from None
-    if day > today:
+    if today is not None and day > today:
         raise Invalid(f"{field} 不能晚于今天", f"{field} cannot be in the future", field=field)
     return day
 
@@ -146,7 +147,7 @@ def record_inspection(records: Records, *, province: str, provider: str, inspect
                           field="article")
         action = {"article": article, "decision": _text(decision, "decision", MAX_TEXT)}
         if outcome == ORDER or correct_by:
-            deadline = date.fromisoformat(str(correct_by)) if correct_by else None
+            deadline = _day(correct_by, "correct_by") if correct_by else None
             if deadline is None or deadline < day:
                 raise Invalid("责令限期改正须给出不早于检查日的改正期限",
                               "an order to correct needs a date to correct by, not before the inspection",

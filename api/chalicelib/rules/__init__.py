@@ -223,6 +223,9 @@ class SubjectType(Serialisable):
     """What a unit's unified social credit code starts with (GB 32100: registration
     authority, then unit category); empty where any code is accepted."""
 
+    provider_rule: str | None = None
+    """A provider rule (``Rules.provider_notes``) that narrows what the notice allows this type."""
+
     def fits_uscc(self, code: str) -> bool:
         """Whether a unified social credit code's leading characters fit this type."""
         return not self.uscc_prefixes or code.startswith(self.uscc_prefixes)
@@ -513,6 +516,10 @@ class Rules(Serialisable):
         """Return the words of the notice's section ``cite``."""
         return self.notice.cited_text(cite)
 
+    def provider_note(self, note: str) -> ProviderRule:
+        """Return the provider rule named ``note`` in ``[provider_rules]``."""
+        return _lookup(self.provider_notes, note, "provider rule")
+
     def clause(self, cite: str) -> Clause:
         """Return how the leaf clause ``cite`` is accounted for."""
         for clause in self.clauses:
@@ -684,6 +691,12 @@ class _Reader:
             provider_notes=tuple(self._provider_rule(name, t) for name, t in root.named_tables("provider_rules")),
             clauses=self._clauses(root.table("clauses")),
         )
+        notes = {note.id for note in rules.provider_notes}
+        for index, subject_type in enumerate(rules.subject_types):
+            if subject_type.provider_rule is not None and subject_type.provider_rule not in notes:
+                raise root.fail("provider_rule 须为 [provider_rules] 中的一项",
+                                "provider_rule must name an entry of [provider_rules]",
+                                f"subject_types[{index}].provider_rule")
         for field in fields:
             if field.section not in {section.id for section in sections}:
                 raise root.fail(f"字段 {field.id} 所属的部分不存在", f"field {field.id} names no known section")
@@ -759,7 +772,7 @@ class _Reader:
         if any(not prefix for prefix in prefixes):
             raise t.fail("前缀不能为空", "a prefix cannot be empty", "uscc_prefixes")
         return SubjectType(t.get("id", str), kind, self.bilingual(t, "name"), self.citation(t), documents,
-                           person, prefixes)
+                           person, prefixes, t.optional("provider_rule", str, "") or None)
 
     def _responsible_person(self, t: Table, document_ids: set[str]) -> ResponsiblePerson:
         return ResponsiblePerson(
