@@ -10,7 +10,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import DomainError, Invalid
 from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
-from chalicelib.schemas import filing_schema
+from chalicelib.filing_schema import filing_schema
 from chalicelib.services import current_services
 
 # Chalice would give the "beian" logger a handler of its own and stop it propagating; our
@@ -60,7 +60,7 @@ def openapi() -> dict[str, Any]:
 @app.route("/schemas/filing.json")
 @guarded
 def filing_json_schema() -> dict[str, Any]:
-    return filing_schema()
+    return filing_schema(load_rules())
 
 
 @app.route("/rules")

@@ -50,7 +50,7 @@ from chalicelib.deadlines import Deadlines, china_day
 from chalicelib.filings import FILING, FilingService, filing_indexes
 from chalicelib.oversight.idcheck import check_on_arrival
 from chalicelib.oversight.periods import Quarter, day_start
-from chalicelib.oversight.sampling import draw_sample, publish, published, record_check
+from chalicelib.oversight.sampling import Period, draw_sample, publish, published, record_check
 from chalicelib.oversight.sites import ConnectedSite, save_site
 from chalicelib.ports import Record, Records, VersionConflict
 from chalicelib.rules import load_rules
@@ -118,6 +118,7 @@ class SeedSummary:
     sites: int = 0
     pre_2010: int = 0
     spot_checks: int = 0
+    stock_checks: int = 0
 
 
 class _Pick:
@@ -375,23 +376,27 @@ class Seeder:
         return sites
 
 
-def record_demo_checks(records: Records, quarter: Quarter, seed: int, now: datetime) -> int:
-    """Draw each past month's sample (seed ``demo-<seed>``) and record made-up outcomes, unless
-    the month already has a published sample. Returns the checks recorded."""
+def record_demo_checks(records: Records, quarter: Quarter, seed: int, now: datetime) -> tuple[int, int]:
+    """Draw each past month's sample of new filings (seed ``demo-<seed>``) and, once the quarter
+    has ended, its sample of the approved stock (seed ``demo-<seed>-stock``), and record
+    made-up outcomes, unless a sample is already published. Returns (new, stock) checks."""
     rng = random.Random(f"checks|{seed}")  # noqa: S311 -- synthetic data, reproducible on purpose
     outcome = _Pick(rng, OUTCOME_SHARES)
-    recorded = 0
-    for month in quarter.months:
-        if month.first_day > china_day(now) or published(records, month) is not None:
+    recorded = {False: 0, True: 0}
+    periods: list[Period] = [*quarter.months, quarter]
+    for period in periods:
+        stock = isinstance(period, Quarter)
+        ended = period.last_day < china_day(now) if stock else period.first_day <= china_day(now)
+        if not ended or published(records, period) is not None:
             continue
-        sample = draw_sample(records, month, f"demo-{seed}", SAMPLE_SIZE)
+        sample = draw_sample(records, period, f"demo-{seed}{'-stock' if stock else ''}", SAMPLE_SIZE)
         if not sample.filing_ids:
             continue
         publish(records, sample, now)
         for filing_id in sample.filing_ids:
-            record_check(records, filing_id, month, outcome(), "演示数据 / demo data", now, "demo")
-            recorded += 1
-    return recorded
+            record_check(records, filing_id, period, outcome(), "演示数据 / demo data", now, "demo")
+            recorded[stock] += 1
+    return recorded[False], recorded[True]
 
 
 def default_quarter(now: datetime) -> Quarter:
@@ -407,5 +412,5 @@ def seed_demo(services: Services, filings: int, *, seed: int, quarter: Quarter |
     moment = now or datetime.now(UTC)
     chosen = quarter or default_quarter(moment)
     summary = Seeder(services, seed, chosen, moment).run(filings, on_filing)
-    summary.spot_checks = record_demo_checks(services.backend.records, chosen, seed, moment)
+    summary.spot_checks, summary.stock_checks = record_demo_checks(services.backend.records, chosen, seed, moment)
     return summary

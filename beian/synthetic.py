@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION
+from chalicelib.rules import load_rules
 from chalicelib.validators import organisation_code, resident_id, uscc
 
 # The characters a unified social credit code may use (GB 32100: no I, O, S, V, Z).
@@ -20,15 +21,9 @@ REGIONS = ("110101", "310104", "440305", "330106", "510107", "420102", "320102",
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 CITIES = ("北京市东城区", "上海市徐汇区", "深圳市南山区", "杭州市西湖区", "成都市武侯区")
-UNIT_TYPES = ("government", "institution", "social_group", "enterprise", "military")
+UNIT_TYPES = ("government", "institution", "social_group", "enterprise", "military", "other_unit")
 SUBJECT_TYPES = (*UNIT_TYPES, "individual")
-UNIT_DOCUMENT = {
-    "government": "organisation_code_certificate",
-    "institution": "organisation_code_certificate",
-    "social_group": "organisation_code_certificate",
-    "enterprise": "business_licence",
-    "military": "military_code_certificate",
-}
+MILITARY_DOCUMENT = "military_code_certificate"
 
 
 def resident_id_number(rng: random.Random, *, birth: date | None = None,
@@ -44,9 +39,11 @@ def organisation_code_number(rng: random.Random) -> str:
     return body + organisation_code.calc_check_digit(body)
 
 
-def uscc_number(rng: random.Random, authority: str | None = None) -> str:
-    org = organisation_code_number(rng)
-    body = f"{authority or rng.choice('9159AN')}{rng.choice('123')}{rng.choice(REGIONS)}{org}"
+def uscc_number(rng: random.Random, subject_type: str = "enterprise") -> str:
+    """A code whose registration authority and unit category fit ``subject_type``."""
+    prefix = rng.choice(load_rules().subject_type(subject_type).uscc_prefixes or ("91",))
+    category = prefix if len(prefix) == 2 else prefix + rng.choice("123")
+    body = f"{category}{rng.choice(REGIONS)}{organisation_code_number(rng)}"
     return body + uscc.calc_check_digit(body)
 
 
@@ -90,10 +87,10 @@ def filing_payload(rng: random.Random, subject_type: str = "enterprise", *,
     if subject_type == "individual":
         payload["subject"] = person
     else:
-        document = UNIT_DOCUMENT[subject_type]
-        number = {"business_licence": uscc_number(rng),
-                  "organisation_code_certificate": organisation_code_number(rng),
-                  "military_code_certificate": f"JD{rng.randrange(10**6, 10**7)}"}[document]
+        # The first document; every unit but the military's carries today's code.
+        document = load_rules().documents_for(subject_type, "cn")[0].documents[0].id
+        number = (f"JD{rng.randrange(10**6, 10**7)}" if document == MILITARY_DOCUMENT
+                  else uscc_number(rng, subject_type))
         payload["subject"] = {"name": f"示例{label[:4]}有限公司", "id_type": document,
                               "id_number": number}
         payload["responsible_person"] = {k: v for k, v in person.items()}

@@ -5,9 +5,10 @@ A plain build step, whatever generates the HTML: ``generate(docs_dir)`` (or
 the process diagram, the photo specification, the official texts, the agreement and the notice
 itself as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the hand-written pages
 include them with ``--8<--``, one snippet per language. The interactive pages read the JSON
-files written next to them (rules.json, checklists.json, states.json, filetypes.json,
-consent.json). Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a
-build exactly as it does for the API: a rule changes in one place.
+files written next to them (rules.json, checklists.json, requirements.json, states.json,
+filetypes.json, consent.json); filing.schema.json is the filing's JSON Schema for clients.
+Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a build exactly as
+it does for the API: a rule changes in one place.
 
 MkDocs runs it through the two thin hooks at the end of this file (``mkdocs.yml``, ``hooks:``);
 the Zensical build test (tests/browser/test_site_zensical.py) runs it first, then Zensical.
@@ -34,7 +35,10 @@ if str(PROJECT / "api") not in sys.path:
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
 from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
+from chalicelib.filing_schema import filing_schema  # noqa: E402
+from chalicelib.oversight.assessment import FIGURES  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
+    REQUIREMENT_LABELS,
     Bilingual,
     Citation,
     Cite,
@@ -67,8 +71,6 @@ WORDS: dict[Lang, dict[str, str]] = {
         "field": "信息项",
         "required": "是否必填",
         "hint": "填写说明",
-        "yes": "必填",
-        "no": "选填",
         "by_provider": "本部分由接入服务单位填写，您无需准备。",
         "stage": "环节",
         "limit": "时限",
@@ -79,6 +81,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "as_individual": "主办者本人即网站负责人",
         "or": "或",
         "copies": "份数",
+        "provider_rule": "本单位规则",
     },
     "en": {
         "cite": "Notice",
@@ -91,8 +94,6 @@ WORDS: dict[Lang, dict[str, str]] = {
         "field": "Item",
         "required": "Required",
         "hint": "How to fill it in",
-        "yes": "required",
-        "no": "optional",
         "by_provider": "The access provider fills in this part; you need not prepare it.",
         "stage": "Step",
         "limit": "Time limit",
@@ -103,6 +104,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "as_individual": "the individual is the responsible person",
         "or": "or",
         "copies": "Copies",
+        "provider_rule": "The provider's rule",
     },
 }
 
@@ -157,8 +159,21 @@ def cite_link(cite: str, lang: Lang) -> str:
     return f"[{WORDS[lang]['cite']} {cite}](notice.md#{anchor(cite)})"
 
 
+PROVIDER_RULES_ANCHOR = "provider-rules"
+
+
+def source_link(citation: Citation, lang: Lang) -> str:
+    """Where a rule comes from: its section of the notice, or, for a rule the notice does
+    not set, a link saying it is the provider's own (never a notice citation)."""
+    if citation.provider:
+        return f"[{WORDS[lang]['provider_rule']}](coverage.md#{PROVIDER_RULES_ANCHOR})"
+    return cite_link(citation.cite, lang)
+
+
 def quoted(citation: Citation, lang: Lang) -> str:
     """A citation with its quoted words, as a line under a rule."""
+    if citation.provider:
+        return source_link(citation, lang)
     return f"{cite_link(citation.cite, lang)}{PUNCTUATION[lang][':']}「{zh_text(citation.quote, lang)}」"
 
 
@@ -171,9 +186,13 @@ def deadline_text(deadline: Deadline, lang: Lang) -> str:
     return f"{bound} {deadline.amount} {unit}"
 
 
+def named(name: Bilingual, citation: Citation, lang: Lang) -> str:
+    """A rule's name; a rule the notice does not set says so beside it."""
+    return tr(name, lang) + (aside(WORDS[lang]["provider_rule"], lang) if citation.provider else "")
+
+
 def document_label(document: Document, lang: Lang) -> str:
-    name, number = tr(document.name, lang), tr(document.number_label, lang)
-    return name + aside(number, lang)
+    return named(document.name, document.citation, lang) + aside(tr(document.number_label, lang), lang)
 
 
 def options_cells(options: DocumentOptions, lang: Lang) -> tuple[str, str]:
@@ -206,15 +225,20 @@ def checklist(rules: Rules, lang: Lang) -> str:
     heading = {"zh": "## 证件原件（按主办者类型）", "en": "## Original documents, by type of subject"}
     lines = [heading[lang], ""]
     for subject_type in rules.subject_types:
-        lines += [f"### {tr(subject_type.name, lang)} {{#{subject_type.id}}}", ""]
+        lines += [f"### {named(subject_type.name, subject_type.citation, lang)} {{#{subject_type.id}}}", ""]
         rows: list[tuple[str, str, str, str]] = []
         for nationality in rules.nationalities:
             for options in rules.documents_for(subject_type.id, nationality.id):
                 holder = holder_label(rules, options, subject_type.kind, tr(nationality.name, lang), lang)
-                row = (holder, *options_cells(options, lang), cite_link(options.citation.cite, lang))
+                row = (holder, *options_cells(options, lang), source_link(options.citation, lang))
                 if row not in rows:  # a unit's own certificates do not depend on nationality
                     rows.append(row)
         lines += table((w["holder"], w["first"], w["fallback"], w["cite"]), rows)
+        if subject_type.uscc_prefixes:
+            lines += [uscc_note(subject_type.uscc_prefixes, lang), ""]
+        if subject_type.provider_rule is not None:
+            note = rules.provider_note(subject_type.provider_rule)
+            lines += [f"{tr(note.text, lang)}{aside(source_link(note.citation, lang), lang)}", ""]
         lines += [quoted(subject_type.citation, lang), ""]
     person = rules.responsible_person
     in_person = {
@@ -227,6 +251,16 @@ def checklist(rules: Rules, lang: Lang) -> str:
     lines += [in_person[lang], "", quoted(person.in_person, lang), ""]
     lines += fields_sections(rules, lang)
     return "\n".join(lines)
+
+
+def uscc_note(prefixes: tuple[str, ...], lang: Lang) -> str:
+    """Which unified social credit codes fit a unit type (GB 32100: authority, then category)."""
+    listed = ("、" if lang == "zh" else ", ").join(f"`{prefix}`" for prefix in prefixes)
+    if lang == "zh":
+        return (f"统一社会信用代码（18位）的开头须为 {listed}（登记管理部门和机构类别代码，GB 32100）；"
+                "其他类别的代码请改选相应的主办者类型。")
+    return (f"The unified social credit code (18 characters) must start with {listed} (the registration "
+            "authority and unit category, GB 32100); a code of another category belongs to another subject type.")
 
 
 def fields_sections(rules: Rules, lang: Lang) -> list[str]:
@@ -242,16 +276,17 @@ def fields_sections(rules: Rules, lang: Lang) -> list[str]:
             lines += [f"#### {tr(section.label, lang)} {{#fields-{kind.id}-{section.id}}}", ""]
             if section.entered_by == "provider":
                 lines += [w["by_provider"], ""]
-            lines += table((w["field"], w["required"], w["hint"]), (field_row(f, kind.id, lang) for f in fields))
+            lines += table((w["field"], w["required"], w["hint"]),
+                           (field_row(rules, f, kind.id, lang) for f in fields))
             for group in rules.field_groups:
                 if kind.id in group.applies_to and any(f.id in group.fields for f in fields):
                     lines += [f"- {tr(group.message, lang)}", ""]
     return lines
 
 
-def field_row(field: Field, kind: Kind, lang: Lang) -> tuple[str, str, str]:
-    w = WORDS[lang]
-    return tr(field.label, lang), w["yes"] if field.required(kind) else w["no"], tr(field.hint, lang)
+def field_row(rules: Rules, field: Field, kind: Kind, lang: Lang) -> tuple[str, str, str]:
+    """A field's label, who must fill it (``Rules.requirement``) and its hint."""
+    return tr(field.label, lang), tr(REQUIREMENT_LABELS[rules.requirement(field, kind)], lang), tr(field.hint, lang)
 
 
 def documents_summary(rules: Rules, lang: Lang) -> str:
@@ -270,7 +305,7 @@ def documents_summary(rules: Rules, lang: Lang) -> str:
                     by_holder[options.holder].append(text)
         rows.append(
             (
-                f"[{tr(subject_type.name, lang)}](checklist.md#{subject_type.id})",
+                f"[{named(subject_type.name, subject_type.citation, lang)}](checklist.md#{subject_type.id})",
                 "<br>".join(by_holder["subject"]),
                 "<br>".join(by_holder["responsible_person"]) or w["as_individual"],
             )
@@ -278,13 +313,27 @@ def documents_summary(rules: Rules, lang: Lang) -> str:
     return "\n".join(table((w["subject_type"], w["subject_docs"], w["person_docs"]), rows))
 
 
+CALENDAR_MONTHS: dict[Lang, str] = {
+    "zh": "以月计的期限按日历月计算：到起算之日后相应月份的同一日为止，该月没有这一日的到该月最后一天为止"
+          "（例如自1月31日起算一个月，到2月28日或29日为止）。最后一天是周末或节假日的，日期不变，"
+          "状态页会注明并给出此前最后一个工作日，请在那天之前办理。",
+    "en": "A period in months is counted in calendar months: it ends on the same day of the month it "
+          "reaches, or on that month's last day if it has no such day (one month from 31 January ends on "
+          "28 or 29 February). A last day on a weekend or holiday does not move; the status page says so "
+          "and names the last working day before it, by which to come.",
+}
+
+
 def deadlines(rules: Rules, lang: Lang) -> str:
     w = WORDS[lang]
     rows = [
-        (tr(d.label, lang), f"**{deadline_text(d, lang)}**", tr(d.starts, lang), cite_link(d.citation.cite, lang))
+        (tr(d.label, lang), f"**{deadline_text(d, lang)}**", tr(d.starts, lang), source_link(d.citation, lang))
         for d in rules.deadlines
     ]
-    return "\n".join(table((w["stage"], w["limit"], w["starts"], w["cite"]), rows))
+    lines = table((w["stage"], w["limit"], w["starts"], w["cite"]), rows)
+    if any(d.unit == "months" for d in rules.deadlines):
+        lines += [CALENDAR_MONTHS[lang], ""]
+    return "\n".join(lines)
 
 
 # The steps of 二.(二) as the applicant meets them: (node id, zh, en, deadline on the node).
@@ -399,7 +448,7 @@ def agreement(rules: Rules, lang: Lang) -> str:
     agreement = rules.security_agreement
     lines = [f"**{tr(agreement.title, lang)}**{aside(cite_link(agreement.citation.cite, lang), lang)}", ""]
     lines += [
-        f"{number}. {tr(point.text, lang)}{aside(cite_link(point.citation.cite, lang), lang)}"
+        f"{number}. {tr(point.text, lang)}{aside(source_link(point.citation, lang), lang)}"
         for number, point in enumerate(agreement.points, 1)
     ]
     return "\n".join([*lines, ""])
@@ -419,7 +468,7 @@ def verification_form(rules: Rules, lang: Lang) -> str:
 
 def retention(rules: Rules, lang: Lang) -> str:
     rule = rules.deadline("retention")
-    facts = f"{tr(rule.starts, lang)}{PUNCTUATION[lang][';']}{cite_link(rule.citation.cite, lang)}"
+    facts = f"{tr(rule.starts, lang)}{PUNCTUATION[lang][';']}{source_link(rule.citation, lang)}"
     return f"**{deadline_text(rule, lang)}**{aside(facts, lang)}\n"
 
 
@@ -497,6 +546,59 @@ def steps(rules: Rules, lang: Lang) -> str:
     return "\n".join([*lines, ""])
 
 
+def coverage(rules: Rules, lang: Lang) -> str:
+    """Every leaf clause of the notice with what implements it (feature, pages, tests) or
+    why it is out of scope, then every rule that is the provider's own."""
+    words = {
+        "zh": ("条款", "beian 的实现", "页面", "测试", "不在范围内：",
+               "通知共 {total} 条末级条款：{done} 条已实现，{excluded} 条说明了不在范围内的理由。",
+               "本单位规则",
+               "以下规则不是通知的规定，是接入服务单位自己的规则；各页面陈述这些规则时都注明“本单位规则”，不引用通知。"),
+        "en": ("Clause", "What beian does", "Pages", "Tests", "Out of scope: ",
+               "The notice has {total} leaf clauses: {done} implemented, {excluded} out of scope with the "
+               "reason stated.",
+               "The provider's own rules", "These rules are not the notice's but the access provider's own; "
+               "every page that states one says it is the provider's rule and cites no section of the notice."),
+    }
+    clause_head, feature_head, pages_head, tests_head, excluded, summary, own_head, own_intro = words[lang]
+    rows = []
+    for clause in rules.clauses:
+        if clause.feature is None:
+            reason = clause.excluded.zh if lang == "zh" else clause.excluded.en  # type: ignore[union-attr]
+            rows.append((cite_link(clause.cite, lang), excluded + reason, "", ""))
+            continue
+        pages = "<br>".join(f"[{page}]({page})" for page in clause.pages)
+        tests = "<br>".join(f"`{test}`" for test in clause.tests)
+        rows.append((cite_link(clause.cite, lang), tr(clause.feature, lang), pages, tests))
+    done = sum(clause.feature is not None for clause in rules.clauses)
+    lines = [summary.format(total=len(rules.clauses), done=done, excluded=len(rules.clauses) - done), ""]
+    lines += table((clause_head, feature_head, pages_head, tests_head), rows)
+    lines += [f"## {own_head} {{#{PROVIDER_RULES_ANCHOR}}}", "", own_intro, ""]
+    for where, name in rules.provider_rules():
+        lines.append(f"- {tr(name, lang)}{provider_rule_value(rules, where, lang)} `{where}`")
+    return "\n".join([*lines, ""])
+
+
+def provider_rule_value(rules: Rules, where: str, lang: Lang) -> str:
+    """The value a provider rule sets, where it has one, read from the rules."""
+    kind, _, name = where.partition(".")
+    if kind == "deadlines":
+        return PUNCTUATION[lang][":"] + deadline_text(rules.deadline(name), lang)
+    if kind == "id_check":
+        ages = {"zh": "{low}至{high}周岁", "en": "{low} to {high} years of age"}[lang]
+        return PUNCTUATION[lang][":"] + ages.format(low=rules.id_check.min_age, high=rules.id_check.max_age)
+    return ""
+
+
+def assessment_standards(_rules: Rules, lang: Lang) -> str:
+    """The checking standards (三.(三)3): every figure of the quarterly assessment and its
+    definition, exactly as the report prints them."""
+    header = {"zh": ("指标", "定义"), "en": ("Figure", "Definition")}[lang]
+    rows = ((figure.zh, figure.definition_zh) if lang == "zh" else (figure.en, figure.definition_en)
+            for figure in FIGURES)
+    return "\n".join(table(header, rows))
+
+
 SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
     "steps": steps,
     "checklist": checklist,
@@ -511,6 +613,8 @@ SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
     "retention": retention,
     "privacy-version": privacy_version,
     "notice": notice,
+    "coverage": coverage,
+    "assessment-standards": assessment_standards,
 }
 
 
@@ -527,12 +631,15 @@ def checklists(rules: Rules) -> dict[str, dict[str, dict[str, object]]]:
                         "holder": options.holder,
                         "documents": list(options.ids()),
                         "cite": options.citation.cite,
-                        "anchor": anchor(options.citation.cite),
+                        "source": options.citation.source,
+                        "anchor": "" if options.citation.provider else anchor(options.citation.cite),
                     }
                     for options in rules.documents_for(subject_type.id, nationality.id)
                 ],
                 "fields": [field.id for field in rules.fields_for(subject_type.id)],
                 "required": [field.id for field in rules.required_fields(subject_type.id)],
+                "requirement": {field.id: rules.requirement(field, subject_type.kind)
+                                for field in rules.fields_for(subject_type.id)},
             }
             for nationality in rules.nationalities
         }
@@ -573,6 +680,9 @@ def generate(docs_dir: Path) -> Path:
     out = docs_dir / GENERATED
     write_if_changed(out / "rules.json", to_json(rules.to_dict()))
     write_if_changed(out / "checklists.json", to_json(checklists(rules)))
+    write_if_changed(out / "requirements.json", to_json({key: label.to_dict()
+                                                         for key, label in REQUIREMENT_LABELS.items()}))
+    write_if_changed(out / "filing.schema.json", to_json(filing_schema(rules)))
     states = {state: {"zh": zh, "en": en} for state, (zh, en) in STATE_NAMES.items()}
     write_if_changed(out / "states.json", to_json(states))
     # The upload page declares a file's type from its first bytes, as the API expects.

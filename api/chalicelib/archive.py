@@ -1,7 +1,7 @@
 """The confidential archive: search, legal holds, retention and disposal (notice 三.(一)4).
 
 Retention: every document is locked from receipt until its retain-until date (at least
-the rules' five years); events such as approval or a change extend it, nothing shortens
+the rules' retention period); events such as approval or a change extend it, nothing shortens
 it. A legal hold, set and cleared only by compliance officers, blocks disposal. The
 sweep disposes only what is due and not held, deleting every version of the blob (and
 with it the wrapped keys in its header), and writes a signed disposal certificate into

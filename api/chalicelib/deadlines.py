@@ -3,7 +3,10 @@
 Each deadline is stored with the filing when its step starts: its due date, whether
 that date rests on a provisional holiday calendar, and when it was met. Days are
 China Standard Time days, whatever the server's clock zone. What is overdue is
-derived when read, never stored.
+derived when read, never stored, and so are the notes people read beside a due date:
+a period in months is counted in calendar months (as the SMS text words it) and
+its last day is named; a last day on a weekend or holiday says so and names the last
+working day before it, when the filing desk is open. The due date itself does not move.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .rules import load_rules
-from .workdays import due_date
+from .rules import Deadline, load_rules
+from .workdays import due_date, is_working_day
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
@@ -43,5 +46,27 @@ class Deadlines:
 
     def annotate(self, deadlines: Mapping[str, Mapping[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
         today = china_day(now).isoformat()
-        return {name: {**deadline, "overdue": not deadline.get("met_at") and today > deadline["due"]}
+        known = {rule.id: rule for rule in load_rules().deadlines}
+        return {name: {**deadline, "overdue": not deadline.get("met_at") and today > deadline["due"],
+                       **(due_day(known[name], date.fromisoformat(str(deadline["due"]))) if name in known else {})}
                 for name, deadline in deadlines.items()}
+
+
+def due_day(rule: Deadline, due: date) -> dict[str, Any]:
+    """Whether the due date is a working day, the last working day up to it, and the notes
+    (Chinese and English) that explain the date to the person who must meet it."""
+    last = due
+    while not is_working_day(last).working:
+        last -= timedelta(days=1)
+    notes = []
+    if rule.unit == "months":
+        notes.append({"zh": f"按日历月计算（{rule.amount}个月）：最后一天为 {due.isoformat()}；"
+                            "下月没有同一日的，为该月最后一天。",
+                      "en": f"Counted in calendar months ({rule.amount}): the last day is {due.isoformat()}; "
+                            "where the month has no such day, its last day."})
+    if last != due:
+        notes.append({"zh": f"{due.isoformat()} 是周末或节假日，备案现场可能不办公；请在此前最后一个工作日 "
+                            f"{last.isoformat()} 前办理。",
+                      "en": f"{due.isoformat()} is a weekend day or holiday when the filing desk may be closed: "
+                            f"come by {last.isoformat()}, the last working day before it."})
+    return {"due_working_day": last == due, "last_working_day": last.isoformat(), "notes": notes}

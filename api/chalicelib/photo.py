@@ -1,6 +1,6 @@
 """The on-site photo of the responsible person (notice 二.1(4)).
 
-800x600 pixels (either way round: the rules give a long and a short side), colour,
+The rules' size in pixels (either way round: they give a long and a short side), colour,
 front-facing, showing the capture time and the curtain's marker. The verifier's
 client runs ``prepare_photo`` before encrypting: it refuses other sizes and
 greyscale images, reads the capture time from EXIF, and stamps the
@@ -116,7 +116,8 @@ def prepare_photo(data: bytes, *, curtain_marker: str, now: datetime) -> tuple[b
 
 def _stamp(image: Image.Image, text: str) -> None:
     draw = ImageDraw.Draw(image)
-    font_size = 22 if image.width >= 800 else 16  # the stamp fits across a portrait photo too
+    # The stamp fits across a portrait photo too.
+    font_size = 22 if image.width >= load_rules().photo.long_side_px else 16
     font = ImageFont.truetype(str(cjk_font_path()), font_size, index=0)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x, y = image.width - (right - left) - 16, image.height - (bottom - top) - 16

@@ -342,9 +342,11 @@ class Steps:
 
     def _photo(self, body: Mapping[str, Any], document_id: object,
                errors: list[dict[str, str]]) -> str:
-        problem = ("须上传现场采集的网站负责人照片（800×600 彩色，含拍照时间和幕布标识）",
+        spec = load_rules().photo
+        size = f"{spec.long_side_px}×{spec.short_side_px}"
+        problem = (f"须上传现场采集的网站负责人照片（{size} 彩色，含拍照时间和幕布标识）",
                    "Upload the on-site photo of the responsible person first "
-                   "(800x600 colour, with capture time and curtain marker)")
+                   f"({size} colour, with capture time and curtain marker)")
         document = self._documents.find(str(body["id"]), str(document_id or ""))
         photo = (document or {}).get("photo") or {}
         spec = load_rules().photo

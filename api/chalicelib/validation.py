@@ -52,7 +52,8 @@ from chalicelib.rules import (
 )
 from chalicelib.validators import VALIDATORS, ValidationError
 
-__all__ = ["FieldError", "FieldValidation", "ValidationResult", "validate_field", "validate_filing"]
+__all__ = ["FieldError", "FieldValidation", "ValidationResult", "document_number", "validate_field",
+           "validate_filing"]
 
 _SUBJECT_TYPE = "subject_type"
 _SUBJECT_TYPE_LABEL = Bilingual("主办者类型", "Subject type")
@@ -131,6 +132,47 @@ def validate_field(
     check = _Check(rules)
     normalised = check.value(field, value, field.id, kind, context)
     return FieldValidation(normalised, tuple(check.errors))
+
+
+def document_number(rules: Rules, document_id: str, number: str, subject_type: str | None = None) -> str:
+    """Check the number a document carries and return it compact, or raise ``ValidationError``.
+
+    A document may carry today's code or, on an older certificate, its former one (an
+    organisation code certificate: the unified social credit code, or the 9-character
+    organisation code): the first that fits is taken. A unit's unified social credit code
+    must start with its type's registration authority and category (GB 32100).
+    """
+    document = rules.document(document_id)
+    first, *former = document.identifiers
+    try:
+        value = VALIDATORS[first](number)
+    except ValidationError as today:
+        if not former:
+            raise
+        try:
+            return VALIDATORS[former[0]](number)
+        except ValidationError as older:
+            if today.code == older.code == "invalid_length":
+                raise ValidationError(
+                    "invalid_length",
+                    f"{document.number_label.zh}应为18位统一社会信用代码，或旧证上的9位组织机构代码。",
+                    f"{document.number_label.en}: give the 18-character code, or the 9-character "
+                    "organisation code of an older certificate.",
+                ) from None
+            raise (today if older.code == "invalid_length" else older) from None
+    if first == "uscc" and subject_type is not None:
+        chosen = rules.subject_type(subject_type)
+        if not chosen.fits_uscc(value):
+            expected = "、".join(chosen.uscc_prefixes)
+            raise ValidationError(
+                "wrong_unit_category",
+                f"统一社会信用代码前两位（登记管理部门、机构类别）为“{value[:2]}”，不是{chosen.name.zh}的代码"
+                f"（{chosen.name.zh}的代码以{expected}开头），请核对代码或主办者类型。",
+                f"The code's first characters (registration authority and unit category) are "
+                f"{value[:2]!r}, which is not a {chosen.name.en.lower()}'s code (those start with "
+                f"{', '.join(chosen.uscc_prefixes)}); check the code or the subject type.",
+            )
+    return value
 
 
 def _labelled(label: Bilingual, message_zh: str, message_en: str) -> tuple[str, str]:
@@ -346,7 +388,8 @@ class _Check:
             if context.id_type is None:
                 # The document type is missing or wrong and has its own error.
                 return value
-            return VALIDATORS[self.rules.document(context.id_type).identifier](value)
+            unit_type = context.subject_type if context.holder == "subject" else None
+            return document_number(self.rules, context.id_type, value, unit_type)
         return VALIDATORS[field.validator](value)
 
     @staticmethod

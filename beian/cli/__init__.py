@@ -9,7 +9,7 @@ import typer
 from chalicelib.integrity import RecordTampered
 from chalicelib.ports import StorageError
 
-from . import admin, archive, deploy, envelope, reconcile, reports, roles, rules
+from . import admin, archive, deploy, envelope, reconcile, registers, reports, roles, rules
 
 app = typer.Typer(
     name="beian",
@@ -17,7 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-for module in (admin, archive, deploy, envelope, reconcile, reports, roles, rules):
+for module in (admin, archive, deploy, envelope, reconcile, registers, reports, roles, rules):
     module.register(app)
 
 

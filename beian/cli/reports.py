@@ -20,7 +20,7 @@ from chalicelib.errors import DomainError
 from chalicelib.oversight import render
 from chalicelib.oversight.assessment import FIGURES, ProcessRunner, SerialRunner, Tally, assess, plan
 from chalicelib.oversight.periods import Month, Quarter
-from chalicelib.oversight.sampling import OUTCOMES, draw_sample, publish, record_check, worksheet
+from chalicelib.oversight.sampling import OUTCOMES, Period, draw_sample, publish, record_check, worksheet
 from chalicelib.services import Services, current_services, records_opener, utc_now
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -78,25 +78,36 @@ def figures_table(title: str, first: str, tallies: Mapping[str, Tally]) -> Table
                   for name, tally in tallies.items()))
 
 
+def period_of(month: str | None, quarter: str | None) -> Period:
+    """The month (new filings) or the quarter (the approved stock) a sample is for."""
+    if (month is None) == (quarter is None):
+        raise typer.BadParameter("请给出 --month（新增备案）或 --quarter（存量备案）之一 / "
+                                 "Give --month (new filings) or --quarter (the stock)")
+    return Month.parse(month) if month is not None else Quarter.parse(str(quarter))
+
+
 @report.command("sample")
 def sample(
-    month: str = typer.Option(..., help="月份 YYYY-MM / Month"),
+    month: str | None = typer.Option(None, help="月份 YYYY-MM：新增备案 / Month: new filings"),
+    quarter: str | None = typer.Option(None, help="季度 YYYYQn：存量备案 / Quarter: the approved stock"),
     seed: str = typer.Option(..., help="公布的随机种子 / The published seed"),
     size: int = typer.Option(100, help="样本量 / Sample size"),
     out: Path | None = typer.Option(None, help="输出目录 / Output folder"),
 ) -> None:
-    """抽取本月新增备案的电话抽查样本 / Draw the month's phone spot-check sample."""
+    """抽取电话抽查样本：某月新增备案，或某季度的存量备案 / Draw the phone spot-check sample of a
+    month's new filings, or of the approved stock at a quarter's end."""
     services = current_services()
     records = services.backend.records
     try:
-        chosen = Month.parse(month)
+        chosen = period_of(month, quarter)
         drawn = draw_sample(records, chosen, seed, size)
         publish(records, drawn, utc_now())
     except DomainError as error:
         fail(error)
-    audited(services, "report.sample", f"month:{chosen.label}", seed=seed, drawn=len(drawn.filing_ids))
+    what = "quarter" if isinstance(chosen, Quarter) else "month"
+    audited(services, "report.sample", f"{what}:{chosen.label}", seed=seed, drawn=len(drawn.filing_ids))
     rows = worksheet(records, drawn)
-    folder = output_dir(services, out, f"sample-{chosen.label}")
+    folder = output_dir(services, out, f"{'stock-' if what == 'quarter' else ''}sample-{chosen.label}")
     write_private(folder / "worksheet.csv", render.worksheet_csv(rows))
     write_private(folder / "worksheet.md", render.worksheet_markdown(drawn, rows))
     console.print(table(
@@ -222,7 +233,8 @@ def findings(
 @report.command("record-check")
 def record_check_command(
     filing_id: str = typer.Argument(..., help="备案编号 / Filing id"),
-    month: str = typer.Option(..., help="样本所属月份 YYYY-MM / The sample's month"),
+    month: str | None = typer.Option(None, help="新增备案样本的月份 YYYY-MM / The new-filing sample's month"),
+    quarter: str | None = typer.Option(None, help="存量样本的季度 YYYYQn / The stock sample's quarter"),
     outcome: str = typer.Option(..., help="结果 / Outcome: " + ", ".join(OUTCOMES)),
     note: str = typer.Option("", help="备注 / Note"),
     by: str = typer.Option("", help="核查人 / Checked by"),
@@ -230,11 +242,12 @@ def record_check_command(
     """记录电话抽查结果 / Record the outcome of a phone spot check."""
     services = current_services()
     try:
-        record_check(services.backend.records, filing_id, Month.parse(month), outcome, note, utc_now(), by)
+        chosen = period_of(month, quarter)
+        record_check(services.backend.records, filing_id, chosen, outcome, note, utc_now(), by)
     except DomainError as error:
         fail(error)
     zh, en = OUTCOMES[outcome]
-    console.print(f"已记录 / Recorded: {filing_id} {month} {zh} / {en}")
+    console.print(f"已记录 / Recorded: {filing_id} {chosen.label} {zh} / {en}")
 
 
 @demo.command("seed")
@@ -266,6 +279,7 @@ def seed(
          ["接入网站 / Connected sites", summary.sites],
          ["当面核验启动前接入 / Connected before on-site verification", summary.pre_2010],
          ["电话抽查结果 / Spot checks recorded", summary.spot_checks],
+         ["存量电话核查结果 / Stock checks recorded", summary.stock_checks],
          *([f"状态 / state: {state}", count] for state, count in sorted(summary.by_state.items()))]))
 
 

@@ -74,7 +74,9 @@ def show_filing(filing: dict[str, Any]) -> None:
         status = ("已完成 met" if deadline.get("met_at") else
                   "[red]已逾期 overdue[/red]" if deadline.get("overdue") else "进行中 pending")
         provisional = "（暂定 provisional）" if deadline.get("provisional") else ""
-        table.add_row(f"{label.zh} / {label.en}", f"{deadline['due']}{provisional}  {status}")
+        notes = [] if deadline.get("met_at") else deadline.get("notes", [])
+        table.add_row(f"{label.zh} / {label.en}", "\n".join(
+            [f"{deadline['due']}{provisional}  {status}", *(f"{note['zh']} / {note['en']}" for note in notes)]))
     if filing["state"].startswith("returned") and filing.get("returns"):
         table.add_row("退回原因 / Returned because", "\n".join(filing["returns"][-1].get("reasons", [])))
     if filing.get("refusal"):
@@ -190,7 +192,7 @@ def pre_verify(filing_id: str,
                contact_verified_by: str = typer.Option("phone", help="phone | email | sms"),
                reason: list[str] = typer.Option([], help="退回原因 / Reason (repeatable)"),
                url: str = URL, token: str = TOKEN) -> None:
-    """预核验（5 个工作日内）/ Pre-verify within 5 working days; the SMS is sent."""
+    """预核验（在规则所定的工作日内）/ Pre-verify within the rules' working days; the SMS is sent."""
     action, params = (("pre_verify_pass", {"contact_verified_by": contact_verified_by}) if passed
                       else ("pre_verify_return", {"reasons": reason}))
     with reported():
@@ -304,7 +306,7 @@ def review(filing_id: str,
                [], help="重点信息审核记录：ITEM=审核了什么（可重复）/ What you checked per key item: "
                         "ITEM=note (repeatable)"),
            url: str = URL, token: str = TOKEN) -> None:
-    """审核（20 个工作日内）/ Review within 20 working days: filing number or return.
+    """审核（在规则所定的工作日内）/ Review within the rules' working days: filing number or return.
 
     Approval needs, per key item, what was checked (--checked), the submitted verification
     form opened first (beian retrieve), and for a filing the spot-check picks, the photo and
@@ -370,10 +372,19 @@ def retrieve(filing_id: str, document_id: str,
     console.print(f"已解密 / decrypted: {out}")
 
 
+def _within(name: str, what: tuple[str, str], then: tuple[str, str]) -> str:
+    """A step's help with its time limit read from the rules: what, within N working days, then."""
+    amount = load_rules().deadline(name).amount
+    return f"{what[0]}（{amount} 个工作日内）{then[0]} / {what[1]} within {amount} working days{then[1]}"
+
+
 def register(app: typer.Typer) -> None:
-    for command in (apply, resubmit, status, documents, upload, submit, review, deadlines, retrieve, change):
+    for command in (apply, resubmit, status, documents, upload, submit, deadlines, retrieve, change):
         app.command()(command)
-    app.command("pre-verify")(pre_verify)
+    app.command(help=_within("provincial_review", ("审核", "Review"),
+                             ("：下发备案号或退回", ": filing number or return")))(review)
+    app.command("pre-verify", help=_within("pre_verification", ("预核验", "Pre-verify"),
+                                           ("，并发送短信", "; the SMS is sent")))(pre_verify)
     app.command("on-site")(on_site)
     app.command("follow-up")(follow_up)
     app.command("refuse")(with_reasons(

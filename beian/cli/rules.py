@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from chalicelib.rules import Nationality, Rules, load_rules
+from chalicelib.rules import REQUIREMENT_LABELS, Citation, Nationality, Rules, load_rules
 from chalicelib.workdays import add_working_days
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +26,11 @@ class NationalityOption(StrEnum):
 
 def _both(text_zh: str, text_en: str) -> str:
     return f"{text_zh} / {text_en}"
+
+
+def _source(citation: Citation) -> str:
+    """The section of the notice, or, for a rule the notice does not set, whose rule it is."""
+    return _both("本单位规则", "the provider's rule") if citation.provider else citation.cite
 
 
 def workdays_add(
@@ -112,7 +117,7 @@ def _subject_types_table(rules: Rules) -> Table:
             _both(each.name.zh, each.name.en),
             _both(kind.zh, kind.en),
             _both(first.name.zh, first.name.en),
-            each.citation.cite,
+            _source(each.citation),
         )
     return table
 
@@ -136,7 +141,7 @@ def _documents_table(rules: Rules, subject_type: str, nationality: Nationality) 
                 _both("第一证件", "first choice") if order == 0 else _both("备选", "fallback"),
                 _both(document.name.zh, document.name.en),
                 _both(document.number_label.zh, document.number_label.en),
-                options.citation.cite,
+                _source(options.citation),
             )
     return table
 
@@ -146,12 +151,13 @@ def _fields_table(rules: Rules, subject_type: str) -> Table:
     title = _both("需填写的信息", "Information to fill in")
     table = _table(title, "字段 / Field", "名称 / Label", "必填 / Required", "说明 / Hint")
     for field in rules.fields_for(subject_type):
+        needed = REQUIREMENT_LABELS[rules.requirement(field, kind)]
         table.add_row(
             field.id,
             _both(field.label.zh, field.label.en),
-            _both("是", "yes") if field.required(kind) else _both("否", "no"),
+            _both(needed.zh, needed.en),
             _both(field.hint.zh, field.hint.en),
-            field.citation.cite,
+            _source(field.citation),
         )
     return table
 

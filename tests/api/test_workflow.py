@@ -22,7 +22,7 @@ from chalicelib.services import current_services, reconciler_for
 from PIL import Image
 
 from beian.client import ApiError, BeianClient
-from beian.synthetic import SUBJECT_TYPES, filing_payload
+from beian.synthetic import SUBJECT_TYPES, filing_payload, uscc_number
 from tests.api.evidence import (
     all_checks,
     on_site_params,
@@ -76,11 +76,34 @@ def pdf_text(path: Path) -> str:
     return subprocess.run([pdftotext, str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
-@pytest.mark.parametrize("subject_type", SUBJECT_TYPES)
+USCC_UNITS = ("government", "institution", "social_group")
+
+
+@pytest.mark.parametrize("subject_type", [t for t in SUBJECT_TYPES if t not in USCC_UNITS])
 def test_each_subject_type_reaches_a_filing_number(
         subject_type: str, anonymous: BeianClient, staff: Callable[..., BeianClient],
         live_server: str, rng: random.Random, tmp_path: Path) -> None:
-    filing, token = anonymous.submit(filing_payload(rng, subject_type))
+    walk_to_filing_number(filing_payload(rng, subject_type), anonymous, staff, live_server, tmp_path)
+
+
+@pytest.mark.parametrize("subject_type", USCC_UNITS)
+def test_units_reach_a_filing_number_with_a_unified_social_credit_code(
+        subject_type: str, anonymous: BeianClient, staff: Callable[..., BeianClient],
+        live_server: str, rng: random.Random, tmp_path: Path) -> None:
+    payload = filing_payload(rng, subject_type)
+    code = uscc_number(rng, subject_type)
+    # The first document the notice names, carrying today's 18-character code.
+    payload["subject"].update(id_type="organisation_code_certificate", id_number=code)
+    filing = walk_to_filing_number(payload, anonymous, staff, live_server, tmp_path)
+    assert filing["payload"]["subject"]["id_type"] == "organisation_code_certificate"
+    assert len(code) == 18 and code.startswith(load_rules().subject_type(subject_type).uscc_prefixes)
+
+
+def walk_to_filing_number(payload: dict[str, Any], anonymous: BeianClient,
+                          staff: Callable[..., BeianClient], live_server: str,
+                          tmp_path: Path) -> dict[str, Any]:
+    """Submit ``payload`` and take it through every step to its filing number and a follow-up."""
+    filing, token = anonymous.submit(payload)
     applicant = BeianClient(live_server, token)
     verifier, reviewer = staff("verifier"), staff("reviewer")
     texts = load_rules()
@@ -129,6 +152,7 @@ def test_each_subject_type_reaches_a_filing_number(
     followed = verifier.call("POST", f"/filings/{filing['id']}/follow-ups", {"outcome": "confirmed"})
     assert followed["follow_ups"][0]["outcome"] == "confirmed"
     assert followed["deadlines"]["follow_up"]["due"] > filing["deadlines"]["follow_up"]["started_at"][:10]
+    return filing
 
 
 def test_a_return_sends_the_notice_text_and_the_applicant_resubmits(

@@ -25,6 +25,7 @@ PAGES = [
     "upload/",
     "status/",
     "notice/",
+    "coverage/",
     "developers/envelope-format/",
     "developers/archive-key/",
     "operators/running/",

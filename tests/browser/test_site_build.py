@@ -32,6 +32,7 @@ def test_pages_exist_in_both_languages() -> None:
         "upload",
         "status",
         "notice",
+        "coverage",
         "developers/envelope-format",
         "developers/archive-key",
         "operators/running",

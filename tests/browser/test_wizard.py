@@ -23,14 +23,14 @@ def shown(page: Any) -> dict[str, Any]:
             documents: [...h.querySelectorAll('[data-document]')].map(d => [d.dataset.document, d.dataset.role]),
           })),
           fields: [...document.querySelectorAll('#wizard-fields [data-field]')].map(
-            f => [f.dataset.field, f.dataset.required === 'true']),
+            f => [f.dataset.field, f.dataset.requirement]),
         })"""
     )
     return listed
 
 
 def expected(rules: Rules, subject_type: str, nationality: Nationality) -> dict[str, Any]:
-    required = {field.id for field in rules.required_fields(subject_type)}
+    kind = rules.subject_type(subject_type).kind
     return {
         "documents": [
             {
@@ -39,7 +39,9 @@ def expected(rules: Rules, subject_type: str, nationality: Nationality) -> dict[
             }
             for options in rules.documents_for(subject_type, nationality)
         ],
-        "fields": [[field.id, field.id in required] for field in rules.fields_for(subject_type)],
+        # Required, optional or the provider's to enter: as rules show, the checklist page and the
+        # API say (tests/rules/test_coverage.py).
+        "fields": [[field.id, rules.requirement(field, kind)] for field in rules.fields_for(subject_type)],
     }
 
 
@@ -59,6 +61,11 @@ def test_the_wizard_lists_what_the_rules_require(
     for options in RULES.documents_for(subject_type, "foreign"):
         for document in options.documents:
             assert document.name.zh in names
+    # Which unified social credit codes fit the type, and whose rule a provider's type is.
+    prefixes = page.get_attribute("[data-uscc-prefixes]", "data-uscc-prefixes") if RULES.subject_type(
+        subject_type).uscc_prefixes else None
+    assert prefixes == (" ".join(RULES.subject_type(subject_type).uscc_prefixes) or None)
+    assert ("本单位规则" in names) == RULES.subject_type(subject_type).citation.provider
 
 
 def test_the_english_wizard_speaks_english_and_opens_from_a_link(

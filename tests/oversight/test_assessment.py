@@ -13,7 +13,12 @@ The quarter is 2024Q2 (China Standard Time), judged on 2024-07-10. Three strata:
 | F7     | 京 / idc-a  | 2024-03-10       | (last quarter: out)   |                  |                 |              |
 
 Findings: F2 has two open ones; F1 had one, since resolved. Spot checks: F1 confirmed,
-F2 mismatch, F4 unreachable, F6 confirmed (and F7's, in March, out). Connected sites: S1 京/a
+F2 mismatch, F4 unreachable, F6 confirmed (and F7's, in March, out).
+
+The stock (存量) at the quarter's end: every filing approved now and made before it, F1, F2, F7
+(京 / idc-a), F8 (京 / idc-b, made in 2023) and F6 (沪 / idc-a); F9 (approved, made in July) is
+out. The quarter's stock sample takes all five; their phone checks: F1 confirmed, F2 mismatch,
+F7 unreachable, F8 confirmed, F6 confirmed. Connected sites: S1 京/a
 filed, S2 京/a unfiled, S3 京/a filed but connected in July (out), S4 京/b pre-2010 filed,
 re-verified 2010, S5 京/b pre-2010 unfiled, re-verified only in July 2024, S6 沪/a filed,
 connected 23:59:59 on 30 June (CST).
@@ -35,10 +40,22 @@ from chalicelib.oversight import render
 from chalicelib.oversight.assessment import FIGURES, ProcessRunner, Tally, assess
 from chalicelib.oversight.idcheck import Finding, IdChecker
 from chalicelib.oversight.periods import Month, Quarter, month_entry
-from chalicelib.oversight.sampling import Sample, Stratum, StratumSample, publish, record_check
+from chalicelib.oversight.render import FIGURE_BY_KEY
+from chalicelib.oversight.sampling import (
+    Sample,
+    Stratum,
+    StratumSample,
+    draw_sample,
+    publish,
+    published,
+    record_check,
+)
 from chalicelib.oversight.sites import ConnectedSite, save_site
-from chalicelib.ports import Record, Records
+from chalicelib.ports import IndexEntry, Record, Records
+from chalicelib.rules import load_rules
 from chalicelib.services import Services, records_opener
+
+from site_hooks.rules_pages import assessment_standards
 
 QUARTER = Quarter(2024, 2)
 NOW = datetime(2024, 7, 10, 2, 0, tzinfo=UTC)
@@ -58,7 +75,8 @@ def filing(records: Records, filing_id: str, province: str, provider: str, creat
                             "created_at": created, "deadlines": deadlines, "history": []}
     if on_site is not None:
         body["on_site"] = on_site
-    records.save(Record(FILING, filing_id, body, indexes=(month_entry(body),)))
+    records.save(Record(FILING, filing_id, body, indexes=(
+        month_entry(body), IndexEntry("state", f"province:{province}#{state}", created))))
     return body
 
 
@@ -84,6 +102,8 @@ def build_dataset(services: Services, checker: IdChecker) -> Services:
            pre=deadline("2024-07-08", met))
     filing(records, "F7", "京", "idc-a", "2024-03-10T01:00:00+00:00", "approved",
                 pre=deadline("2024-03-15", met), on_site=BOTH)
+    filing(records, "F8", "京", "idc-b", "2023-11-01T01:00:00+00:00", "approved")
+    filing(records, "F9", "沪", "idc-a", "2024-07-02T01:00:00+00:00", "approved")
 
     now = NOW.isoformat()
     for path in ("subject.id_number", "responsible_person.id_number"):
@@ -99,6 +119,11 @@ def build_dataset(services: Services, checker: IdChecker) -> Services:
         publish(records, sample, NOW)
         for filing_id, outcome in checks.items():
             record_check(records, filing_id, month, outcome, "", NOW)
+
+    stock = draw_sample(records, QUARTER, "2024Q2-stock-seed", 10)
+    publish(records, stock, NOW)
+    for filing_id, outcome in STOCK_OUTCOMES.items():
+        record_check(records, filing_id, QUARTER, outcome, "", NOW)
 
     for site in (
         ConnectedSite("idc-a", "京", "s1.cn", "2024-04-03T00:00:00+00:00", filed=True),
@@ -119,23 +144,34 @@ def dataset(services: Services, checker: IdChecker) -> Services:
     return build_dataset(services, checker)
 
 
+STOCK_OUTCOMES = {"F1": "confirmed", "F2": "mismatch", "F7": "unreachable", "F8": "confirmed",
+                  "F6": "confirmed"}
 A, B, C = Stratum("京", "idc-a"), Stratum("京", "idc-b"), Stratum("沪", "idc-a")
 BY_HAND = {
     A: Tally(filings=3, id_failed=1, findings=2, spot_checks=2, spot_confirmed=1,
              pre_verification_judged=3, pre_verification_timely=1, review_judged=2, review_timely=2,
-             approved=2, evidence=1, sites=2, sites_filed=1),
+             approved=2, evidence=1, sites=2, sites_filed=1,
+             stock_checks=3, stock_confirmed=1, stock_unreachable=1),
     B: Tally(filings=1, spot_checks=1, spot_unreachable=1, pre_verification_judged=1,
-             pre_verification_timely=1, sites=2, sites_filed=1, pre_2010=2, reverified=1),
+             pre_verification_timely=1, sites=2, sites_filed=1, pre_2010=2, reverified=1,
+             stock_checks=1, stock_confirmed=1),
     C: Tally(filings=1, spot_checks=1, spot_confirmed=1, pre_verification_judged=1,
-             pre_verification_timely=1, review_judged=1, approved=1, evidence=1, sites=1, sites_filed=1),
+             pre_verification_timely=1, review_judged=1, approved=1, evidence=1, sites=1, sites_filed=1,
+             stock_checks=1, stock_confirmed=1),
 }
 # Figure -> (numerator, denominator) for the whole quarter, by hand from BY_HAND.
-TOTAL = {"accuracy": (2, 4), "id_check": (4, 5), "filing_rate": (3, 5), "pre_verification": (3, 5),
-         "review": (2, 3), "evidence": (2, 3), "reverification": (1, 2)}
-BEIJING = {"accuracy": (1, 3), "id_check": (3, 4), "filing_rate": (2, 4), "pre_verification": (2, 4),
-           "review": (2, 2), "evidence": (1, 2), "reverification": (1, 2)}
-IDC_A = {"accuracy": (2, 3), "id_check": (3, 4), "filing_rate": (2, 3), "pre_verification": (2, 4),
-         "review": (2, 3), "evidence": (2, 3), "reverification": (0, 0)}
+TOTAL = {
+    "accuracy": (2, 4), "stock_accuracy": (3, 5), "id_check": (4, 5),
+    "filing_rate": (3, 5), "pre_verification": (3, 5), "review": (2, 3), "evidence": (2, 3), "reverification": (1, 2),
+}
+BEIJING = {
+    "accuracy": (1, 3), "stock_accuracy": (2, 4), "id_check": (3, 4),
+    "filing_rate": (2, 4), "pre_verification": (2, 4), "review": (2, 2), "evidence": (1, 2), "reverification": (1, 2),
+}
+IDC_A = {
+    "accuracy": (2, 3), "stock_accuracy": (2, 4), "id_check": (3, 4),
+    "filing_rate": (2, 3), "pre_verification": (2, 4), "review": (2, 3), "evidence": (2, 3), "reverification": (0, 0),
+}
 
 
 def figures(tally: Tally) -> dict[str, tuple[int, int]]:
@@ -154,7 +190,7 @@ def test_the_quarter_matches_the_figures_computed_by_hand(dataset: Services) -> 
     rows = list(csv.reader(io.StringIO(render.quarterly_csv(result).removeprefix(render.CSV_BOM))))
     header, total = rows[0], rows[1]
     assert total[:3] == ["total", "", ""]
-    accuracy = header.index("准确率（电话抽查） / Accuracy (phone spot checks)")
+    accuracy = header.index("新增备案准确率（电话抽查） / New-filing accuracy (phone spot checks)")
     assert total[accuracy] == "0.5000"
     assert total[header.index("备案率 / Filing rate")] == "0.6000"
     assert [row[:3] for row in rows[1:]] == [
@@ -176,6 +212,34 @@ def test_the_quarter_matches_the_figures_computed_by_hand(dataset: Services) -> 
         ET.fromstring(svg)
 
 
+def test_stock_accuracy_matches_the_figures_computed_by_hand(dataset: Services) -> None:
+    records = dataset.backend.records
+    sample = published(records, QUARTER)
+    assert sample is not None
+    # Every approved filing made before the quarter's end, by stratum; F9 (July) is not stock.
+    assert {s.stratum: sorted(s.filing_ids) for s in sample.strata} == {
+        A: ["F1", "F2", "F7"], B: ["F8"], C: ["F6"]}
+    # Reproducible from the published seed; a smaller sample keeps one from every stratum.
+    assert draw_sample(records, QUARTER, sample.seed, 10) == sample
+    small = draw_sample(records, QUARTER, sample.seed, 3)
+    assert [len(s.filing_ids) for s in small.strata] == [1, 1, 1]
+    assert small == draw_sample(records, QUARTER, sample.seed, 3)
+
+    result = assess(records, QUARTER, NOW)
+    stock = FIGURE_BY_KEY["stock_accuracy"]
+    by_province = {name: stock.counts(tally) for name, tally in result.by_province().items()}
+    by_provider = {name: stock.counts(tally) for name, tally in result.by_provider().items()}
+    assert by_province == {"京": (2, 4), "沪": (1, 1)}
+    assert by_provider == {"idc-a": (2, 4), "idc-b": (1, 1)}
+    assert stock.counts(result.total()) == (3, 5)
+    # Beside the accuracy of the quarter's new filings, in the report people read.
+    markdown = render.quarterly_markdown(result, render.quarterly_charts(result))
+    province_row = next(line for line in markdown.splitlines() if line.startswith("| 京 北京市 |"))
+    assert "50.0% (2/4)" in province_row and "33.3% (1/3)" in province_row
+    header = next(line for line in markdown.splitlines() if line.startswith("| 省份 / Province |"))
+    assert header.index("新增备案准确率") < header.index("存量备案准确率")
+
+
 def test_worker_processes_give_the_same_figures(embedded: Services, embedded_checker: IdChecker) -> None:
     services = build_dataset(embedded, embedded_checker)
     serial = assess(services.backend.records, QUARTER, NOW)
@@ -185,8 +249,13 @@ def test_worker_processes_give_the_same_figures(embedded: Services, embedded_che
 
 
 def test_the_site_page_states_the_definitions_the_report_prints() -> None:
+    """The checking standards (三.(三)3) are published: the operators' page includes the table
+    generated from the figures the report computes."""
     operators = Path(__file__).resolve().parents[2] / "site" / "operators"
-    chinese, english = (operators / "oversight.md").read_text(), (operators / "oversight.en.md").read_text()
+    for lang, page in (("zh", "oversight.md"), ("en", "oversight.en.md")):
+        assert f'--8<-- "assessment-standards.{lang}.md"' in (operators / page).read_text()
+    chinese = assessment_standards(load_rules(), "zh")
+    english = assessment_standards(load_rules(), "en")
     for figure in FIGURES:
         assert f"| {figure.zh} | {figure.definition_zh} |" in chinese
         assert f"| {figure.en} | {figure.definition_en} |" in english

@@ -17,6 +17,7 @@ import typer
 from chalicelib.filings import FILING
 from chalicelib.integrity import RecordTampered
 from chalicelib.oversight.render import CSV_BOM
+from chalicelib.oversight.sampling import STOCK_CHECK
 from chalicelib.services import current_services
 from typer.testing import CliRunner
 
@@ -84,6 +85,40 @@ def test_the_monthly_sample_writes_a_private_worksheet_and_takes_outcomes(archiv
     assert future.exit_code == 2 and "has not ended" in future.output
     assert runner.invoke(app, ["report", "record-check", first, "--month", "2024-02",
                                "--outcome", "perhaps"]).exit_code == 2
+
+
+def assessment_total(archive: Path, name: str) -> dict[str, str]:
+    """The total row of a quarterly report run now, by column."""
+    invoke("report", "quarterly", "--quarter", "2024Q1", "--out", str(archive / name), "--workers", "1", "--quiet")
+    rows = list(csv.reader(io.StringIO((archive / name / "assessment.csv").read_text().removeprefix(CSV_BOM))))
+    return dict(zip(rows[0], rows[1], strict=True))
+
+
+def test_the_stock_sample_takes_outcomes_that_the_quarterly_report_counts(archive: Path) -> None:
+    # The demo drew the quarter's stock sample with its own seed and recorded every outcome.
+    refused = runner.invoke(app, ["report", "sample", "--quarter", "2024Q1", "--seed", "another"])
+    assert refused.exit_code == 2 and "'demo-3-stock'" in refused.output
+    out = archive / "stock"
+    output = invoke("report", "sample", "--quarter", "2024Q1", "--seed", "demo-3-stock", "--out", str(out))
+    assert "2024Q1" in output and "合计 / Total" in output
+    assert private(out / "worksheet.csv")
+    rows = list(csv.reader(io.StringIO((out / "worksheet.csv").read_text().removeprefix(CSV_BOM))))[1:]
+    before = assessment_total(archive, "q1")
+    checks, confirmed = "存量电话核查完成 / stock phone checks done", "存量核查属实 / stock checks confirmed"
+    assert int(before[checks]) == len(rows) > 0  # every sampled filing checked once
+    records = current_services().backend.records
+    changed = [row[1] for row in rows[:3]]
+    were_confirmed = sum(records.get(STOCK_CHECK, f"2024Q1.{filing_id}").body["outcome"] == "confirmed"
+                         for filing_id in changed)
+    for filing_id in changed:
+        assert "2024Q1" in invoke("report", "record-check", filing_id, "--quarter", "2024Q1", "--outcome", "mismatch")
+    after = assessment_total(archive, "q2")
+    assert after[checks] == before[checks]  # recording again replaces an outcome
+    assert int(after[confirmed]) == int(before[confirmed]) - were_confirmed
+    stock = "存量备案准确率（电话抽查） / Stock accuracy (phone spot checks)"
+    assert float(after[stock]) == round(int(after[confirmed]) / int(after[checks]), 4)
+    both = runner.invoke(app, ["report", "sample", "--month", "2024-01", "--quarter", "2024Q1", "--seed", "s"])
+    assert both.exit_code != 0 and "--quarter" in both.output
 
 
 def test_the_quarterly_report_writes_csv_markdown_and_charts(archive: Path) -> None:

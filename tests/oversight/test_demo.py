@@ -52,7 +52,9 @@ def test_the_same_seed_gives_the_same_filings(tmp_path: Path) -> None:
 
 def test_the_mix_has_late_steps_pending_ones_and_deliberate_defects(tmp_path: Path) -> None:
     services = archive(tmp_path, "mix")
-    summary = seed_demo(services, 1500, seed=11, quarter=QUARTER, now=WORLD)
+    # A filing still awaiting pre-verification two weeks after the quarter is rare (a late
+    # pre-verification of one made in its last days): this seed's mix has one.
+    summary = seed_demo(services, 1500, seed=12, quarter=QUARTER, now=WORLD)
     bodies = filings(services)
     assert len(bodies) == summary.filings == 1500
     assert {filing_month(body["created_at"]) for body in bodies} == {m.label for m in QUARTER.months}

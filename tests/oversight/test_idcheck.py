@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from chalicelib.filings import FILING, filing_indexes
 from chalicelib.oversight.idcheck import (
-    MAX_AGE,
-    MIN_AGE,
     OPEN,
     RESOLVED,
     IdChecker,
@@ -31,6 +29,7 @@ from chalicelib.validators import organisation_code, resident_id, uscc
 from beian.synthetic import filing_payload, resident_id_number, uscc_number
 
 FILED_ON = date(2024, 7, 10)
+MIN_AGE, MAX_AGE = load_rules().id_check.min_age, load_rules().id_check.max_age
 
 
 def with_check(body: str) -> str:
@@ -62,6 +61,15 @@ def test_a_valid_adult_number_and_unit_codes_pass(rng: random.Random) -> None:
     assert codes("responsible_person.id_number", "resident_id_card", adult) == []
     assert codes("subject.id_number", "business_licence", uscc_number(rng)) == []
     assert codes("subject.id_number", "organisation_code_certificate", "D2143569X") == []
+    assert codes("subject.id_number", "organisation_code_certificate", uscc_number(rng, "government")) == []
+
+
+def test_an_age_limit_is_reported_as_the_providers_rule() -> None:
+    young = with_check(f"110101{FILED_ON.year - MIN_AGE + 1}0101123")
+    (finding,) = number_findings(load_rules(), "F1", "responsible_person.id_number", "resident_id_card",
+                                 young, FILED_ON)
+    assert finding.code == "underage"
+    assert "本单位规则" in finding.reason_zh and "the provider's rule" in finding.reason_en
 
 
 def test_unit_codes_with_a_wrong_check_character_fail(rng: random.Random) -> None:

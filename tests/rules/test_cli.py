@@ -58,6 +58,16 @@ def test_rules_show_for_a_foreign_individual() -> None:
     assert "办公电话或住宅电话" in result.output
 
 
+def test_rules_show_says_whose_rule_a_provider_rule_is() -> None:
+    listed = runner.invoke(app, ["rules", "show"]).output
+    (row,) = [line for line in listed.splitlines() if "other_unit" in line]
+    assert "本单位规则 / the provider's rule" in row
+    shown = runner.invoke(app, ["rules", "show", "--subject-type", "other_unit"]).output
+    (row,) = [line for line in shown.splitlines() if "登记证书" in line]
+    assert "本单位规则" in row
+    assert "统一社会信用代码" in row
+
+
 def test_rules_show_refuses_an_unknown_subject_type() -> None:
     result = runner.invoke(app, ["rules", "show", "--subject-type", "company"])
     assert result.exit_code == 2

@@ -101,6 +101,7 @@ def test_subject_types_have_stable_ids_and_kinds(rules: Rules) -> None:
         "social_group": "unit",
         "enterprise": "unit",
         "military": "unit",
+        "other_unit": "unit",
         "individual": "individual",
     }
     assert rules.subject_type("military").name.zh == "军队"
@@ -110,7 +111,8 @@ def test_document_numbers_name_a_validator(rules: Rules) -> None:
     identifiers = {d.id: d.identifier for d in rules.documents}
     assert identifiers["resident_id_card"] == "resident_id"
     assert identifiers["business_licence"] == "uscc"
-    assert identifiers["organisation_code_certificate"] == "organisation_code"
+    # Today's code first; older certificates' organisation code still accepted.
+    assert rules.document("organisation_code_certificate").identifiers == ("uscc", "organisation_code")
     assert identifiers["passport"] == "passport"
 
 
@@ -180,9 +182,9 @@ def test_verification_form_and_agreement(rules: Rules) -> None:
     assert form.title.zh == "网站备案信息真实性核验单"
     assert form.copies == 2
     assert {s.fields_from for s in form.sections if s.kind == "fields"} == {section.id for section in rules.sections}
-    points = {p.id: p.citation.cite for p in rules.security_agreement.points}
-    assert points["truthful"] == "三.(一)3"
-    assert points["retention"] == "三.(一)4"
+    # The notice requires the agreement (二.(二)1(6)) but not its points: those are the provider's.
+    assert rules.security_agreement.citation.cite == "二.(二)1(6)"
+    assert all(p.citation.provider and not p.citation.cite for p in rules.security_agreement.points)
 
 
 def test_every_quote_is_in_its_cited_section(rules: Rules) -> None:
@@ -192,9 +194,8 @@ def test_every_quote_is_in_its_cited_section(rules: Rules) -> None:
         *(f.citation for f in rules.fields),
         *(d.citation for d in rules.deadlines),
         *(s.citation for s in rules.verification_form.sections),
-        *(p.citation for p in rules.security_agreement.points),
     ]
-    for citation in citations:
+    for citation in (c for c in citations if not c.provider):
         assert citation.quote in rules.cited_text(citation.cite), citation
 
 
@@ -244,11 +245,44 @@ def test_the_environment_variable_is_read_at_call_time(
         (lambda t: t.replace("amount = 20", "amount = true"), "amount"),
         (lambda t: t.replace('uploaded_by = ["verifier"]', 'uploaded_by = ["reviewer"]'), "uploaded_by"),
         (lambda t: t.replace('id = "domain_certificate"', 'id = "face_photo"'), "evidence"),
+        # A provider rule that cites the notice is refused, naming the entry.
+        (lambda t: t.replace('source = "provider"\n', 'source = "provider"\ncite = "三.(一)5"\n', 1),
+         "subject_types[5].cite"),
+        (lambda t: t.replace('starts_en = "after approval or the previous follow-up"\nsource = "provider"',
+                             'starts_en = "after approval or the previous follow-up"\nsource = "provider"\n'
+                             'quote = "接入服务单位应做好日常回访核查工作"'), "deadlines.follow_up.quote"),
+        (lambda t: t.replace('source = "provider"\ndocuments', 'source = "ours"\ndocuments'),
+         "subject_types[5].source"),
+        # A rule without a citation must say it is the provider's.
+        (lambda t: t.replace('starts_en = "after approval or the previous follow-up"\nsource = "provider"',
+                             'starts_en = "after approval or the previous follow-up"'), "deadlines.follow_up.cite"),
+        # Every leaf clause is accounted for, and only leaf clauses.
+        (lambda t: t.replace('[clauses."三.(三)5"]', '[clauses_unused."三.(三)5"]'), "clauses.三.(三)5"),
+        (lambda t: t.replace('[clauses."四"]', '[clauses."五"]'), "clauses.五"),
+        (lambda t: t.replace('[clauses."二.(一)"]\n', '[clauses."二.(一)"]\nexcluded_zh = "x"\nexcluded_en = "x"\n'),
+         "clauses.二.(一)"),
+        (lambda t: t.replace('pages = ["photo.md"]', 'pages = []'), "clauses.二.(二)1(4).pages"),
+        (lambda t: t.replace("min_age = 18", "min_age = 101"), "id_check.max_age"),
+        (lambda t: t.replace('provider_rule = "narrowed_fallbacks"', 'provider_rule = "narrowed"', 1),
+         "subject_types[0].provider_rule"),
     ],
 )
 def test_a_broken_rules_file_is_refused(
     rules_copy: Callable[[Callable[[str], str]], Path], edit: Callable[[str], str], where: str
 ) -> None:
+    """A broken file names the entry at fault: a provider rule that cites the notice, a
+    clause left unaccounted for, a misspelt key ..."""
     with pytest.raises(RulesError) as caught:
         load_rules(rules_copy(edit))
     assert where in str(caught.value)
+
+
+def test_provider_rules_carry_no_citation_and_the_notices_rules_do(rules: Rules) -> None:
+    provider = dict(rules.provider_rules())
+    for expected in ("deadlines.follow_up", "id_check", "provider_rules.mainland_mobile",
+                     "provider_rules.narrowed_fallbacks", "security_agreement.points.signed",
+                     "subject_types.other_unit"):
+        assert expected in provider
+    assert not rules.deadline("follow_up").citation.cite
+    assert rules.deadline("pre_verification").citation.source == "notice"
+    assert (rules.id_check.min_age, rules.id_check.max_age) == (18, 100)

@@ -148,6 +148,71 @@ def test_the_number_is_checked_by_the_documents_identifier(unit_filing: dict[str
     assert _problems(filing) == set()
 
 
+# (subject type, its first document, the first 17 characters of a code of its category)
+UNIT_CODES = [
+    ("government", "organisation_code_certificate", "11100000MB0000001"),
+    ("institution", "organisation_code_certificate", "12110000MB0000002"),
+    ("institution", "public_institution_certificate", "12110000MB0000002"),
+    ("social_group", "organisation_code_certificate", "51110000MJ0000003"),
+    ("social_group", "social_group_certificate", "13100000MC0000004"),
+    ("enterprise", "business_licence", "91110000MA0000001"),
+    ("enterprise", "organisation_code_certificate", "92110000MA0000005"),
+    ("other_unit", "registration_certificate", "52110000MJ0000006"),
+    ("other_unit", "registration_certificate", "N2110000MF0000007"),
+]
+
+
+@pytest.mark.parametrize(("subject_type", "document", "code"), UNIT_CODES)
+def test_every_unit_type_accepts_its_unified_social_credit_code(
+        unit_filing: dict[str, Any], make_uscc: MakeCode, subject_type: str, document: str, code: str) -> None:
+    filing = copy.deepcopy(unit_filing)
+    filing["subject_type"] = subject_type
+    filing["subject"].update(id_type=document, id_number=make_uscc(code))
+    result = validate_filing(filing)
+    assert result.errors == ()
+    assert result.normalised["subject"]["id_number"] == make_uscc(code)
+
+
+def test_the_organisation_code_stays_accepted_where_the_notice_names_it(
+        unit_filing: dict[str, Any], make_organisation_code: MakeCode) -> None:
+    filing = copy.deepcopy(unit_filing)
+    for subject_type in ("government", "institution", "social_group", "enterprise"):
+        filing["subject_type"] = subject_type
+        filing["subject"].update(id_type="organisation_code_certificate",
+                                 id_number=make_organisation_code("D2143569"))
+        assert _problems(filing) == set(), subject_type
+    # A licence never carried the organisation code alone; a length that fits neither says both.
+    filing["subject"].update(id_type="business_licence")
+    filing["subject_type"] = "enterprise"
+    assert _problems(filing) == {("subject.id_number", "invalid_length")}
+    filing["subject"].update(id_type="organisation_code_certificate", id_number="12345")
+    (error,) = validate_filing(filing).errors
+    assert "18" in error.message_zh and "9" in error.message_zh and "9-character" in error.message_en
+
+
+@pytest.mark.parametrize(("subject_type", "code"), [
+    ("government", "91110000MA0000001"),  # an enterprise's
+    ("institution", "11100000MB0000001"),  # a government agency's
+    ("social_group", "12110000MB0000002"),
+    ("enterprise", "51110000MJ0000003"),
+    ("other_unit", "91110000MA0000001"),
+])
+def test_a_uscc_of_another_unit_category_is_a_field_error(
+        unit_filing: dict[str, Any], make_uscc: MakeCode, subject_type: str, code: str) -> None:
+    filing = copy.deepcopy(unit_filing)
+    filing["subject_type"] = subject_type
+    document = load_rules().documents_for(subject_type, "cn")[0].documents[0].id
+    filing["subject"].update(id_type=document, id_number=make_uscc(code))
+    (error,) = validate_filing(filing).errors
+    assert (error.field, error.code) == ("subject.id_number", "wrong_unit_category")
+    name = load_rules().subject_type(subject_type).name
+    assert f"“{code[:2]}”" in error.message_zh and name.zh in error.message_zh
+    assert repr(code[:2]) in error.message_en and name.en.lower() in error.message_en
+    # Field by field, as a person types, the same.
+    assert validate_field("subject.id_number", make_uscc(code), subject_type=subject_type,
+                          siblings={"id_type": document}).errors[0].code == "wrong_unit_category"
+
+
 @pytest.mark.parametrize("payload", [None, [], "filing", 42, True, {"subject_type": ["enterprise"]}])
 def test_wrong_json_types_give_errors(payload: object) -> None:
     result = validate_filing(payload)

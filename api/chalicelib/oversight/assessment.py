@@ -2,7 +2,8 @@
 
 What is read: the filings made in the quarter's three months (China Standard Time; the
 ``month`` index), the open findings of those months, the spot checks recorded for those
-months, and the connected sites connected by the quarter's end. States are as they are when
+months, the phone checks of the quarter's sample of the approved stock (存量), and the
+connected sites connected by the quarter's end. States are as they are when
 the report runs; deadlines are judged on the report's day (``as_of``).
 
 How: the work is cut into units (each month's filings in day slices, each province's
@@ -29,12 +30,14 @@ from ..validators.filing_number import PROVINCES
 from ..workflow import APPROVED, PRE_VERIFICATION, REVIEW
 from .idcheck import FINDING_MONTH_INDEX, last_run
 from .periods import FIRST_SORT, LAST_SORT, MONTH_INDEX, Quarter
-from .sampling import CONFIRMED, SPOT_CHECK_MONTH_INDEX, Stratum
+from .sampling import CONFIRMED, SPOT_CHECK_MONTH_INDEX, STOCK_CHECK_INDEX, Stratum
 from .sites import CONNECTED_INDEX
 from .store import scan
 
 SLICES_PER_MONTH = 4
 FILINGS, FINDINGS, SPOT_CHECKS, SITES = "filings", "findings", "spot_checks", "sites"
+STOCK_CHECKS = "stock_checks"
+UNREACHABLE = "unreachable"
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Tally:
     sites_filed: int = 0  # ... holding an approved filing
     pre_2010: int = 0  # ... connected before on-site verification began
     reverified: int = 0  # ... of those, re-verified on site by the quarter's end
+    stock_checks: int = 0  # phone checks of the quarter's sample of the approved stock
+    stock_confirmed: int = 0
+    stock_unreachable: int = 0
 
     @property
     def id_passed(self) -> int:
@@ -85,6 +91,9 @@ COUNT_LABELS: dict[str, tuple[str, str]] = {
     "sites_filed": ("已备案的接入网站", "connected sites filed"),
     "pre_2010": ("当面核验启动前接入的网站", "sites connected before on-site verification"),
     "reverified": ("其中已完成当面核验", "of which re-verified"),
+    "stock_checks": ("存量电话核查完成", "stock phone checks done"),
+    "stock_confirmed": ("存量核查属实", "stock checks confirmed"),
+    "stock_unreachable": ("存量核查无法联系", "stock checks unreachable"),
 }
 
 
@@ -109,10 +118,18 @@ class Figure:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("accuracy", "准确率（电话抽查）", "Accuracy (phone spot checks)", "spot_confirmed", "spot_checks",
-           "本季度各月样本中，电话核实属实的件数 ÷ 已完成电话抽查的件数（属实、不符、无法联系均计为已完成）。",
-           "Of the phone checks recorded for the quarter's monthly samples, the share that confirmed "
-           "the filing (confirmed, mismatch and unreachable all count as checks done)."),
+    Figure("accuracy", "新增备案准确率（电话抽查）", "New-filing accuracy (phone spot checks)", "spot_confirmed",
+           "spot_checks",
+           "本季度各月新增备案样本中，电话核实属实的件数 ÷ 已完成电话抽查的件数（属实、不符、无法联系均计为已完成）。",
+           "Of the phone checks recorded for the quarter's monthly samples of new filings, the share "
+           "that confirmed the filing (confirmed, mismatch and unreachable all count as checks done)."),
+    Figure("stock_accuracy", "存量备案准确率（电话抽查）", "Stock accuracy (phone spot checks)", "stock_confirmed",
+           "stock_checks",
+           "本季度存量样本（季度末前备案、现已通过审核的全部备案，按省和接入服务单位分层抽取）中，电话核实属实的件数 ÷ "
+           "已完成电话核查的件数（属实、不符、无法联系均计为已完成）。",
+           "Of the phone checks recorded for the quarter's sample of the stock (every filing made "
+           "before the quarter's end and approved now, drawn by province and provider), the share "
+           "that confirmed the filing (confirmed, mismatch and unreachable all count as checks done)."),
     Figure("id_check", "证件自动核查通过率", "Automatic ID check pass rate", "id_passed", "filings",
            "本季度新增备案中，没有未关闭核查问题的件数 ÷ 本季度新增备案件数。",
            "Of the filings made in the quarter, the share with no open finding of the automatic "
@@ -121,15 +138,15 @@ FIGURES: tuple[Figure, ...] = (
            "季度末已接入网站中，持有已通过审核备案的网站数 ÷ 季度末已接入网站数（接入服务单位的接入记录）。",
            "Of the websites connected by the quarter's end (the providers' access records), the share "
            "holding an approved filing."),
-    Figure("pre_verification", "预核验及时率（5个工作日）", "Pre-verification on time (5 working days)",
+    Figure("pre_verification", "预核验及时率", "Pre-verification on time",
            "pre_verification_timely", "pre_verification_judged",
-           "本季度新增备案中，预核验期限已届满或已完成的件数为分母，其中在期限内完成的件数为分子；"
+           "本季度新增备案中，预核验期限（规则文件所定的工作日数）已届满或已完成的件数为分母，其中在期限内完成的件数为分子；"
            "未完成且已逾期的计为不及时，未到期的不计入。",
            "Of the quarter's filings whose pre-verification deadline has been met or has passed, the "
            "share met by the due day; overdue and still pending counts as late, not yet due is left out."),
-    Figure("review", "审核及时率（20个工作日）", "Review on time (20 working days)", "review_timely",
+    Figure("review", "审核及时率", "Review on time", "review_timely",
            "review_judged",
-           "本季度新增备案中，省通信管理局审核期限已届满或已完成的件数为分母，其中在期限内完成的件数为分子；"
+           "本季度新增备案中，省通信管理局审核期限（规则文件所定的工作日数）已届满或已完成的件数为分母，其中在期限内完成的件数为分子；"
            "未完成且已逾期的计为不及时，未到期的不计入。",
            "Of the quarter's filings whose provincial review deadline has been met or has passed, the "
            "share met by the due day; overdue and still pending counts as late, not yet due is left out."),
@@ -170,6 +187,7 @@ def plan(quarter: Quarter) -> list[Unit]:
               for province in (province.character for province in PROVINCES)]
     units += [Unit(FINDINGS, FINDING_MONTH_INDEX, month.label) for month in quarter.months]
     units += [Unit(SPOT_CHECKS, SPOT_CHECK_MONTH_INDEX, month.label) for month in quarter.months]
+    units.append(Unit(STOCK_CHECKS, STOCK_CHECK_INDEX, quarter.label))
     return units
 
 
@@ -205,14 +223,21 @@ def _count_site(tally: Tally, body: Mapping[str, Any], as_of: AsOf) -> None:
         tally.reverified += bool(reverified and str(reverified) <= as_of.quarter_end)
 
 
-def _count_spot_check(tally: Tally, body: Mapping[str, Any], as_of: AsOf) -> None:
-    tally.spot_checks += 1
-    tally.spot_confirmed += body.get("outcome") == CONFIRMED
-    tally.spot_unreachable += body.get("outcome") == "unreachable"
+def _check_counter(prefix: str) -> Callable[[Tally, Mapping[str, Any], AsOf], None]:
+    """Counts a phone check into ``<prefix>_checks``, ``_confirmed`` and ``_unreachable``."""
+
+    def count(tally: Tally, body: Mapping[str, Any], as_of: AsOf) -> None:
+        outcome = body.get("outcome")
+        for name, counted in (("checks", True), ("confirmed", outcome == CONFIRMED),
+                              ("unreachable", outcome == UNREACHABLE)):
+            setattr(tally, f"{prefix}_{name}", getattr(tally, f"{prefix}_{name}") + counted)
+
+    return count
 
 
 COUNTERS: dict[str, Callable[[Tally, Mapping[str, Any], AsOf], None]] = {
-    FILINGS: _count_filing, SITES: _count_site, SPOT_CHECKS: _count_spot_check,
+    FILINGS: _count_filing, SITES: _count_site, SPOT_CHECKS: _check_counter("spot"),
+    STOCK_CHECKS: _check_counter("stock"),
 }
 
 

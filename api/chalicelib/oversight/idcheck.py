@@ -7,8 +7,9 @@ in bulk, a month at a time (``IdChecker.check_month``):
 * the number standard of the declared document (the rules name it: resident ID, unified social
   credit code, organisation code, passport, ...): length, format, check character, and for a
   resident ID the region code and the birth date;
-* the holder's age on the day of filing, for resident ID numbers: at least ``MIN_AGE`` (a minor
-  cannot sign the contract and agreement of 二.(二)1(6)), at most ``MAX_AGE`` (worth a call);
+* the holder's age on the day of filing, for resident ID numbers, within the rules'
+  ``[id_check]`` limits (a minor cannot sign the contract and agreement of 二.(二)1(6); a very
+  great age is worth a call): the provider's rule, and its reasons say so;
 * duplicates: the subject's number held by the subject of another filing that is not
   cancelled (one subject, one filing; a change goes through ``request_change``). The id_hash
   index finds them without unsealing the other filing: a hash match between two individuals'
@@ -36,7 +37,8 @@ from ..errors import Unavailable
 from ..ports import IndexEntry, Record, Records, StorageError
 from ..rules import Rules, load_rules
 from ..sensitive import SensitiveFields
-from ..validators import VALIDATORS, ValidationError
+from ..validation import document_number
+from ..validators import ValidationError
 from ..workflow import CANCELLED
 from .periods import MONTH_INDEX, Month, filing_month
 from .store import put, scan
@@ -49,8 +51,7 @@ FINDING_FILING_INDEX = "finding_filing"
 ID_HASH_INDEX = "id_hash"
 OPEN = "open"
 RESOLVED = "resolved"
-MIN_AGE = 18
-MAX_AGE = 100
+PROVIDER_RULE = ("（本单位规则）", " (the provider's rule)")
 ARRIVAL = "arrival"
 BULK = "bulk"
 DUPLICATE = "duplicate"
@@ -88,8 +89,9 @@ def age_on(birth: date, day: date) -> int:
 
 
 def number_findings(rules: Rules, filing_id: str, path: str, id_type: object, number: str,
-                    filed_on: date) -> list[Finding]:
-    """What is wrong with one number declared as a document of type ``id_type``."""
+                    filed_on: date, subject_type: str | None = None) -> list[Finding]:
+    """What is wrong with one number declared as a document of type ``id_type`` (for the
+    subject's own number, ``subject_type`` decides which unified social credit codes fit)."""
     label = rules.field(path).label
 
     def finding(code: str, zh: str, en: str) -> Finding:
@@ -101,18 +103,20 @@ def number_findings(rules: Rules, filing_id: str, path: str, id_type: object, nu
         return [finding("unknown_document", "证件类型不在规则之列，无法核查。",
                         "the document type is not one the rules know, so it cannot be checked.")]
     try:
-        compact = VALIDATORS[identifier](number)
+        compact = document_number(rules, str(id_type), number, subject_type)
     except ValidationError as error:
         return [finding(error.code, error.message_zh, error.message_en)]
     if identifier != "resident_id":
         return []
     age = age_on(date(int(compact[6:10]), int(compact[10:12]), int(compact[12:14])), filed_on)
-    if age < MIN_AGE:
-        return [finding("underage", f"持有人在备案之日未满{MIN_AGE}周岁。",
-                        f"the holder was under {MIN_AGE} on the day of filing.")]
-    if age > MAX_AGE:
-        return [finding("implausible_age", f"持有人在备案之日已逾{MAX_AGE}周岁，请核实。",
-                        f"the holder was over {MAX_AGE} on the day of filing; please confirm.")]
+    limits = rules.id_check
+    note_zh, note_en = PROVIDER_RULE
+    if age < limits.min_age:
+        return [finding("underage", f"持有人在备案之日未满{limits.min_age}周岁{note_zh}。",
+                        f"the holder was under {limits.min_age} on the day of filing{note_en}.")]
+    if age > limits.max_age:
+        return [finding("implausible_age", f"持有人在备案之日已逾{limits.max_age}周岁，请核实{note_zh}。",
+                        f"the holder was over {limits.max_age} on the day of filing; please confirm{note_en}.")]
     return []
 
 
@@ -161,8 +165,9 @@ class IdChecker:
                 findings.append(Finding(filing_id, path, "unreadable", f"{label.zh}：无法解密，无法核查。",
                                         f"{label.en}: could not be decrypted, so it was not checked."))
                 continue
+            unit_type = str(payload.get("subject_type")) if section == "subject" else None
             findings += number_findings(self._rules, filing_id, path, payload[section].get("id_type"), number,
-                                        filed_on)
+                                        filed_on, unit_type)
             if section == "subject":
                 subject_hash = self._sensitive.index_value(number)
         partners = [] if subject_hash is None else self._duplicates(body, subject_hash)

@@ -22,7 +22,7 @@ TOTAL, PROVINCE, PROVIDER, STRATUM = "total", "province", "provider", "stratum"
 # Charts: each level gets one chart per group of figures, so no chart grows too tall.
 CHART_GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("quality", "准确性与备案率", "Accuracy and filing rate",
-     ("accuracy", "id_check", "filing_rate", "reverification")),
+     ("accuracy", "stock_accuracy", "id_check", "filing_rate", "reverification")),
     ("process", "时限与材料", "Timeliness and evidence", ("pre_verification", "review", "evidence")),
 )
 FIGURE_BY_KEY = {figure.key: figure for figure in FIGURES}
@@ -117,8 +117,10 @@ def quarterly_markdown(assessment: Assessment, charts: Iterable[str]) -> str:
         " / Under sections 二.(二)3 and 三.(三) of the notice.", "",
         f"- 生成时间 / Generated: {assessment.generated_at}",
         f"- 期限判定日 / Deadlines judged on: {assessment.as_of}",
-        "- 范围 / Scope: 本季度三个月（北京时间）内新增的备案；季度末前接入的网站。"
-        " / Filings made in the quarter's three months (China Standard Time); websites connected "
+        "- 范围 / Scope: 本季度三个月（北京时间）内新增的备案；季度末前备案、现已通过审核的存量备案的抽样核查；"
+        "季度末前接入的网站。"
+        " / Filings made in the quarter's three months (China Standard Time); the sample checks of "
+        "the stock (filings made before the quarter's end and approved now); websites connected "
         "by the quarter's end.", "",
         "## 全国合计 / Overall", "",
     ]

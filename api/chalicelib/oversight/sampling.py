@@ -18,6 +18,12 @@ holding the same records and the published seed draws the same sample.
 The worksheet lists, for the filing center's staff, what a phone check needs: the contact
 mobile (never an ID number). It is written to the output file only, never logged.
 
+The existing stock (存量, 二.(二)3(2), 三.(三)2) is sampled the same way once a quarter:
+the population is every filing approved now and made before the quarter's end (the ``state``
+index, province by province), the strata and the draw are the monthly ones with the quarter's
+label (``2024Q2``) in place of the month's. A stock sample and its checks are records of their
+own kinds, found by quarter.
+
 Outcomes (``record_check``): ``confirmed`` (the responsible person confirmed the filing),
 ``mismatch`` (something did not match) or ``unreachable`` (the contact mobile did not reach
 them: the contact details are themselves part of what is verified, 一.2). Each is a
@@ -37,13 +43,19 @@ from ..deadlines import china_day
 from ..errors import Conflict, Invalid
 from ..filings import FILING
 from ..ports import IndexEntry, Record, Records
-from ..workflow import CANCELLED
-from .periods import MONTH_INDEX, Month
+from ..validators.filing_number import PROVINCES
+from ..workflow import APPROVED, CANCELLED
+from .periods import MONTH_INDEX, Month, Quarter
 from .store import put, scan
 
 SAMPLE = "oversight_sample"
 SPOT_CHECK = "spot_check"
 SPOT_CHECK_MONTH_INDEX = "spot_check_month"
+STOCK_SAMPLE = "oversight_stock_sample"
+STOCK_CHECK = "stock_check"
+STOCK_CHECK_INDEX = "stock_check_quarter"
+Period = Month | Quarter
+"""A month (new filings) or a quarter (the approved stock)."""
 REACHED_PROVINCE = "submit_to_province"
 MAX_SAMPLE = 5000
 MAX_NOTE = 500
@@ -130,9 +142,10 @@ class Sample:
                           tuple(s["filing_ids"])) for s in body["strata"]))
 
 
-def draw(population: Mapping[Stratum, Iterable[str]], month: Month, seed: str,
+def draw(population: Mapping[Stratum, Iterable[str]], month: Period, seed: str,
          size: int) -> Sample:
-    """The sample of ``size`` from filing ids grouped by stratum (order does not matter)."""
+    """The sample of ``size`` from filing ids grouped by stratum (order does not matter), for
+    a month's new filings or a quarter's stock."""
     if not 1 <= size <= MAX_SAMPLE:
         raise Invalid(f"样本量应在1至{MAX_SAMPLE}之间", f"The sample size must be 1 to {MAX_SAMPLE}",
                       field="size")
@@ -159,29 +172,58 @@ def month_population(records: Records, month: Month) -> dict[Stratum, list[str]]
     return population
 
 
-def draw_sample(records: Records, month: Month, seed: str, size: int) -> Sample:
-    return draw(month_population(records, month), month, seed, size)
+def stock_population(records: Records, quarter: Quarter) -> dict[Stratum, list[str]]:
+    """The quarter's stock: filing ids approved now and made before the quarter's end, by stratum."""
+    end = quarter.end.isoformat()
+    population: dict[Stratum, list[str]] = {}
+    for province in PROVINCES:
+        for record in scan(records, "state", f"province:{province.character}#{APPROVED}", sort_to=end):
+            if str(record.body["created_at"]) < end:
+                stratum = Stratum(str(record.body["province"]), str(record.body["provider"]))
+                population.setdefault(stratum, []).append(record.key)
+    return population
+
+
+def draw_sample(records: Records, period: Period, seed: str, size: int) -> Sample:
+    """A month's sample of new filings, or a quarter's sample of the approved stock."""
+    population = (stock_population(records, period) if isinstance(period, Quarter)
+                  else month_population(records, period))
+    return draw(population, period, seed, size)
+
+
+def parse_period(label: str) -> Period:
+    """``2024-05`` (a month) or ``2024Q2`` (a quarter, for the stock)."""
+    return Quarter.parse(label) if "Q" in label.upper() else Month.parse(label)
+
+
+def _kinds(period: Period) -> tuple[str, str, str]:
+    """(sample kind, check kind, check index) for a month's new filings or a quarter's stock."""
+    if isinstance(period, Quarter):
+        return STOCK_SAMPLE, STOCK_CHECK, STOCK_CHECK_INDEX
+    return SAMPLE, SPOT_CHECK, SPOT_CHECK_MONTH_INDEX
 
 
 def publish(records: Records, sample: Sample, now: datetime) -> Record:
-    """Store the month's sample, so that outcomes can be recorded against it. A month's seed,
-    once published, stays: drawing again with it (data may have grown) replaces the sample.
-    Only a month that has ended is sampled: its new filings are all in, and a seed is not
-    spent on a month whose population is still growing."""
-    if Month.parse(sample.month).last_day >= china_day(now):
+    """Store the period's sample, so that outcomes can be recorded against it. A seed, once
+    published, stays: drawing again with it (data may have grown) replaces the sample.
+    Only a period that has ended is sampled: its filings are all in, and a seed is not
+    spent on a period whose population is still growing."""
+    period = parse_period(sample.month)
+    if period.last_day >= china_day(now):
         raise Conflict(f"{sample.month} 尚未结束，不能抽样", f"{sample.month} has not ended yet: it cannot be sampled",
-                       field="month")
-    known = records.get(SAMPLE, sample.month)
+                       field="quarter" if isinstance(period, Quarter) else "month")
+    kind = _kinds(period)[0]
+    known = records.get(kind, sample.month)
     if known is not None and known.body["seed"] != sample.seed:
         seed = known.body["seed"]
         raise Conflict(f"本月样本已用随机种子“{seed}”公布", f"This month's sample was published with the seed {seed!r}",
                        field="seed")
-    return put(records, SAMPLE, sample.month, {**sample.to_body(), "drawn_at": now.isoformat()}, (),
+    return put(records, kind, sample.month, {**sample.to_body(), "drawn_at": now.isoformat()}, (),
                known)
 
 
-def published(records: Records, month: Month) -> Sample | None:
-    known = records.get(SAMPLE, month.label)
+def published(records: Records, month: Period) -> Sample | None:
+    known = records.get(_kinds(month)[0], month.label)
     return None if known is None else Sample.from_body(known.body)
 
 
@@ -220,27 +262,27 @@ def worksheet(records: Records, sample: Sample) -> list[WorksheetRow]:
     return rows
 
 
-def record_check(records: Records, filing_id: str, month: Month, outcome: str, note: str,
+def record_check(records: Records, filing_id: str, month: Period, outcome: str, note: str,
                  now: datetime, checked_by: str = "") -> Record:
-    """Record the outcome of the phone check of a sampled filing (recording again replaces it,
-    keeping the earlier outcomes in ``history``)."""
+    """Record the outcome of the phone check of a sampled filing, new (a month) or stock (a
+    quarter); recording again replaces it, keeping the earlier outcomes in ``history``."""
     if outcome not in OUTCOMES:
         raise Invalid(f"结果应为{'、'.join(zh for zh, _ in OUTCOMES.values())}之一",
                       f"The outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
     sample = published(records, month)
     if sample is None or filing_id not in sample.filing_ids:
-        raise Invalid("该备案不在本月已公布的样本中", "The filing is not in this month's published sample",
+        raise Invalid("该备案不在该期已公布的样本中", "The filing is not in this period's published sample",
                       field="filing_id")
     filing = records.get(FILING, filing_id)
     if filing is None:
         raise Invalid("备案不存在", "Filing not found", field="filing_id")
+    _, kind, index = _kinds(month)
     key = f"{month.label}.{filing_id}"
-    known = records.get(SPOT_CHECK, key)
+    known = records.get(kind, key)
     history = list(known.body.get("history", [])) if known is not None else []
     if known is not None:
         history.append({name: known.body[name] for name in ("outcome", "note", "recorded_at")})
     body = {"filing_id": filing_id, "month": month.label, "provider": str(filing.body["provider"]),
             "province": str(filing.body["province"]), "outcome": outcome, "note": note.strip()[:MAX_NOTE],
             "recorded_at": now.isoformat(), "checked_by": checked_by, "history": history}
-    return put(records, SPOT_CHECK, key, body,
-               (IndexEntry(SPOT_CHECK_MONTH_INDEX, month.label, filing_id),), known)
+    return put(records, kind, key, body, (IndexEntry(index, month.label, filing_id),), known)

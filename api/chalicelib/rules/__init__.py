@@ -8,7 +8,7 @@ build (``Rules.to_dict()``) and the form generator.
     rules = load_rules()
     rules.documents_for("enterprise", "cn")   # what to bring, first choice first
     rules.required_fields("individual")
-    rules.deadline("pre_verification")        # 5 working days, cite 二.(二)1(2)
+    rules.deadline("pre_verification")        # amount, unit and cite 二.(二)1(2)
     rules.notice_text("sms_pre_verification_passed").text
 
 ``load_rules(path)`` reads ``path``, else the file named by the environment
@@ -16,6 +16,13 @@ variable ``BEIAN_RULES_FILE`` (read at call time, not import time), else the
 packaged file; each path is parsed once per process. Loading checks the
 notice copy's sha256 and that every rule's ``quote`` appears verbatim in the
 section its ``cite`` names, and raises ``RulesError`` otherwise.
+
+A rule the notice does not set is marked ``source = "provider"``: it is the
+access provider's own rule, carries no ``cite`` or ``quote`` (the loader
+refuses one that does, naming the entry) and every page and message stating it
+says whose rule it is. ``[clauses]`` accounts for each of the notice's leaf
+clauses: the feature, pages and tests that implement it, or why it is out of
+scope; the loader refuses a file that leaves one out.
 """
 
 from __future__ import annotations
@@ -36,13 +43,16 @@ from chalicelib.validators import VALIDATORS
 
 __all__ = [
     "DEFAULT_RULES_FILE",
+    "REQUIREMENT_LABELS",
     "RULES_FILE_ENV",
     "RULE_VALIDATORS",
+    "Accountability",
     "AgreementPoint",
     "Bilingual",
     "Choice",
     "Citation",
     "Cite",
+    "Clause",
     "Deadline",
     "Document",
     "DocumentOptions",
@@ -52,6 +62,7 @@ __all__ = [
     "FieldGroup",
     "FormCheck",
     "FormSection",
+    "IdCheck",
     "Kind",
     "KindInfo",
     "Nationality",
@@ -62,7 +73,9 @@ __all__ = [
     "PersonDocuments",
     "Photo",
     "PhotoUpload",
+    "ProviderRule",
     "ProviderText",
+    "Requirement",
     "ResponsiblePerson",
     "Review",
     "ReviewItem",
@@ -89,6 +102,7 @@ DeadlineUnit = Literal["working_days", "months", "years"]
 DeadlineBound = Literal["within", "at_least"]
 FormSectionKind = Literal["fields", "checks", "notes", "signatures"]
 Source = Literal["notice", "provider"]  # who sets a rule: the notice, or the provider itself
+Requirement = Literal["required", "optional", "provider"]
 CheckRequirement = Literal["", "identity_documents"]
 UPLOADERS = frozenset({"applicant", "verifier"})  # the roles that may upload documents (policy.py)
 KINDS: tuple[Kind, ...] = ("unit", "individual")
@@ -97,21 +111,36 @@ _ENTERED_BY: tuple[EnteredBy, ...] = ("applicant", "provider")
 _DEADLINE_UNITS: tuple[DeadlineUnit, ...] = ("working_days", "months", "years")
 _DEADLINE_BOUNDS: tuple[DeadlineBound, ...] = ("within", "at_least")
 _FORM_SECTION_KINDS: tuple[FormSectionKind, ...] = ("fields", "checks", "notes", "signatures")
-_SOURCES: tuple[Source, ...] = ("notice", "provider")
+SOURCES: tuple[Source, ...] = ("notice", "provider")
 _CHECK_REQUIREMENTS: tuple[CheckRequirement, ...] = ("", "identity_documents")
 
 RULE_VALIDATORS = frozenset({"choice", "nationality", "document_type", "document_number"})
 """Validator names resolved against the rules rather than ``chalicelib.validators``."""
 
 RulesError = DataFileError
+REQUIREMENT_LABELS: dict[Requirement, Bilingual] = {
+    "required": Bilingual("必填", "required"),
+    "optional": Bilingual("选填", "optional"),
+    "provider": Bilingual("接入服务单位填写（现场核验时必填）",
+                          "entered by the provider (required at on-site verification)"),
+}
+"""How every page and command names a field's ``Rules.requirement``."""
+ID_CHECK_NAME = Bilingual("证件号码自动核查的年龄界限", "Age limits of the automatic ID check")
 
 
 @dataclass(frozen=True)
 class Citation(Serialisable):
-    """Where a rule comes from: the section and the words quoted from it."""
+    """Where a rule comes from: the section and the words quoted from it, or, for a rule
+    the notice does not set (``source == "provider"``), no section at all."""
 
     cite: str
     quote: str
+    source: Source = "notice"
+
+    @property
+    def provider(self) -> bool:
+        """Whether this is the provider's own rule rather than the notice's."""
+        return self.source == "provider"
 
 
 @dataclass(frozen=True)
@@ -142,6 +171,15 @@ class Document(Serialisable):
     identifier: str
     """Name of the validator in ``chalicelib.validators`` for the document's number."""
     citation: Citation
+    former_identifier: str | None = None
+    """The code the document carried before the unified social credit code reform
+    (三证合一), still accepted: an organisation code certificate holder may give either."""
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """The codes the document may carry, today's first."""
+        return (self.identifier,) if self.former_identifier is None else (
+            self.identifier, self.former_identifier)
 
 
 @dataclass(frozen=True)
@@ -191,6 +229,16 @@ class SubjectType(Serialisable):
     citation: Citation
     documents: DocumentRule | None
     person_documents: PersonDocuments | None
+    uscc_prefixes: tuple[str, ...] = ()
+    """What a unit's unified social credit code starts with (GB 32100: registration
+    authority, then unit category); empty where any code is accepted."""
+
+    provider_rule: str | None = None
+    """A provider rule (``Rules.provider_notes``) that narrows what the notice allows this type."""
+
+    def fits_uscc(self, code: str) -> bool:
+        """Whether a unified social credit code's leading characters fit this type."""
+        return not self.uscc_prefixes or code.startswith(self.uscc_prefixes)
 
 
 @dataclass(frozen=True)
@@ -381,6 +429,45 @@ class VerificationForm(Serialisable):
 
 
 @dataclass(frozen=True)
+class IdCheck(Serialisable):
+    """The age limits of the automatic ID check: the provider's rule, not the notice's."""
+
+    min_age: int
+    max_age: int
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Accountability(Serialisable):
+    """The articles a province's penalty against a provider rests on (四)."""
+
+    articles: tuple[str, ...]
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class ProviderRule(Serialisable):
+    """A rule the provider applies in code that the notice does not set (mainland mobile
+    numbers only, the narrowed document fallbacks ...), stated so pages can say whose it is."""
+
+    id: str
+    text: Bilingual
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Clause(Serialisable):
+    """One leaf clause of the notice and how beian accounts for it: the feature, the
+    site pages and the tests that implement it, or why it is out of scope."""
+
+    cite: str
+    feature: Bilingual | None
+    pages: tuple[str, ...]
+    tests: tuple[str, ...]
+    excluded: Bilingual | None
+
+
+@dataclass(frozen=True)
 class AgreementPoint(Serialisable):
     """A headline point of the information security agreement."""
 
@@ -470,6 +557,10 @@ class Rules(Serialisable):
     photo_upload: PhotoUpload
     provider_texts: tuple[ProviderText, ...]
     review: Review
+    id_check: IdCheck
+    accountability: Accountability
+    provider_notes: tuple[ProviderRule, ...]
+    clauses: tuple[Clause, ...]
 
     def subject_type(self, subject_type: str) -> SubjectType:
         """Return the subject type with id ``subject_type``."""
@@ -526,6 +617,36 @@ class Rules(Serialisable):
         """Return the words of the notice's section ``cite``."""
         return self.notice.cited_text(cite)
 
+    def provider_note(self, note: str) -> ProviderRule:
+        """Return the provider rule named ``note`` in ``[provider_rules]``."""
+        return _lookup(self.provider_notes, note, "provider rule")
+
+    def clause(self, cite: str) -> Clause:
+        """Return how the leaf clause ``cite`` is accounted for."""
+        for clause in self.clauses:
+            if clause.cite == cite:
+                return clause
+        raise KeyError(f"unknown clause: {cite!r}")
+
+    def provider_rules(self) -> tuple[tuple[str, Bilingual], ...]:
+        """Every rule the notice does not set: (where in the file, its name)."""
+        found: list[tuple[str, Bilingual]] = []
+        named = (
+            *(("subject_types." + t.id, t.name, t.citation) for t in self.subject_types),
+            *(("documents." + d.id, d.name, d.citation) for d in self.documents),
+            *(("fields." + f.id, f.label, f.citation) for f in self.fields),
+            *(("deadlines." + d.id, d.label, d.citation) for d in self.deadlines),
+            *(("evidence." + e.id, e.name, e.citation) for e in self.evidence),
+            *(("security_agreement.points." + p.id, p.text, p.citation)
+              for p in self.security_agreement.points),
+            ("id_check", ID_CHECK_NAME, self.id_check.citation),
+            *(("provider_rules." + n.id, n.text, n.citation) for n in self.provider_notes),
+        )
+        for where, name, citation in named:
+            if citation.provider:
+                found.append((where, name))
+        return tuple(found)
+
     def documents_for(self, subject_type: str, nationality: Nationality) -> tuple[DocumentOptions, ...]:
         """Documents to present, per holder, first choice first.
 
@@ -555,6 +676,14 @@ class Rules(Serialisable):
         """The fields a subject of this type must fill."""
         kind = self.subject_type(subject_type).kind
         return tuple(field for field in self.fields if field.required(kind))
+
+    def requirement(self, field: Field, kind: Kind) -> Requirement:
+        """Who must fill ``field`` for a subject of ``kind``, and when: the applicant at
+        submission (``required``), nobody (``optional``), or the provider from its own records
+        (``provider``: optional at submission, required at on-site verification, 二.(二)1(5))."""
+        if self.section(field.section).entered_by == "provider" and field.required(kind):
+            return "provider"
+        return "required" if field.required(kind) else "optional"
 
 
 def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
@@ -602,7 +731,16 @@ class _Reader:
         return text
 
     def citation(self, table: Table) -> Citation:
-        """Read ``cite`` and ``quote`` and check the quote is in the cited section."""
+        """Read ``cite`` and ``quote`` and check the quote is in the cited section; a
+        provider rule (``source = "provider"``) must have neither."""
+        if table.has("source") and table.choice("source", SOURCES) == "provider":
+            if table.has("cite") or table.has("quote"):
+                raise table.fail(
+                    "本单位规则不是通知的规定，不得引用通知（删除 cite 和 quote）",
+                    "a provider rule is not the notice's and must not cite it (remove cite and quote)",
+                    "cite" if table.has("cite") else "quote",
+                )
+            return Citation("", "", "provider")
         cite, quote = table.get("cite", str), table.get("quote", str)
         if quote not in self._cited(table, cite):
             raise table.fail(f"引文不在{cite}中", f"the quote is not in section {cite} of the notice", "quote")
@@ -653,7 +791,17 @@ class _Reader:
             provider_texts=tuple(self._provider_text(name, t)
                                  for name, t in root.named_tables("provider_texts")),
             review=self._review(root.table("review")),
+            id_check=self._id_check(root.table("id_check")),
+            accountability=self._accountability(root.table("accountability")),
+            provider_notes=tuple(self._provider_rule(name, t) for name, t in root.named_tables("provider_rules")),
+            clauses=self._clauses(root.table("clauses")),
         )
+        notes = {note.id for note in rules.provider_notes}
+        for index, subject_type in enumerate(rules.subject_types):
+            if subject_type.provider_rule is not None and subject_type.provider_rule not in notes:
+                raise root.fail("provider_rule 须为 [provider_rules] 中的一项",
+                                "provider_rule must name an entry of [provider_rules]",
+                                f"subject_types[{index}].provider_rule")
         for field in fields:
             if field.section not in {section.id for section in sections}:
                 raise root.fail(f"字段 {field.id} 所属的部分不存在", f"field {field.id} names no known section")
@@ -679,14 +827,17 @@ class _Reader:
 
     def _document(self, t: Table) -> Document:
         identifier = t.get("identifier", str)
-        if identifier not in VALIDATORS:
-            raise t.fail("未知的校验器", "unknown validator", "identifier")
+        former = t.optional("former_identifier", str, "") or None
+        for key, name in (("identifier", identifier), ("former_identifier", former)):
+            if name is not None and name not in VALIDATORS:
+                raise t.fail("未知的校验器", "unknown validator", key)
         return Document(
             t.get("id", str),
             self.bilingual(t, "name"),
             self.bilingual(t, "number"),
             identifier,
             self.citation(t),
+            former,
         )
 
     def _evidence(self, t: Table) -> Evidence:
@@ -723,7 +874,11 @@ class _Reader:
                 None,
                 self._person_documents(t.table("person_documents"), document_ids),
             )
-        return SubjectType(t.get("id", str), kind, self.bilingual(t, "name"), self.citation(t), documents, person)
+        prefixes = t.strings("uscc_prefixes") if t.has("uscc_prefixes") else ()
+        if any(not prefix for prefix in prefixes):
+            raise t.fail("前缀不能为空", "a prefix cannot be empty", "uscc_prefixes")
+        return SubjectType(t.get("id", str), kind, self.bilingual(t, "name"), self.citation(t), documents,
+                           person, prefixes, t.optional("provider_rule", str, "") or None)
 
     def _responsible_person(self, t: Table, document_ids: set[str]) -> ResponsiblePerson:
         return ResponsiblePerson(
@@ -828,7 +983,7 @@ class _Reader:
     @staticmethod
     def _source(t: Table) -> Source:
         value = t.optional("source", str, "notice")
-        for source in _SOURCES:
+        for source in SOURCES:
             if source == value:
                 return source
         raise t.fail("source 须为 notice 或 provider", "source must be notice or provider", "source")
@@ -904,6 +1059,54 @@ class _Reader:
             checks,
             self.citation(t),
         )
+
+    def _id_check(self, t: Table) -> IdCheck:
+        min_age, max_age = t.get("min_age", int), t.get("max_age", int)
+        if not 0 < min_age < max_age:
+            raise t.fail("年龄界限无效", "the age limits are impossible", "max_age")
+        return IdCheck(min_age, max_age, self.citation(t))
+
+    def _accountability(self, t: Table) -> Accountability:
+        citation, articles = self.citation(t), t.strings("articles")
+        if not articles or any(article not in citation.quote for article in articles):
+            raise t.fail("每一条都须在引文中", "each article must be in the quote", "articles")
+        return Accountability(articles, citation)
+
+    def _provider_rule(self, name: str, t: Table) -> ProviderRule:
+        citation = self.citation(t) if t.has("source") else None
+        if citation is None or not citation.provider:
+            raise t.fail('此处只列本单位规则：须写 source = "provider"',
+                         'only provider rules belong here: set source = "provider"', "source")
+        return ProviderRule(name, self.bilingual(t, "text"), citation)
+
+    def _clauses(self, t: Table) -> tuple[Clause, ...]:
+        """Every leaf clause of the notice, each implemented (feature, pages, tests) or
+        excluded with a reason, in the notice's order."""
+        leaves = self.notice.leaf_clauses()
+        given = t.names()
+        for cite in given:
+            if cite not in leaves:
+                raise t.fail("通知中没有这一末级条款", "the notice has no such leaf clause", cite)
+        clauses = []
+        for cite in leaves:
+            if cite not in given:
+                raise t.fail("该条款既无实现也无排除说明", "this clause has neither a feature nor an exclusion", cite)
+            entry = t.table(cite)
+            implemented = entry.has("feature_zh") or entry.has("feature_en")
+            if implemented == (entry.has("excluded_zh") or entry.has("excluded_en")):
+                raise entry.fail(
+                    "须给出实现（feature、pages、tests）或排除理由（excluded）之一",
+                    "give either the feature with its pages and tests, or the reason it is excluded",
+                )
+            if implemented:
+                pages, tests = entry.strings("pages"), entry.strings("tests")
+                if not pages or not tests:
+                    raise entry.fail("实现须列出页面和测试", "a feature lists its pages and its tests",
+                                     "tests" if pages else "pages")
+                clauses.append(Clause(cite, self.bilingual(entry, "feature"), pages, tests, None))
+            else:
+                clauses.append(Clause(cite, None, (), (), self.bilingual(entry, "excluded")))
+        return tuple(clauses)
 
     def _agreement(self, t: Table) -> SecurityAgreement:
         return SecurityAgreement(

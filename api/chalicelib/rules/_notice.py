@@ -62,6 +62,13 @@ class Paragraph(Serialisable):
         )
 
 
+def _cite_of(part: str, subpart: str | None, item: int | None, subitem: int | None) -> str:
+    """The citation of a location, in the grammar ``Cite.parse`` reads."""
+    rest = "".join((f"({subpart})" if subpart else "", str(item) if item else "",
+                    f"({subitem})" if subitem else ""))
+    return f"{part}.{rest}" if rest else part
+
+
 def split_sections(text: str) -> tuple[Paragraph, ...]:
     """Split the notice's body (from the heading 一、 on) into located paragraphs."""
     paragraphs: list[Paragraph] = []
@@ -94,6 +101,22 @@ class Notice(Serialisable):
     file: str
     sha256: str
     paragraphs: tuple[Paragraph, ...]
+
+    def leaf_clauses(self) -> tuple[str, ...]:
+        """The citations of the sections with no sub-sections, in the notice's order:
+        what the project implements or excludes, one by one."""
+        locations: list[tuple[str, str | None, int | None, int | None]] = []
+        for paragraph in self.paragraphs:
+            location = (paragraph.part, paragraph.subpart, paragraph.item, paragraph.subitem)
+            if location not in locations:
+                locations.append(location)
+
+        def deeper(inner: tuple[object, ...], outer: tuple[object, ...]) -> bool:
+            return inner != outer and all(level is None or level == other
+                                          for level, other in zip(outer, inner, strict=True))
+
+        return tuple(_cite_of(*location) for location in locations
+                     if not any(deeper(other, location) for other in locations))
 
     def cited_text(self, cite: str) -> str:
         """Return the words of the cited section, one paragraph per line."""

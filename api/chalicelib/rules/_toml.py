@@ -59,6 +59,10 @@ class Table:
         self._used.update(self._data)
         return tuple(self._data)
 
+    def has(self, key: str) -> bool:
+        """Whether the table sets ``key`` (without counting it as read)."""
+        return key in self._data
+
     def get(self, key: str, kind: type[T]) -> T:
         """Return the value of a required key, checked to be a ``kind``."""
         if key not in self._data:

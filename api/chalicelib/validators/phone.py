@@ -76,8 +76,9 @@ def validate_mobile(number: str) -> str:
     if not _MOBILE.fullmatch(number):
         raise ValidationError(
             "invalid_mobile",
-            "手机号码应为以1开头的11位数字，如13800138000。",
-            "A mobile number has 11 digits starting with 1, e.g. 13800138000.",
+            "手机号码应为以1开头的11位中国大陆手机号码，如13800138000（本单位规则：仅受理大陆号码）。",
+            "A mobile number has 11 digits starting with 1, e.g. 13800138000 (the provider's rule: "
+            "mainland China numbers only).",
         )
     return number
 

@@ -17,11 +17,13 @@ function deadlineRow(rule, deadline) {
   } else if (deadline.overdue) state = say("已超期", "Overdue");
   else state = say("进行中", "In progress");
   const due = deadline ? deadline.due + (deadline.provisional ? aside(say("暂定", "provisional")) : "") : "—";
+  // Calendar months and a last day on a weekend or holiday are explained, as the API words it.
+  const notes = deadline && !deadline.met_at ? deadline.notes || [] : [];
   return h(
     "tr",
     { "data-deadline": rule.id, "data-overdue": deadline && deadline.overdue ? "true" : "false" },
     h("th", { scope: "row" }, pick(rule.label)),
-    h("td", {}, due),
+    h("td", {}, due, notes.map((note) => h("span", { class: "beian-hint", "data-note": "due" }, h("br"), pick(note)))),
     h("td", {}, state),
   );
 }

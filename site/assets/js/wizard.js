@@ -22,7 +22,11 @@ function radioGroup(name, legend, options, selected) {
   );
 }
 
+// A rule the notice does not set is the provider's own: say so, and cite no section.
 function noticeLink(options) {
+  if (options.source === "provider") {
+    return h("a", { href: "../coverage/#provider-rules" }, say("本单位规则", "The provider's rule"));
+  }
   return h("a", { href: `../notice/#${options.anchor}` }, `${say("依据", "Notice")} ${options.cite}`);
 }
 
@@ -58,6 +62,16 @@ function documentsPart(rules, checklist, subjectType, nationality) {
         fallbacks.length
           ? [h("p", {}, say("没有第一证件时，可出示其中之一：", "Without it, one of:")), h("ul", {}, fallbacks.map((d) => item(d, "fallback")))]
           : null,
+        options.holder === "subject" && subjectType.uscc_prefixes.length
+          ? h(
+              "p",
+              { class: "beian-hint", "data-uscc-prefixes": subjectType.uscc_prefixes.join(" ") },
+              say(
+                `统一社会信用代码（18位）的开头须为 ${subjectType.uscc_prefixes.join("、")}（登记管理部门和机构类别代码）。`,
+                `The unified social credit code (18 characters) must start with ${subjectType.uscc_prefixes.join(", ")} (registration authority and unit category).`,
+              ),
+            )
+          : null,
         h("p", { class: "beian-cite" }, noticeLink(options)),
       );
     }),
@@ -72,8 +86,7 @@ function documentsPart(rules, checklist, subjectType, nationality) {
   );
 }
 
-function fieldsPart(rules, checklist, subjectType) {
-  const required = new Set(checklist.required);
+function fieldsPart(rules, checklist, labels, subjectType) {
   const wanted = new Set(checklist.fields);
   const fields = rules.fields.filter((f) => wanted.has(f.id));
   const groups = rules.field_groups.filter((g) => g.applies_to.includes(subjectType.kind));
@@ -98,16 +111,10 @@ function fieldsPart(rules, checklist, subjectType) {
           own.map((field) =>
             h(
               "li",
-              { "data-field": field.id, "data-required": required.has(field.id) ? "true" : "false" },
+              { "data-field": field.id, "data-requirement": checklist.requirement[field.id] },
               h("strong", {}, pick(field.label)),
-              // The provider enters its section (二.(二)1(5)): required of it, not of the applicant.
-              aside(
-                section.entered_by === "provider"
-                  ? say("接入服务单位填写", "entered by the provider")
-                  : required.has(field.id)
-                    ? say("必填", "required")
-                    : say("选填", "optional"),
-              ),
+              // Required, optional, or the provider's to enter (二.(二)1(5)): as the rules decide it.
+              aside(pick(labels[checklist.requirement[field.id]])),
               h("br"),
               h("span", { class: "beian-hint" }, pick(field.hint)),
             ),
@@ -119,7 +126,7 @@ function fieldsPart(rules, checklist, subjectType) {
   );
 }
 
-function render(result, rules, checklists, choice) {
+function render(result, rules, checklists, labels, choice) {
   if (!choice.subjectType || !choice.nationality) {
     result.replaceChildren(
       h("p", { id: "wizard-prompt" }, say("请先选择主办者类型和国籍。", "Choose the type of subject and the nationality first.")),
@@ -131,7 +138,7 @@ function render(result, rules, checklists, choice) {
   result.replaceChildren(
     h("p", { class: "beian-summary" }, say(`您的清单：${pick(subjectType.name)}`, `Your checklist: ${pick(subjectType.name)}`)),
     documentsPart(rules, checklist, subjectType, choice.nationality),
-    fieldsPart(rules, checklist, subjectType),
+    fieldsPart(rules, checklist, labels, subjectType),
     h(
       "p",
       { class: "beian-actions" },
@@ -148,8 +155,13 @@ function readHash() {
 mount("wizard", async (root) => {
   let rules;
   let checklists;
+  let labels;
   try {
-    [rules, checklists] = await Promise.all([generated("rules.json"), generated("checklists.json")]);
+    [rules, checklists, labels] = await Promise.all([
+      generated("rules.json"),
+      generated("checklists.json"),
+      generated("requirements.json"),
+    ]);
   } catch (error) {
     showError(root, error);
     return;
@@ -170,7 +182,7 @@ mount("wizard", async (root) => {
         if (choice.subjectType) params.set("type", choice.subjectType);
         if (choice.nationality) params.set("nationality", choice.nationality);
         history.replaceState(null, "", `#${params}`);
-        render(result, rules, checklists, choice);
+        render(result, rules, checklists, labels, choice);
       },
     },
     radioGroup("subject_type", say("主办者类型", "Type of subject"), rules.subject_types, choice.subjectType),
@@ -182,5 +194,5 @@ mount("wizard", async (root) => {
     ),
   );
   root.replaceChildren(form, result);
-  render(result, rules, checklists, choice);
+  render(result, rules, checklists, labels, choice);
 });
