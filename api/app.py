@@ -8,9 +8,9 @@ from chalice.app import AuthRequest, AuthResponse, Rate, Response
 from chalicelib.adapters.http import ThreadSafeChalice, guarded, install_error_handling, json_body, principal
 from chalicelib.auth import Principal
 from chalicelib.errors import DomainError, Invalid
+from chalicelib.filing_schema import filing_schema
 from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
-from chalicelib.filing_schema import filing_schema
 from chalicelib.services import current_services
 
 # Chalice would give the "beian" logger a handler of its own and stop it propagating; our
