@@ -520,7 +520,7 @@ def step_deadlines(rules: Rules, step: Transition, lang: Lang) -> str:
     parts = []
     if step.starts:
         deadline = rules.deadline(step.starts)
-        own = ("（接入服务单位自定）" if lang == "zh" else " (the provider's own rule)") \
+        own = (f"（{WORDS[lang]['provider_rule']}）" if lang == "zh" else " (the provider's own rule)") \
             if deadline.source == "provider" else ""
         parts.append(f"{'开始' if lang == 'zh' else 'starts'} {tr(deadline.label, lang)}{PUNCTUATION[lang][':']}"
                      f"{deadline_text(deadline, lang)}{own}")
