@@ -433,7 +433,7 @@ def sms_texts(rules: Rules, lang: Lang) -> str:
     lines = [official_text(rules, name, lang) for name in names] + [own[lang], ""]
     for text in rules.provider_texts:
         if text.id.startswith("sms_"):
-            lines += [f"**{tr(text.purpose, lang)}**{aside(cite_link(text.citation.cite, lang), lang)}", "",
+            lines += [f"**{tr(text.purpose, lang)}**{aside(source_link(text.citation, lang), lang)}", "",
                       f'<blockquote lang="zh"><p>{text.text.zh}</p></blockquote>', ""]
             if lang == "en":
                 lines += [text.text.en, ""]
@@ -516,16 +516,22 @@ def step_states(step: Transition, lang: Lang) -> str:
     return f"{sources} → {STATE_NAMES[step.target][pick]}"
 
 
+def provider_mark(deadline: Deadline, lang: Lang) -> str:
+    """After a deadline the notice does not set: that it is the provider's own rule."""
+    if deadline.source != "provider":
+        return ""
+    return f"（{WORDS[lang]['provider_rule']}）" if lang == "zh" else f" ({WORDS[lang]['provider_rule']})"
+
+
 def step_deadlines(rules: Rules, step: Transition, lang: Lang) -> str:
     parts = []
     if step.starts:
         deadline = rules.deadline(step.starts)
-        own = (f"（{WORDS[lang]['provider_rule']}）" if lang == "zh" else " (the provider's own rule)") \
-            if deadline.source == "provider" else ""
         parts.append(f"{'开始' if lang == 'zh' else 'starts'} {tr(deadline.label, lang)}{PUNCTUATION[lang][':']}"
-                     f"{deadline_text(deadline, lang)}{own}")
+                     f"{deadline_text(deadline, lang)}{provider_mark(deadline, lang)}")
     if step.stops:
-        names = _join(lang).join(tr(rules.deadline(name).label, lang) for name in step.stops)
+        names = _join(lang).join(tr(rules.deadline(name).label, lang) + provider_mark(rules.deadline(name), lang)
+                                 for name in step.stops)
         parts.append(f"{'结束' if lang == 'zh' else 'ends'} {names}")
     return ("；" if lang == "zh" else "; ").join(parts) or "—"
 

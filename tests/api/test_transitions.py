@@ -83,4 +83,4 @@ def test_the_process_page_includes_the_generated_steps() -> None:
         text = rules_pages.SNIPPETS["steps"](rules, lang)  # type: ignore[arg-type]
         for step in workflow.TRANSITIONS.values():
             assert step.summary[0 if lang == "zh" else 1] in text
-        assert ("接入服务单位自定" if lang == "zh" else "the provider's own rule") in text
+        assert ("（本单位规则）" if lang == "zh" else "(The provider's rule)") in text
