@@ -65,7 +65,7 @@ class ArchiveKeys:
             "public_key_pem": public.dump_pem().decode(),
             "spki": base64.b64encode(public.spki).decode(),
             "chunk_size": DEFAULT_CHUNK_SIZE,
-            "format": "beian-envelope v1",
+            "format": "beian-envelope v2",
         }
 
     def check_upload(self, head: bytes, size: int, context: Mapping[str, str],

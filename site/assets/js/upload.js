@@ -100,7 +100,9 @@ class Upload {
           context: this.slot.envelope.context,
           onProgress: (done, total) => this.view.step("encrypt", total ? done / total : 1),
         });
-        this.ciphertext = sealed.blob;
+        const parts = [];
+        for await (const part of sealed.chunks) parts.push(part);
+        this.ciphertext = new Blob(parts, { type: "application/octet-stream" });
       } catch (error) {
         throw new ApiError(0, {
           code: "encryption",
