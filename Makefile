@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= cn-north-1
 
@@ -13,7 +14,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# `make run` needs the runtime and the site build only; tests and benchmarks add their extras.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
@@ -36,10 +42,10 @@ node_modules/.installed: package.json package-lock.json
 
 node-deps: node_modules/.installed
 
-site: $(STAMP) node-deps
+site: $(RUNTIME) node-deps
 	$(BIN)/mkdocs build --strict --quiet
 
-run: $(STAMP) site
+run: $(RUNTIME) site
 	$(BIN)/beian serve --port $(PORT)
 
 lint: $(STAMP)

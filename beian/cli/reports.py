@@ -13,26 +13,34 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from chalicelib.errors import DomainError
-from chalicelib.oversight import render
-from chalicelib.oversight.assessment import FIGURES, ProcessRunner, SerialRunner, Tally, assess, plan
-from chalicelib.oversight.periods import Month, Quarter
-from chalicelib.oversight.sampling import OUTCOMES, draw_sample, publish, record_check, worksheet
-from chalicelib.services import Services, current_services, utc_now
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..demo import AlreadySeeded, default_quarter, seed_demo
+from . import admin
 from .admin import cli_operator, fail
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from chalicelib.oversight.assessment import Tally
+    from chalicelib.oversight.periods import Month
+    from chalicelib.services import Services
 
 console = Console()
 report = typer.Typer(help="备案中心核查 / Filing-center oversight", no_args_is_help=True)
 demo = typer.Typer(help="演示数据 / Demo data", no_args_is_help=True)
 MAX_LISTED = 50
+
+
+def utc_now() -> datetime:
+    from chalicelib.services import utc_now as now  # the domain loads with the command
+
+    return now()
 
 
 def progress() -> Progress:
@@ -73,6 +81,9 @@ def table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -
 
 
 def figures_table(title: str, first: str, tallies: Mapping[str, Tally]) -> Table:
+    from chalicelib.oversight import render
+    from chalicelib.oversight.assessment import FIGURES
+
     return table(title, [first, "备案 / Filings", *(figure.zh for figure in FIGURES)],
                  ([name, tally.filings, *(render.figure_cell(figure, tally) for figure in FIGURES)]
                   for name, tally in tallies.items()))
@@ -86,7 +97,11 @@ def sample(
     out: Path | None = typer.Option(None, help="输出目录 / Output folder"),
 ) -> None:
     """抽取本月新增备案的电话抽查样本 / Draw the month's phone spot-check sample."""
-    services = current_services()
+    from chalicelib.oversight import render
+    from chalicelib.oversight.periods import Month
+    from chalicelib.oversight.sampling import draw_sample, publish, worksheet
+
+    services = admin.services()
     records = services.backend.records
     try:
         chosen = Month.parse(month)
@@ -117,7 +132,11 @@ def quarterly(
     quiet: bool = typer.Option(False, help="不显示表格 / Write the files only"),
 ) -> None:
     """季度评估：分省、分接入服务单位 / Quarterly assessment per province and provider."""
-    services = current_services()
+    from chalicelib.oversight import render
+    from chalicelib.oversight.assessment import FIGURES, ProcessRunner, SerialRunner, assess, plan
+    from chalicelib.oversight.periods import Quarter
+
+    services = admin.services()
     try:
         chosen = Quarter.parse(quarter)
     except DomainError as error:
@@ -152,6 +171,8 @@ def quarterly(
 
 
 def months_of(month: str | None, quarter: str | None) -> tuple[Month, ...]:
+    from chalicelib.oversight.periods import Month, Quarter
+
     if (month is None) == (quarter is None):
         raise typer.BadParameter("请给出 --month 或 --quarter 之一 / Give --month or --quarter")
     return (Month.parse(month),) if month is not None else Quarter.parse(str(quarter)).months
@@ -174,7 +195,8 @@ def check_ids(
     quarter: str | None = typer.Option(None, help="季度 YYYYQn / Quarter"),
 ) -> None:
     """证件号码批量自动核查 / Re-check every ID number and unit code of a month or quarter."""
-    services = current_services()
+
+    services = admin.services()
     checker = services.id_checker
     try:
         months = months_of(month, quarter)
@@ -203,7 +225,10 @@ def findings(
     out: Path | None = typer.Option(None, help="CSV 输出目录 / Folder for findings.csv"),
 ) -> None:
     """未关闭的核查问题：某接入服务单位的，或某月的 / Open findings of a provider or of a month."""
-    services = current_services()
+    from chalicelib.oversight import render
+    from chalicelib.oversight.periods import Month
+
+    services = admin.services()
     checker = services.id_checker
     if (provider is None) == (month is None):
         raise typer.BadParameter("请给出 --provider 或 --month 之一 / Give --provider or --month")
@@ -223,12 +248,16 @@ def findings(
 def record_check_command(
     filing_id: str = typer.Argument(..., help="备案编号 / Filing id"),
     month: str = typer.Option(..., help="样本所属月份 YYYY-MM / The sample's month"),
-    outcome: str = typer.Option(..., help="结果 / Outcome: " + ", ".join(OUTCOMES)),
+    outcome: str = typer.Option(..., help="结果，如 confirmed；其他取值见错误提示 / Outcome, such as confirmed "
+                                         "(a wrong one is refused with the list)"),
     note: str = typer.Option("", help="备注 / Note"),
     by: str = typer.Option("", help="核查人 / Checked by"),
 ) -> None:
     """记录电话抽查结果 / Record the outcome of a phone spot check."""
-    services = current_services()
+    from chalicelib.oversight.periods import Month
+    from chalicelib.oversight.sampling import OUTCOMES, record_check
+
+    services = admin.services()
     try:
         record_check(services.backend.records, filing_id, Month.parse(month), outcome, note, utc_now(), by)
     except DomainError as error:
@@ -245,7 +274,11 @@ def seed(
                                                   "(default: the last full one)"),
 ) -> None:
     """向本地档案写入合成备案（非真实数据）/ Fill the local archive with synthetic filings."""
-    services = current_services()
+    from chalicelib.oversight.periods import Quarter
+
+    from ..demo import AlreadySeeded, default_quarter, seed_demo
+
+    services = admin.services()
     now = utc_now()
     try:
         chosen = Quarter.parse(quarter) if quarter else default_quarter(now)

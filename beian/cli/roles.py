@@ -9,20 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 import typer
-from chalicelib import workflow
 from chalicelib.errors import DomainError, Invalid
-from chalicelib.photo import prepare_photo
-from chalicelib.rules import load_rules
-from chalicelib.validation import validate_field
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-from rich.table import Table
 
-from ..client import ApiError, BeianClient
+if TYPE_CHECKING:  # the HTTP client (requests) and the rules load in the commands that use them
+    from rich.progress import Progress
+
+    from ..client import BeianClient
 
 console = Console()
 err = Console(stderr=True)
@@ -36,7 +32,17 @@ def reported() -> Iterator[None]:
     """Print API and domain errors as one bilingual line (every field error listed)."""
     try:
         yield
-    except ApiError as error:
+    except Exception as error:
+        _report(error)
+
+
+def _report(error: Exception) -> None:
+    """Exit after printing ``error`` if it is an API, domain or connection error; else re-raise."""
+    import requests
+
+    from ..client import ApiError
+
+    if isinstance(error, ApiError):
         err.print(f"[red]{error.status}[/red] {error.message}")
         for item in error.body.get("errors", []):
             err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
@@ -44,20 +50,30 @@ def reported() -> Iterator[None]:
             err.print(f"  - {error.body.get('record')}")
             raise typer.Exit(3) from None
         raise typer.Exit(1) from None
-    except DomainError as error:
+    if isinstance(error, DomainError):
         err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")
         for item in error.details:
             err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
         raise typer.Exit(1) from None
-    except requests.ConnectionError as error:
+    if isinstance(error, requests.ConnectionError):
         url = error.request.url if error.request is not None else None
         where = url.decode() if isinstance(url, bytes) else url or "the server"
         err.print(f"[red]无法连接 {where}[/red]：服务是否在运行？可用 --url 或环境变量 BEIAN_URL 指定地址 / "
                   f"Cannot reach {where}: is the server running? Give its address with --url or BEIAN_URL")
         raise typer.Exit(1) from None
+    raise error
+
+
+def client_for(url: str, token: str = "") -> BeianClient:
+    from ..client import BeianClient
+
+    return BeianClient(url, token)
 
 
 def show_filing(filing: dict[str, Any]) -> None:
+    from chalicelib.rules import load_rules
+    from rich.table import Table
+
     table = Table(title=f"备案 / Filing {filing['id']}")
     table.add_column("项目 / Item")
     table.add_column("内容 / Value")
@@ -76,6 +92,8 @@ def show_filing(filing: dict[str, Any]) -> None:
 
 
 def progress_bar() -> Progress:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     return Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                     TransferSpeedColumn(), console=err)
 
@@ -84,7 +102,7 @@ def apply(file: Path = typer.Argument(..., exists=True, help="备案信息 JSON 
           url: str = URL) -> None:
     """提交备案信息 / Submit a filing (prints its id and the applicant's token once)."""
     with reported():
-        filing, token = BeianClient(url).submit(read_json(file))
+        filing, token = client_for(url).submit(read_json(file))
     show_filing(filing)
     console.print("申请人访问令牌（请妥善保存，只显示一次）/ Applicant token (keep it; shown once):")
     typer.echo(token)
@@ -104,13 +122,13 @@ def resubmit(filing_id: str,
              url: str = URL, token: str = TOKEN) -> None:
     """修改后重新提交被退回的备案 / Resubmit a filing returned to you, corrected (with its token)."""
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, "resubmit", {"filing": read_json(file)}))
+        show_filing(client_for(url, token).act(filing_id, "resubmit", {"filing": read_json(file)}))
 
 
 def status(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
     """查看备案状态与时限 / Show a filing's state and deadlines."""
     with reported():
-        show_filing(BeianClient(url, token).call("GET", f"/filings/{filing_id}"))
+        show_filing(client_for(url, token).call("GET", f"/filings/{filing_id}"))
 
 
 def upload(filing_id: str, document_type: str, file: Path = typer.Argument(..., exists=True),
@@ -118,7 +136,7 @@ def upload(filing_id: str, document_type: str, file: Path = typer.Argument(..., 
     """在本机加密后上传材料 / Encrypt a document here and upload the ciphertext."""
     with reported(), progress_bar() as bar:
         task = bar.add_task("加密上传 / upload", total=file.stat().st_size)
-        document = BeianClient(url, token).upload(filing_id, document_type, file,
+        document = client_for(url, token).upload(filing_id, document_type, file,
                                                   progress=lambda n: bar.advance(task, n))
     console.print(f"已收妥 / received: {document['id']} ({document['document_type']})")
 
@@ -132,7 +150,7 @@ def pre_verify(filing_id: str,
     action, params = (("pre_verify_pass", {"contact_verified_by": contact_verified_by}) if passed
                       else ("pre_verify_return", {"reasons": reason}))
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, action, params))
+        show_filing(client_for(url, token).act(filing_id, action, params))
 
 
 def on_site(filing_id: str,
@@ -152,7 +170,11 @@ def on_site(filing_id: str,
     (二.(二)1(5)) is the provider's to enter: give what the filing does not hold yet.
     Nothing is uploaded unless the filing is in a state that allows the step and the
     access information is complete."""
-    client = BeianClient(url, token)
+    from chalicelib import workflow
+    from chalicelib.photo import prepare_photo
+    from chalicelib.rules import load_rules
+
+    client = client_for(url, token)
     with reported():
         filing = client.call("GET", f"/filings/{filing_id}")
         workflow.transition("record_on_site", str(filing["state"]))
@@ -188,6 +210,8 @@ def on_site(filing_id: str,
 
 def check_access(access: dict[str, Any], subject_type: str) -> None:
     """Every access field as the API will check it, before the photo is stored for good."""
+    from chalicelib.validation import validate_field
+
     errors = [{"field": f"access.{name}", "message_zh": error.message_zh, "message_en": error.message_en}
               for name in ("provider_name", "access_method", "server_location", "ip_addresses")
               for error in validate_field(f"access.{name}", access.get(name),
@@ -201,7 +225,7 @@ def check_access(access: dict[str, Any], subject_type: str) -> None:
 def submit(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
     """提交通信管理局审核 / Submit to the province for review."""
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, "submit_to_province"))
+        show_filing(client_for(url, token).act(filing_id, "submit_to_province"))
 
 
 def review(filing_id: str,
@@ -211,14 +235,17 @@ def review(filing_id: str,
     """审核（20 个工作日内）/ Review within 20 working days: filing number or return."""
     action, params = ("approve", {}) if approve else ("return_to_provider", {"reasons": reason})
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, action, params))
+        show_filing(client_for(url, token).act(filing_id, action, params))
 
 
 def deadlines(within: int = typer.Option(3, help="天数 / Days ahead"), url: str = URL,
               token: str = TOKEN) -> None:
     """临近或已逾期的时限 / Filings near or past a deadline."""
+    from chalicelib.rules import load_rules
+    from rich.table import Table
+
     with reported():
-        filings = BeianClient(url, token).call("GET", f"/deadlines?within_days={within}")["filings"]
+        filings = client_for(url, token).call("GET", f"/deadlines?within_days={within}")["filings"]
     table = Table(title=f"{within} 天内到期或已逾期 / Due within {within} days or overdue")
     for column in ("备案 Filing", "状态 State", "时限 Deadline", "到期 Due", ""):
         table.add_column(column)
@@ -238,7 +265,7 @@ def retrieve(filing_id: str, document_id: str,
              url: str = URL, token: str = TOKEN) -> None:
     """调阅材料：说明目的，本机解密 / Retrieve a document for a stated purpose, decrypt here."""
     with reported():
-        BeianClient(url, token).retrieve(filing_id, document_id, purpose, out)
+        client_for(url, token).retrieve(filing_id, document_id, purpose, out)
     console.print(f"已解密 / decrypted: {out}")
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from chalicelib.rules import Nationality, Rules, load_rules
-from chalicelib.workdays import add_working_days
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:  # the rules file and the calendars load in the commands that read them
+    from chalicelib.rules import Nationality, Rules
 
 
 class NationalityOption(StrEnum):
@@ -33,6 +34,8 @@ def workdays_add(
     days: Annotated[int, typer.Argument(min=0, max=10_000, help="工作日数 / Working days")],
 ) -> None:
     """计算某日之后第 N 个工作日（不含当日）/ The N-th working day after a date."""
+    from chalicelib.workdays import add_working_days
+
     result = add_working_days(start.date(), days)
     console = Console()
     console.print(
@@ -66,6 +69,8 @@ def rules_show(
     ] = NationalityOption.cn,
 ) -> None:
     """列出需准备的证件和需填写的信息 / List the documents to bring and the fields to fill."""
+    from chalicelib.rules import load_rules
+
     rules = load_rules()
     console = Console()
     if subject_type is None:
