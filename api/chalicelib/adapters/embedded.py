@@ -19,6 +19,8 @@ import hmac
 import json
 import os
 import re
+import secrets
+import shutil
 import sqlite3
 import stat
 import tempfile
@@ -40,11 +42,13 @@ from ..config import Settings
 from ..ports import (
     Backend,
     BadCursor,
+    BadUpload,
     BlobInfo,
     BlobLocked,
     BlobMissing,
     IndexEntry,
     Page,
+    PartsSlot,
     Record,
     SentMessage,
     StorageError,
@@ -112,6 +116,21 @@ def check_upload_slot(key: str, max_bytes: int, expires_in: int) -> None:
     check_link(key, expires_in)
     if max_bytes < 1:
         raise ValueError("max_bytes must be at least 1")
+
+
+def part_count(max_bytes: int, part_size: int) -> int:
+    if part_size < 1:
+        raise ValueError("part_size must be at least 1")
+    return -(-max_bytes // part_size)
+
+
+def check_parts(sizes: Mapping[int, int], max_bytes: int) -> None:
+    """Parts 1..n, none empty, at most ``max_bytes`` together (S3 checks that all but the last
+    are at least 5 MiB; the embedded server that each is at most its signed part size)."""
+    if sorted(sizes) != list(range(1, len(sizes) + 1)) or 0 in sizes.values():
+        raise BadUpload("the uploaded parts are not numbered 1 to n")
+    if sum(sizes.values()) > max_bytes:
+        raise BadUpload(f"the uploaded parts exceed {max_bytes} bytes")
 
 
 def check_phone(phone: str) -> None:
@@ -185,6 +204,13 @@ LOCAL_BLOBS = "/blobs"
 
 class TooLargeUpload(StorageError):
     """An upload passed its slot's max_bytes; nothing was kept."""
+
+
+def _joined(folder: Path, count: int) -> Iterator[bytes]:
+    for part in range(1, count + 1):
+        with (folder / str(part)).open("rb") as stream:
+            while chunk := stream.read(1024 * 1024):
+                yield chunk
 
 
 def _ensure_dir(path: Path) -> None:
@@ -478,6 +504,7 @@ class LocalBlobs:
         self._staging = root / "staging"
         self._archive = root / "archive"
         self._retention = root / "retention"
+        self._parts = root / "parts"  # a tree of its own: parts are never staged objects
         self._lock_file = root / ".lock"
         self._signing_key_path = settings.data_dir / "keys" / "upload-signing.key"
         self._signing_key: bytes | None = None
@@ -492,6 +519,45 @@ class LocalBlobs:
                   "signature": self._sign("upload", key, expires, max_bytes)}
         return UploadSlot(f"{LOCAL_BLOBS}/upload", fields, key, max_bytes,
                           datetime.fromtimestamp(expires, UTC))
+
+    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> PartsSlot:
+        check_upload_slot(key, max_bytes, expires_in)
+        expires = int(time.time()) + expires_in
+        upload_id = secrets.randbits(62)
+        urls = []
+        for part in range(1, part_count(max_bytes, part_size) + 1):
+            query = {"key": key, "upload_id": upload_id, "part": part, "part_size": part_size,
+                     "expires": expires,
+                     "signature": self._sign("part", key, expires, upload_id, part, part_size)}
+            urls.append(f"{LOCAL_BLOBS}/part?{urlencode(query)}")
+        return PartsSlot(str(upload_id), part_size, tuple(urls))
+
+    def verify_part(self, query: Mapping[str, str]) -> tuple[str, int, int, int]:
+        """The key, upload id, part number and size limit a part URL grants; ValueError if
+        not signed here or expired."""
+        upload_id, part, part_size = self._verify("part", query, "upload_id", "part", "part_size")
+        return query["key"], upload_id, part, part_size
+
+    def write_part(self, key: str, upload_id: int, part: int, chunks: Iterable[bytes], part_size: int) -> int:
+        """Store one part (again, if retried); refused once the parts were joined."""
+        if (self._staging / check_blob_key(key)).exists():
+            raise ValueError("this upload is complete")
+        return _atomic_write(self._parts / str(upload_id) / str(part), chunks, mode=0o600,
+                             min_bytes=1, max_bytes=part_size)
+
+    def complete_parts(self, key: str, upload_id: str, *, max_bytes: int) -> bool:
+        folder = self._parts / str(int(upload_id))
+        try:
+            sizes = {int(part.name): part.stat().st_size for part in folder.iterdir()
+                     if not part.name.startswith(".")}
+        except _ABSENT:
+            return False
+        try:
+            check_parts(sizes, max_bytes)
+            self.write_staged(key, _joined(folder, len(sizes)), max_bytes)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return True
 
     def verify_upload_fields(self, fields: Mapping[str, str]) -> tuple[str, int]:
         """The slot's key and max_bytes; ValueError if not signed here or expired."""
