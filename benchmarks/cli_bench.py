@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -34,14 +33,11 @@ COMMANDS = [
 TARGET = 2.0
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and the peak RSS (MiB) of one run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run(argv: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one run."""
     start = time.perf_counter()
     subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(after, before) / 1024  # ru_maxrss of children: the largest so far
+    return time.perf_counter() - start
 
 
 def report(rounds: int, command: str) -> str:
@@ -50,12 +46,11 @@ def report(rounds: int, command: str) -> str:
         every = [BASELINE, *COMMANDS]
         times: dict[str, list[float]] = {name: [] for name, _ in every}
         peaks: dict[str, float] = {}
-        for name, argv in every:  # one unmeasured run each: the page cache warm for all
+        for _, argv in every:  # one unmeasured run each: the page cache warm for all
             run(argv, env)
         for _ in range(rounds):
             for name, argv in every:
-                seconds, _peak = run(argv, env)
-                times[name].append(seconds)
+                times[name].append(run(argv, env))
         for name, argv in every:  # peak RSS in a process of its own: ru_maxrss only grows
             done = subprocess.run(
                 [sys.executable, "-c", "import resource, subprocess, sys; subprocess.run(sys.argv[1:], "
