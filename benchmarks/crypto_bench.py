@@ -282,13 +282,13 @@ def report(sizes: list[int], repeat: int, command: str, skip: tuple[str, ...] = 
             lines.append(
                 f"| {label} | {target} | {statistics.median(enc):.2f}x | {statistics.median(dec):.2f}x | {every} |"
             )
-        lines += ["", _two_core_bound(speeds), ""]
+        lines += ["", _single_core_bound(speeds), ""]
     lines += [f"Machine during the run: load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
               f"on {os.cpu_count()} cores.", ""]
     return "\n".join(lines)
 
 
-def _two_core_bound(speeds: dict[str, list[float]]) -> str:
+def _single_core_bound(speeds: dict[str, list[float]]) -> str:
     """The fastest a single-threaded implementation of format v2 could encrypt here.
 
     Every byte must be written (the input could be mapped rather than read) and sealed
