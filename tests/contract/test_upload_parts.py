@@ -4,6 +4,7 @@ staged object, keep the slot's size cap, and are single use."""
 from __future__ import annotations
 
 import os
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -68,3 +69,17 @@ def test_a_part_url_grants_its_own_part_only(backend: Backend) -> None:
     assert not put(backend, slot.urls[0].replace("part=1", "part=2"), b"x")
     assert not put(backend, slot.urls[0], b"x" * (PART + 1))
     assert put(backend, slot.urls[0], b"x")
+
+
+@pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
+def test_parts_never_joined_are_forgotten_after_a_day(backend: Backend) -> None:
+    """As S3's AbortIncompleteMultipartUpload rule does for the staging bucket."""
+    blobs = backend.blobs
+    assert isinstance(blobs, LocalBlobs)
+    old = blobs.upload_parts("documents/F1/D-old", max_bytes=10, part_size=PART, expires_in=300)
+    assert put(backend, old.urls[0], b"abandoned")
+    folder = blobs._parts / old.upload_id
+    day_ago = time.time() - 24 * 3600 - 60
+    os.utime(folder, (day_ago, day_ago))
+    blobs.upload_parts("documents/F1/D-new", max_bytes=10, part_size=PART, expires_in=300)
+    assert not folder.exists()

@@ -200,6 +200,7 @@ def now_iso() -> str:
 # Same origin as the site and the API, whatever host name the browser used: the
 # embedded server's CSP allows only 'self', and clients resolve the path against it.
 LOCAL_BLOBS = "/blobs"
+UNFINISHED_PARTS_SECONDS = 24 * 3600
 
 
 class TooLargeUpload(StorageError):
@@ -522,6 +523,7 @@ class LocalBlobs:
 
     def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> PartsSlot:
         check_upload_slot(key, max_bytes, expires_in)
+        self._forget_unfinished_parts()
         expires = int(time.time()) + expires_in
         upload_id = secrets.randbits(62)
         urls = []
@@ -531,6 +533,16 @@ class LocalBlobs:
                      "signature": self._sign("part", key, expires, upload_id, part, part_size)}
             urls.append(f"{LOCAL_BLOBS}/part?{urlencode(query)}")
         return PartsSlot(str(upload_id), part_size, tuple(urls))
+
+    def _forget_unfinished_parts(self) -> None:
+        """Parts of uploads never completed, after a day: what S3's lifecycle rule
+        (AbortIncompleteMultipartUpload) does for the staging bucket."""
+        cutoff = time.time() - UNFINISHED_PARTS_SECONDS
+        with suppress(*_ABSENT):
+            for folder in self._parts.iterdir():
+                with suppress(*_ABSENT):
+                    if folder.stat().st_mtime < cutoff:
+                        shutil.rmtree(folder, ignore_errors=True)
 
     def verify_part(self, query: Mapping[str, str]) -> tuple[str, int, int, int]:
         """The key, upload id, part number and size limit a part URL grants; ValueError if
