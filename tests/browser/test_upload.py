@@ -147,7 +147,7 @@ def test_a_large_file_goes_up_in_bounded_parts_while_it_is_encrypted(
         if (!init || init.method !== 'PUT') return send(url, init);
         parts.busy += 1;
         parts.peak = Math.max(parts.peak, parts.busy);
-        parts.sizes.push(init.body.byteLength);
+        parts.sizes.push(init.body.size);
         try { return await send(url, init); } finally { parts.busy -= 1; }
       };
     """)

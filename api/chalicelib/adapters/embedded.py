@@ -233,9 +233,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes: int = 0,
-                  max_bytes: int | None = None, replace: bool = True) -> int:
+                  max_bytes: int | None = None, replace: bool = True, durable: bool = True) -> int:
     """Write to a temp file beside ``target``, fsync, then rename (or link, refusing to
     replace, when ``replace`` is false) and fsync the folder: readers never see half a file.
+    ``durable=False`` skips the fsyncs, for what is copied and synced later anyway.
     Returns the size."""
     _ensure_dir(target.parent)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -248,7 +249,8 @@ def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes
                     raise TooLargeUpload(f"upload larger than {max_bytes} bytes")
                 out.write(chunk)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         if size < min_bytes:
             raise ValueError("empty upload")
         os.chmod(temp, mode)
@@ -257,7 +259,8 @@ def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes
         else:
             os.link(temp, target)
             os.unlink(temp)
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(temp)
@@ -554,8 +557,9 @@ class LocalBlobs:
         """Store one part (again, if retried); refused once the parts were joined."""
         if (self._staging / check_blob_key(key)).exists():
             raise ValueError("this upload is complete")
+        # Not synced: complete_parts joins the parts into the staged object, which is.
         return _atomic_write(self._parts / str(upload_id) / str(part), chunks, mode=0o600,
-                             min_bytes=1, max_bytes=part_size)
+                             min_bytes=1, max_bytes=part_size, durable=False)
 
     def complete_parts(self, key: str, upload_id: str, *, max_bytes: int) -> bool:
         folder = self._parts / str(int(upload_id))

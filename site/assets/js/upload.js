@@ -52,10 +52,10 @@ async function* sealedPieces(sealed) {
   }
 }
 
-async function putPart(url, bytes) {
+async function putPart(url, part) {
   let response;
   try {
-    response = await fetch(new URL(url, location.href), { method: "PUT", body: bytes, cache: "no-store" });
+    response = await fetch(new URL(url, location.href), { method: "PUT", body: part, cache: "no-store" });
   } catch {
     throw networkError();
   }
@@ -63,41 +63,44 @@ async function putPart(url, bytes) {
 }
 
 /**
- * Encrypt and send at once: the sealed bytes are cut into the slot's parts, and each part is
- * PUT to its URL while the next is sealed. At most PARTS_IN_FLIGHT parts are held, so memory
- * does not grow with the file, and the upload starts with the first part, not after the last.
+ * Encrypt and send at once: the sealed pieces are gathered into the slot's parts, and each
+ * part is PUT to its URL while the next is sealed. A part is a Blob of its pieces: one copy,
+ * into the browser's blob store, which the network stack reads as it sends. At most
+ * PARTS_IN_FLIGHT parts are held, so memory does not grow with the file, and the upload
+ * starts with the first part, not after the last.
  */
 async function sendInParts({ part_size: partSize, urls }, sealed, onProgress) {
   const inFlight = new Set();
   let sent = 0;
   let next = 0;
-  const dispatch = async (bytes) => {
+  const dispatch = async (pieces) => {
     if (next >= urls.length) throw refusal(413, "");
-    const task = putPart(urls[next++], bytes).then(() => {
+    const part = new Blob(pieces);
+    const task = putPart(urls[next++], part).then(() => {
       inFlight.delete(task);
-      sent += bytes.length;
+      sent += part.size;
       onProgress(sent);
     });
     task.catch(() => {}); // a failure is seen by the race below or the final wait
     inFlight.add(task);
     if (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
   };
-  let part = new Uint8Array(partSize);
+  let pieces = [];
   let filled = 0;
   for await (const piece of sealedPieces(sealed)) {
     for (let offset = 0; offset < piece.length; ) {
       const take = Math.min(partSize - filled, piece.length - offset);
-      part.set(piece.subarray(offset, offset + take), filled);
+      pieces.push(piece.subarray(offset, offset + take));
       filled += take;
       offset += take;
       if (filled === partSize) {
-        await dispatch(part);
-        part = new Uint8Array(partSize);
+        await dispatch(pieces);
+        pieces = [];
         filled = 0;
       }
     }
   }
-  if (filled) await dispatch(part.subarray(0, filled));
+  if (filled) await dispatch(pieces);
   await Promise.all(inFlight);
 }
 

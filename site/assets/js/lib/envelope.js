@@ -186,7 +186,8 @@ function checkRecipients(recipients) {
 /**
  * Encrypt `file` (a Blob) for `recipients` (from importRecipient) under `context`.
  * Returns {headerLength, size, chunks}: `chunks` is an async iterator of the sealed
- * bytes (the header, then about one block at a time), made only as it is consumed,
+ * bytes (the header, then each sealed chunk; 16 are sealed at a time), made only as it
+ * is consumed,
  * so the consumer bounds the memory; `size` is the envelope's length, known
  * in advance. `onProgress(done, total)` follows the plaintext read.
  * Only the test vectors pass their own `fileKey` and `noncePrefix`.
@@ -224,7 +225,7 @@ export async function seal(file, options) {
         sealedLast = offset + start + chunkSize > file.size;
         sealing.push(sealer.seal(plain.subarray(start, start + chunkSize), sealedLast));
       }
-      yield concat(await Promise.all(sealing));
+      yield* await Promise.all(sealing);
       if (onProgress) onProgress(offset + plain.length, file.size);
     }
   }
