@@ -67,7 +67,7 @@ deploy-check: $(STAMP) system-deps
 stress: $(STAMP) system-deps site
 	BEIAN_STRESS=1 $(BIN)/pytest -q -m "not browser" tests
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps site
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
