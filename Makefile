@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= cn-north-1
 
@@ -13,7 +14,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# `make run` needs the runtime and the site build only; tests and benchmarks add their extras.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
@@ -50,13 +56,13 @@ $(ZENSICAL_VENV)/.installed: Makefile
 zensical-deps: $(ZENSICAL_VENV)/.installed
 
 # The rules-driven pages as Markdown (site/generated/): the plain step MkDocs' hook also runs.
-site-pages: $(STAMP) node-deps
+site-pages: $(RUNTIME) node-deps
 	$(BIN)/python site_hooks/rules_pages.py site
 
-site: $(STAMP) node-deps
+site: $(RUNTIME) node-deps
 	$(BIN)/mkdocs build --strict --quiet
 
-run: $(STAMP) site
+run: $(RUNTIME) site
 	$(BIN)/beian serve --port $(PORT)
 
 # ruff, then the architecture's import contracts (pyproject.toml, [tool.importlinter]).
@@ -80,7 +86,7 @@ deploy-check: $(STAMP) system-deps
 stress: $(STAMP) system-deps site
 	BEIAN_STRESS=1 $(BIN)/pytest -q -m "not browser" tests
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps site
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

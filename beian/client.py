@@ -7,6 +7,7 @@ are unwrapped here too. The server sees ciphertext only.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import secrets
 import tempfile
@@ -35,6 +36,15 @@ def in_plaintext_bytes(progress: Callable[[int], None], plain: int, sealed: int)
         told = now
 
     return advance
+
+
+def _check_media_type(document: Mapping[str, Any], plain: BinaryIO) -> None:
+    """The decrypted bytes are what the document was declared to be, before they get a name."""
+    declared = document.get("media_type")
+    if declared and sniff(plain.read(SNIFF_BYTES)) != declared:
+        raise ApiError(422, {"field": "media_type",
+                             "message_zh": "解密后的内容与申报的文件类型不符，未保存",
+                             "message_en": f"The decrypted content is not the declared {declared}; not saved"})
 
 
 class ApiError(Exception):
@@ -214,13 +224,6 @@ class BeianClient:
             file_key = crypto.unwrap_released_file_key(
                 base64.b64decode(release["wrapped_key"]), header=header, identity=identity,
                 context=context)
-            crypto.decrypt_file(sealed, target, context=context, file_key=file_key)
-        with target.open("rb") as head:
-            found = sniff(head.read(SNIFF_BYTES))
-        declared = release["document"].get("media_type")
-        if declared and found != declared:
-            target.unlink()
-            raise ApiError(422, {"field": "media_type",
-                                 "message_zh": "解密后的内容与申报的文件类型不符，已删除",
-                                 "message_en": f"The decrypted content is not the declared {declared}; removed"})
+            crypto.decrypt_file(sealed, target, context=context, file_key=file_key,
+                                verify=functools.partial(_check_media_type, release["document"]))
         return target

@@ -134,6 +134,8 @@ class EmbeddedServer:
             return self._api(environ, start, raw[len("/api"):] or "/")
         if self._blobs is not None and path == "/blobs/upload" and method == "POST":
             return self._upload(environ, start, self._blobs)
+        if self._blobs is not None and path == "/blobs/part" and method == "PUT":
+            return self._part(environ, start, self._blobs)
         if path == "/blobs/download" and method == "GET":
             return self._download(environ, start)
         if method in ("GET", "HEAD"):
@@ -215,6 +217,24 @@ class EmbeddedServer:
             return error_reply(start, 400, "upload_refused", str(error))
         return error_reply(start, 400, "upload_refused", "no file part")
 
+    def _part(self, environ: Environ, start: StartResponse, blobs: LocalBlobs) -> Iterable[bytes]:
+        """The local presigned UploadPart: one bounded part of a slot, streamed to disk."""
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        try:
+            key, upload_id, part, part_size = blobs.verify_part(query)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length > part_size:
+                raise TooLargeUpload(f"a part is at most {part_size} bytes")
+            if length < 1:
+                raise ValueError("a part needs a Content-Length")
+            blobs.write_part(key, upload_id, part, _body(environ["wsgi.input"], length), part_size)
+        except TooLargeUpload:
+            return error_reply(start, 413, "upload_too_large")
+        except ValueError as error:
+            return error_reply(start, 400, "upload_refused", str(error))
+        start(status_line(200), [("Content-Length", "0"), *SECURITY_HEADERS])
+        return [b""]
+
     def _download(self, environ: Environ, start: StartResponse) -> Iterable[bytes]:
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         try:
@@ -255,6 +275,16 @@ def _parse(stream: Any, boundary: str, length: int) -> Iterator[MultipartSegment
             yield from parser.parse(chunk)
             if not chunk:
                 break
+
+
+def _body(stream: Any, length: int) -> Iterator[bytes]:
+    """``length`` bytes of a request body; a body that ends early is refused."""
+    while length:
+        chunk = stream.read(min(READ_SIZE, length))
+        if not chunk:
+            raise ValueError("the request body ended early")
+        length -= len(chunk)
+        yield chunk
 
 
 def _segment_body(events: Iterator[MultipartSegment | bytes | None],

@@ -19,12 +19,16 @@ FULL = (
     ("load_bench.py", "--applicants", "32", "--verifiers", "6", "--filings", "20", "--write"),
     ("oversight_bench.py", "--sizes", "100000,1000000", "--repeat", "3", "--workers", "2", "--write"),
     ("integrity_bench.py", "--filings", "2000", "--rounds", "7", "--write"),
+    ("browser_bench.py", "--sizes", "1,10,100", "--rounds", "3", "--write"),
+    ("cli_bench.py", "--rounds", "7", "--write"),
 )
 QUICK = (
     ("crypto_bench.py", "--sizes", "64", "--repeat", "1"),
     ("archive_bench.py", "--sizes", "2000,20000", "--aws-sizes", "50,100"),
     ("load_bench.py", "--applicants", "4", "--filings", "3"),
     ("integrity_bench.py", "--filings", "300", "--rounds", "2"),
+    ("browser_bench.py", "--sizes", "1", "--rounds", "1"),
+    ("cli_bench.py", "--rounds", "2"),
 )
 
 

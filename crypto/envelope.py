@@ -1,23 +1,24 @@
-"""Streaming envelope encryption, decryption and re-wrapping (format version 1).
+"""Streaming envelope encryption, decryption and re-wrapping (format version 2; reads 1).
 
-Body: data chunks of ``chunk_size`` plaintext bytes (the last one may be
-shorter, never empty), then one final chunk holding the plaintext length and
-SHA-256. Each chunk is AES-256-GCM with a STREAM nonce ``prefix || counter ||
-last-flag`` and the preamble digest as associated data.
+Body (version 2): data chunks of exactly ``chunk_size`` plaintext bytes, then one
+final chunk with the last-chunk flag holding the remaining 0 to ``chunk_size - 1``
+bytes. Each chunk is AES-256-GCM with a STREAM nonce ``prefix || counter ||
+last-flag`` and the preamble digest as associated data. Version 1 (read only) ends
+instead with a final chunk holding the plaintext's length and SHA-256.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import glob
 import os
+import re
 import struct
-import tempfile
-import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from queue import SimpleQueue
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidKey, InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -30,6 +31,7 @@ from crypto.format import (
     COMMITMENT_INFO,
     DEFAULT_CHUNK_SIZE,
     FILE_KEY_SIZE,
+    LEGACY_VERSION,
     NONCE_PREFIX_SIZE,
     TAG_SIZE,
     VERSION,
@@ -46,8 +48,8 @@ ProgressCallback = Callable[[int], None]
 """Called after each block with the number of plaintext bytes just processed."""
 
 _BLOCK_SIZE = 1024 * 1024  # plaintext per read/write: few syscalls, little memory
-_FINAL = struct.Struct(">Q32s")  # plaintext length, SHA-256 of the plaintext
-SEALED_FINAL_SIZE = _FINAL.size + TAG_SIZE
+_V1_FINAL = struct.Struct(">Q32s")  # version 1's final chunk: plaintext length, SHA-256
+V1_SEALED_FINAL_SIZE = _V1_FINAL.size + TAG_SIZE
 _MAX_COUNTER = 2**32 - 1
 
 
@@ -80,7 +82,11 @@ def _verify_commitment(header: Header, file_key: bytes) -> None:
 
 
 class _ChunkCipher:
-    """AES-256-GCM over the chunks of one body, with STREAM nonces."""
+    """AES-256-GCM over the chunks of one body, with STREAM nonces.
+
+    Every chunk is sealed or opened straight between preallocated buffers
+    (``encrypt_into``/``decrypt_into`` on memoryviews): no per-chunk copies.
+    """
 
     def __init__(self, header: Header, file_key: bytes) -> None:
         self._aead = AESGCM(_hkdf(header.preamble_digest, BODY_KEY_INFO).derive(file_key))
@@ -96,85 +102,42 @@ class _ChunkCipher:
     def seal(self, counter: int, data: bytes, last: bool) -> bytes:
         return self._aead.encrypt(self._nonce(counter, last), data, self._ad)
 
-    def open(self, counter: int, sealed: memoryview, last: bool) -> bytes:
+    def open(self, counter: int, sealed: memoryview | bytes, last: bool) -> bytes:
         return self._aead.decrypt(self._nonce(counter, last), sealed, self._ad)
 
+    def seal_into(self, counter: int, plain: memoryview, out: memoryview, last: bool) -> int:
+        """Seal one chunk into ``out``; return the bytes written."""
+        self._aead.encrypt_into(self._nonce(counter, last), plain, self._ad, out[: len(plain) + TAG_SIZE])
+        return len(plain) + TAG_SIZE
+
+    def open_into(self, counter: int, sealed: memoryview, out: memoryview, last: bool) -> int:
+        """Open one chunk into ``out``; return the plaintext bytes written."""
+        size = len(sealed) - TAG_SIZE
+        self._aead.decrypt_into(self._nonce(counter, last), sealed, self._ad, out[:size])
+        return size
+
     def seal_block(self, plain: memoryview, out: memoryview, counter: int) -> tuple[int, int]:
-        return self._apply(self._aead.encrypt_into, plain, out, counter, self.chunk_size, TAG_SIZE)
+        """Seal consecutive data chunks; return (bytes written, next counter)."""
+        step = self.chunk_size
+        written = 0
+        for pos in range(0, len(plain), step):
+            written += self.seal_into(counter, plain[pos : pos + step], out[written:], last=False)
+            counter += 1
+        return written, counter
 
     def open_block(self, sealed: memoryview, out: memoryview, counter: int) -> tuple[int, int]:
+        """Open consecutive data chunks; return (plaintext bytes written, next counter)."""
         step = self.chunk_size + TAG_SIZE
-        return self._apply(self._aead.decrypt_into, sealed, out, counter, step, -TAG_SIZE)
-
-    def _apply(
-        self,
-        transform: Callable[[bytes, memoryview, bytes, memoryview], int],
-        source: memoryview,
-        target: memoryview,
-        counter: int,
-        step: int,
-        growth: int,
-    ) -> tuple[int, int]:
-        """Transform consecutive chunks of ``step`` bytes; return (bytes written, next counter)."""
-        pos = written = 0
-        while pos < len(source):
-            size = min(step, len(source) - pos)
-            out = target[written : written + size + growth]
-            transform(self._nonce(counter, False), source[pos : pos + size], self._ad, out)
-            pos += size
-            written += size + growth
+        written = 0
+        for pos in range(0, len(sealed), step):
+            written += self.open_into(counter, sealed[pos : pos + step], out[written:], last=False)
             counter += 1
         return written, counter
 
 
-def seal_final_chunk(cipher: _ChunkCipher, counter: int, length: int, digest: bytes) -> bytes:
-    return cipher.seal(counter, _FINAL.pack(length, digest), last=True)
-
-
-class _HashedBuffers:
-    """Rotating buffers whose used parts are hashed with SHA-256 on a second thread.
-
-    OpenSSL's hashing releases the GIL on large buffers, so hashing overlaps the
-    main thread's I/O and AES instead of adding to it.
-    """
-
-    def __init__(self, size: int, count: int = 2) -> None:
-        self._buffers = [memoryview(bytearray(size)) for _ in range(count)]
-        self._next = 0
-        self._pending = 0
-        self._hash = hashes.Hash(hashes.SHA256())
-        self._todo: SimpleQueue[memoryview | None] = SimpleQueue()
-        self._done: SimpleQueue[None] = SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="envelope-sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (view := self._todo.get()) is not None:
-            self._hash.update(view)
-            self._done.put(None)
-
-    def take(self) -> memoryview:
-        """The next buffer, once the hasher no longer reads it."""
-        if self._pending == len(self._buffers):
-            self._done.get()
-            self._pending -= 1
-        buffer = self._buffers[self._next]
-        self._next = (self._next + 1) % len(self._buffers)
-        return buffer
-
-    def hash(self, view: memoryview) -> None:
-        """Hash ``view`` (part of the buffer last taken) in order, in the background."""
-        self._todo.put(view)
-        self._pending += 1
-
-    def digest(self) -> bytes:
-        self.close()
-        return self._hash.finalize()
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._todo.put(None)
-            self._thread.join()
+def seal_v1_final_chunk(cipher: _ChunkCipher, counter: int, length: int, digest: bytes) -> bytes:
+    """Version 1's final chunk; only the vector generator still writes one (as a negative case)."""
+    return cipher.seal(counter, _V1_FINAL.pack(length, digest), last=True)
 
 
 def _read_full(src: Source, buffer: memoryview) -> int:
@@ -195,7 +158,7 @@ def _write_all(dst: Sink, data: memoryview) -> None:
         data = data[len(data) if count is None else count :]
 
 
-def _blocks_per_read(chunk_size: int) -> int:
+def _chunks_per_block(chunk_size: int) -> int:
     return max(1, _BLOCK_SIZE // chunk_size)
 
 
@@ -218,79 +181,105 @@ def _seal(
     header = _with_recipients(draft, tuple(wrap_for(r, file_key, label) for r in recipients), file_key)
     _write_all(dst, memoryview(header.encode()))
     cipher = _ChunkCipher(header, file_key)
-    blocks = _blocks_per_read(chunk_size)
-    sealed = memoryview(bytearray(blocks * (chunk_size + TAG_SIZE)))
-    plain = _HashedBuffers(blocks * chunk_size)
-    counter = total = 0
-    try:
-        while True:
-            block = plain.take()
-            size = _read_full(src, block)
-            if size:
-                plain.hash(block[:size])
-                written, counter = cipher.seal_block(block[:size], sealed, counter)
-                _write_all(dst, sealed[:written])
-                total += size
-                if progress:
-                    progress(size)
-            if size < len(block):
-                break
-        final = seal_final_chunk(cipher, counter, total, plain.digest())
-        _write_all(dst, memoryview(final))
-    finally:
-        plain.close()
-    return header
+    chunks = _chunks_per_block(chunk_size)
+    plain = memoryview(bytearray(chunks * chunk_size))
+    sealed = memoryview(bytearray(chunks * (chunk_size + TAG_SIZE)))
+    counter = 0
+    while True:
+        size = _read_full(src, plain)
+        # A full block is all data chunks; a short one ends the stream: its whole chunks are
+        # data chunks and the rest (0 to chunk_size - 1 bytes) is the final chunk.
+        whole = size - size % chunk_size if size < len(plain) else size
+        written, counter = cipher.seal_block(plain[:whole], sealed, counter)
+        if size < len(plain):
+            written += cipher.seal_into(counter, plain[whole:size], sealed[written:], last=True)
+        _write_all(dst, sealed[:written])
+        if progress and size:
+            progress(size)
+        if size < len(plain):
+            return header
 
 
 def _open_body(src: Source, dst: Sink, header: Header, file_key: bytes, progress: ProgressCallback | None) -> None:
-    """Decrypt the body that follows ``header``.
+    """Decrypt a version 2 body: each block is written once all its chunks authenticate.
 
-    A block of plaintext is written once its chunks authenticate; the last block
-    only once the final chunk (length and SHA-256) verifies as well.
+    A full chunk is always a data chunk (the final chunk is shorter), so nothing is held
+    back; a stream that ends without a final chunk fails at its end.
     """
     cipher = _ChunkCipher(header, file_key)
     step = header.chunk_size + TAG_SIZE
-    blocks = _blocks_per_read(header.chunk_size)
-    full = blocks * step
+    sealed = memoryview(bytearray(_chunks_per_block(header.chunk_size) * step))
+    plain = memoryview(bytearray(len(sealed)))
+    counter = 0
+    try:
+        while True:
+            filled = _read_full(src, sealed)
+            whole = filled - filled % step if filled < len(sealed) else filled
+            if filled < len(sealed) and filled - whole < TAG_SIZE:
+                raise DecryptionError()  # no final chunk
+            written, counter = cipher.open_block(sealed[:whole], plain, counter)
+            if filled < len(sealed):
+                written += cipher.open_into(counter, sealed[whole:filled], plain[written:], last=True)
+            _write_all(dst, plain[:written])
+            if progress and written:
+                progress(written)
+            if filled < len(sealed):
+                return
+    except InvalidTag:
+        raise DecryptionError() from None
+
+
+def _open_v1_body(src: Source, dst: Sink, header: Header, file_key: bytes, progress: ProgressCallback | None) -> None:
+    """Decrypt a version 1 body, which ends with the plaintext's length and SHA-256.
+
+    Each block is written once its chunks authenticate, except the last block, which
+    is held back until the final chunk's length and digest match it too.
+    """
+    cipher = _ChunkCipher(header, file_key)
+    step = header.chunk_size + TAG_SIZE
+    full = _chunks_per_block(header.chunk_size) * step
     # Look ahead by one final chunk: whatever the stream holds, it must end with one.
-    sealed = memoryview(bytearray(full + SEALED_FINAL_SIZE))
-    plain = _HashedBuffers(blocks * header.chunk_size)
+    sealed = memoryview(bytearray(full + V1_SEALED_FINAL_SIZE))
+    block = memoryview(bytearray(full))
+    digest = hashes.Hash(hashes.SHA256())
     counter = total = 0
     try:
         filled = _read_full(src, sealed)
         while filled == len(sealed):
-            block = plain.take()
             written, counter = cipher.open_block(sealed[:full], block, counter)
-            plain.hash(block[:written])
+            digest.update(block[:written])
             _write_all(dst, block[:written])
             total += written
             if progress:
                 progress(written)
-            sealed[:SEALED_FINAL_SIZE] = sealed[full:]
-            filled = SEALED_FINAL_SIZE + _read_full(src, sealed[SEALED_FINAL_SIZE:])
-        body = filled - SEALED_FINAL_SIZE
+            sealed[:V1_SEALED_FINAL_SIZE] = sealed[full:]
+            filled = V1_SEALED_FINAL_SIZE + _read_full(src, sealed[V1_SEALED_FINAL_SIZE:])
+        body = filled - V1_SEALED_FINAL_SIZE
         if body < 0 or 0 < body % step <= TAG_SIZE:
             raise DecryptionError()
-        block = plain.take()
         written, counter = cipher.open_block(sealed[:body], block, counter)
-        plain.hash(block[:written])
+        digest.update(block[:written])
         total += written
-        length, digest = _FINAL.unpack(cipher.open(counter, sealed[body:filled], last=True))
+        length, expected = _V1_FINAL.unpack(cipher.open(counter, sealed[body:filled], last=True))
         # The final chunk has authenticated: a plain comparison leaks nothing an attacker can use.
-        if length != total or digest != plain.digest():
+        if length != total or expected != digest.finalize():
             raise DecryptionError()
         _write_all(dst, block[:written])
         if progress and written:
             progress(written)
     except InvalidTag:
         raise DecryptionError() from None
-    finally:
-        plain.close()
 
 
-def _verified(header: Header, context: Context, secret: bytes) -> FileKey:
-    """Check the expected context and the key commitment before any plaintext exists."""
-    if header.context != context or len(secret) != FILE_KEY_SIZE:
+def _expect_context(header: Header, context: Context) -> None:
+    """Step 4: the header must be bound to the record being opened, before any unwrapping."""
+    if header.context != context:
+        raise DecryptionError()
+
+
+def _verified(header: Header, secret: bytes) -> FileKey:
+    """Check the key commitment before any plaintext exists."""
+    if len(secret) != FILE_KEY_SIZE:
         raise DecryptionError()
     _verify_commitment(header, secret)
     return FileKey(secret, header.preamble_digest)
@@ -299,12 +288,12 @@ def _verified(header: Header, context: Context, secret: bytes) -> FileKey:
 def unwrap_file_key(header: Header, identity: Identity, *, context: Context) -> FileKey:
     """The file key of the document whose header is ``header``, verified against it.
 
-    Raises :class:`NoMatchingRecipient` if no recipient belongs to ``identity``,
-    :class:`DecryptionError` on any authentication failure (including a context
-    other than ``context``).
+    Raises :class:`DecryptionError` on any authentication failure (including a
+    context other than ``context``, checked first), :class:`NoMatchingRecipient`
+    if no recipient belongs to ``identity``.
     """
-    secret = unwrap_from(identity, header.recipients, header.preamble_digest)
-    return _verified(header, context, secret)
+    _expect_context(header, context)
+    return _verified(header, unwrap_from(identity, header.recipients, header.preamble_digest))
 
 
 def wrap_file_key_for(public_key: PublicKey, file_key: FileKey) -> bytes:
@@ -318,7 +307,8 @@ def wrap_file_key_for(public_key: PublicKey, file_key: FileKey) -> bytes:
 
 def unwrap_released_file_key(wrapped: bytes, *, header: Header, identity: PrivateKey, context: Context) -> FileKey:
     """The file key released by :func:`wrap_file_key_for`, verified against ``header``."""
-    return _verified(header, context, identity.unwrap(wrapped, header.preamble_digest))
+    _expect_context(header, context)
+    return _verified(header, identity.unwrap(wrapped, header.preamble_digest))
 
 
 def encrypt_stream(
@@ -358,7 +348,9 @@ def decrypt_stream(
     :func:`decrypt_file`, which does).
     """
     header = read_header(src)
-    _open_body(src, dst, header, _file_key(header, context, identity, file_key)._secret, progress)
+    secret = _file_key(header, context, identity, file_key)._secret
+    open_body = _open_v1_body if header.version == LEGACY_VERSION else _open_body
+    open_body(src, dst, header, secret, progress)
     return header
 
 
@@ -366,7 +358,8 @@ def _file_key(header: Header, context: Context, identity: Identity | None, file_
     if identity is not None and file_key is None:
         return unwrap_file_key(header, identity, context=context)
     if file_key is not None and identity is None:
-        return _verified(header, context, file_key._secret)
+        _expect_context(header, context)
+        return _verified(header, file_key._secret)
     raise TypeError("pass exactly one of identity= and file_key=")
 
 
@@ -397,18 +390,92 @@ def rewrap_stream(
     return new_header
 
 
-@contextmanager
-def _atomic_output(path: Path) -> Iterator[Sink]:
-    """A new owner-only file that appears at ``path`` only if the block completes."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+_PART = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]+)\.part$")
+
+
+def _part_path(path: Path) -> Path:
+    """Where the fallback writes: named after this process, so a later run knows it is stale."""
+    return path.with_name(f".{path.name}.{os.getpid()}.part")
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Part files for ``path`` left by a process that no longer runs (killed with SIGKILL)."""
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        match = _PART.match(part.name)
+        if match is None or match["name"] != path.name:
+            continue
+        pid = int(match["pid"])
+        try:
+            if pid != os.getpid():
+                os.kill(pid, 0)
+                continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # alive, another user's
+            continue
+        part.unlink(missing_ok=True)
+
+
+def _open_unnamed(directory: Path) -> int | None:
+    """An unnamed owner-only file in ``directory`` (O_TMPFILE), or None where unsupported."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
     try:
-        with open(fd, "wb") as out:
+        return os.open(directory, flag | os.O_RDWR, 0o600)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None  # the filesystem (or kernel) does not do unnamed files
+        raise
+
+
+def _link(fd: int, path: Path) -> None:
+    """Give the unnamed file ``fd`` the name ``path``, replacing any file already there."""
+    unnamed = f"/proc/self/fd/{fd}"
+    # A directory fd makes os.link call linkat(AT_SYMLINK_FOLLOW); plain link() would not
+    # follow the /proc link and fail with EXDEV.
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            os.link(unnamed, path.name, dst_dir_fd=directory, follow_symlinks=True)
+        except FileExistsError:
+            staged = _part_path(path)
+            os.link(unnamed, staged.name, dst_dir_fd=directory, follow_symlinks=True)
+            os.replace(staged, path)
+    finally:
+        os.close(directory)
+
+
+@contextmanager
+def _private_output(path: Path, verify: Callable[[BinaryIO], None] | None = None) -> Iterator[BinaryIO]:
+    """A new owner-only file that appears at ``path`` only if the block (and ``verify``) completes.
+
+    While written, the file is unnamed (O_TMPFILE) where the filesystem allows, so no
+    kill of any kind leaves it behind. Elsewhere it is a 0600 part file named after this
+    process, removed on any exception (the CLI turns SIGTERM into one) and, after a
+    SIGKILL, by the next run writing the same path.
+    """
+    _remove_stale_parts(path)
+    fd = _open_unnamed(path.parent)
+    temporary = None
+    if fd is None:
+        temporary = _part_path(path)
+        fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with open(fd, "w+b") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
+            if verify is not None:
+                out.seek(0)
+                verify(out)
+            if temporary is None:
+                _link(out.fileno(), path)
+            else:
+                os.replace(temporary, path)
     except BaseException:
-        os.unlink(temporary)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise
 
 
@@ -421,7 +488,7 @@ def encrypt_file(
     progress: ProgressCallback | None = None,
 ) -> Header:
     """:func:`encrypt_stream` from file ``src`` to a new file ``dst``, written atomically."""
-    with open(src, "rb") as source, _atomic_output(Path(dst)) as sink:
+    with open(src, "rb") as source, _private_output(Path(dst)) as sink:
         return encrypt_stream(source, sink, recipients=recipients, context=context, progress=progress)
 
 
@@ -433,9 +500,14 @@ def decrypt_file(
     identity: Identity | None = None,
     file_key: FileKey | None = None,
     progress: ProgressCallback | None = None,
+    verify: Callable[[BinaryIO], None] | None = None,
 ) -> Header:
-    """:func:`decrypt_stream` into a temporary file renamed to ``dst`` only once all verifies."""
-    with open(src, "rb") as source, _atomic_output(Path(dst)) as sink:
+    """:func:`decrypt_stream` into a new owner-only file that appears at ``dst`` only once all
+    authenticates and ``verify`` (given the plaintext file, if any) returns without raising.
+
+    No plaintext file is left behind on an error, nor when the process is killed (see
+    :func:`_private_output`)."""
+    with open(src, "rb") as source, _private_output(Path(dst), verify) as sink:
         return decrypt_stream(source, sink, context=context, identity=identity, file_key=file_key, progress=progress)
 
 
@@ -448,5 +520,5 @@ def rewrap_file(
     remove: Collection[str] = (),
 ) -> Header:
     """:func:`rewrap_stream` between files; ``dst`` may be ``src`` (replaced atomically)."""
-    with open(src, "rb") as source, _atomic_output(Path(dst)) as sink:
+    with open(src, "rb") as source, _private_output(Path(dst)) as sink:
         return rewrap_stream(source, sink, identity=identity, add=add, remove=remove)

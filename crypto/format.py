@@ -1,4 +1,4 @@
-"""Byte layout of the envelope header (format version 1) and its bounded parser.
+"""Byte layout of the envelope header (format versions 1 and 2) and its bounded parser.
 
 Everything here works without any key: the server uses :func:`read_header` to
 check an upload. The layout is specified in site/developers/envelope-format.en.md.
@@ -25,7 +25,9 @@ def sha256(data: bytes) -> bytes:
     return digest.finalize()
 
 MAGIC = b"BEIANENV"
-VERSION = 1
+VERSION = 2  # what encryptors write
+LEGACY_VERSION = 1  # read only: the archive holds documents written before version 2
+SUPPORTED_VERSIONS = (LEGACY_VERSION, VERSION)
 DEFAULT_CHUNK_SIZE = 64 * 1024
 MIN_CHUNK_SIZE = 64
 MAX_CHUNK_SIZE = 1024 * 1024
@@ -39,6 +41,7 @@ MAX_KEY_ID = 255
 MAX_WRAPPED_KEY = 4096
 RSA_WRAPPED_KEY_SIZE = 384
 
+# Unchanged in version 2: the version byte is in the preamble, so the derived keys differ anyway.
 BODY_KEY_INFO = b"beian-envelope/v1 body key"
 COMMITMENT_INFO = b"beian-envelope/v1 commitment"
 
@@ -142,7 +145,7 @@ class Header:
     @cached_property
     def preamble(self) -> bytes:
         """Magic, version, chunk size, nonce prefix and context: what rewrapping never changes."""
-        return encode_preamble(self.chunk_size, self.nonce_prefix, self.context)
+        return encode_preamble(self.version, self.chunk_size, self.nonce_prefix, self.context)
 
     @cached_property
     def recipients_section(self) -> bytes:
@@ -162,8 +165,8 @@ class Header:
         return self.preamble + self.recipients_section + self.commitment
 
 
-def encode_preamble(chunk_size: int, nonce_prefix: bytes, context: Context) -> bytes:
-    return _FIXED.pack(MAGIC, VERSION, chunk_size, nonce_prefix) + context.encode()
+def encode_preamble(version: int, chunk_size: int, nonce_prefix: bytes, context: Context) -> bytes:
+    return _FIXED.pack(MAGIC, version, chunk_size, nonce_prefix) + context.encode()
 
 
 def encode_recipients(recipients: tuple[RecipientEntry, ...]) -> bytes:
@@ -226,7 +229,7 @@ def read_header(stream: ByteSource) -> Header:
     if magic != MAGIC:
         raise MalformedHeader("not a beian envelope (bad magic)")
     version = reader.u8()
-    if version != VERSION:
+    if version not in SUPPORTED_VERSIONS:
         raise UnsupportedVersion(f"envelope version {version} is not supported")
     chunk_size, nonce_prefix = struct.unpack(">I7s", reader.exact(4 + NONCE_PREFIX_SIZE))
     if not valid_chunk_size(chunk_size):
@@ -244,7 +247,7 @@ def read_header(stream: ByteSource) -> Header:
     recipients = tuple(_read_recipient(reader) for _ in range(count))
     _check_recipients(recipients, MalformedHeader)
     commitment = reader.exact(COMMITMENT_SIZE)
-    return Header(VERSION, chunk_size, context, recipients, nonce_prefix, commitment)
+    return Header(version, chunk_size, context, recipients, nonce_prefix, commitment)
 
 
 def _read_recipient(reader: _BoundedReader) -> RecipientEntry:

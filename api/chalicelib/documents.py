@@ -30,7 +30,7 @@ from .keyring import (
     ciphertext_bound,
     requester_key,
 )
-from .ports import BlobInfo, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
+from .ports import BadUpload, BlobInfo, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
 from .rules import load_rules
 
 log = logging.getLogger("beian.documents")
@@ -64,6 +64,9 @@ def retain_until(start: datetime) -> datetime:
     years = load_rules().deadline("retention").amount
     return start + timedelta(days=365 * years + years // 4 + 1)
 DOWNLOAD_SECONDS = 300
+# A browser uploads in parts of this size (S3's smallest part but the last), so that it never
+# holds more than a few parts of ciphertext: constant memory whatever the file's size.
+UPLOAD_PART_BYTES = 5 * 1024 * 1024
 
 
 def retention_entry(until: datetime) -> IndexEntry:
@@ -150,12 +153,14 @@ class DocumentService:
         max_bytes = ciphertext_bound(size)
         slot = self._blobs.upload_slot(staged_key, max_bytes=max_bytes,
                                        expires_in=self._settings.upload_slot_seconds)
+        parts = self._blobs.upload_parts(staged_key, max_bytes=max_bytes, part_size=UPLOAD_PART_BYTES,
+                                         expires_in=self._settings.upload_slot_seconds)
         now = self._clock()
         body = {
             "id": document_id, "filing": filing_id, "document_type": document_type,
             "state": AWAITING_UPLOAD, "declared_size": size, "staged_key": staged_key,
             "created_at": now.isoformat(), "uploaded_by": principal.subject,
-            "media_type": media_type,
+            "media_type": media_type, "upload_id": parts.upload_id,
         }
         if photo:
             body["photo"] = photo
@@ -164,7 +169,9 @@ class DocumentService:
         return {
             "document": self._present(body),
             "upload": {"url": slot.url, "fields": slot.fields, "max_bytes": slot.max_bytes,
-                       "expires_at": slot.expires_at.isoformat()},
+                       "expires_at": slot.expires_at.isoformat(),
+                       # Or the same slot in parts: PUT each part to its URL, in any order.
+                       "parts": {"part_size": parts.part_size, "urls": list(parts.urls)}},
             "envelope": {"context": self.context(filing.body, body),
                          "recipients": [self._keys.public_key_info()]},
         }
@@ -213,6 +220,15 @@ class DocumentService:
         key = str(record.body["staged_key"])
         # A retry after promote succeeded and the save below failed: the envelope is archived.
         archived = self._blobs.info(key)
+        upload_id = record.body.get("upload_id")  # none in slots made before uploads in parts
+        if not archived and upload_id:
+            try:
+                self._blobs.complete_parts(key, str(upload_id),
+                                           max_bytes=ciphertext_bound(int(record.body["declared_size"])))
+            except BadUpload as error:
+                raise Invalid("上传的分段不完整或超过申报大小，请重新上传",
+                              "The uploaded parts are incomplete or larger than declared; upload again",
+                              field="upload") from error
         try:
             size, head = self._archived_head(key, archived) if archived else self._blobs.read_staged(
                 key, HEADER_READ_BYTES)
@@ -342,5 +358,5 @@ class DocumentService:
 
     @staticmethod
     def _present(body: Mapping[str, Any]) -> dict[str, Any]:
-        hidden = ("staged_key", "archive_key", "releases")  # who opened it is the audit log's to show
+        hidden = ("staged_key", "archive_key", "releases", "upload_id")  # who opened it is the audit log's to show
         return {name: value for name, value in body.items() if name not in hidden}

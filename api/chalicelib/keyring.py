@@ -1,7 +1,9 @@
-"""The archive's envelope key: what uploads are encrypted to, and what releases unwrap.
+"""The archive's envelope keys: what uploads are encrypted to, and what releases unwrap.
 
 The RSA-3072 private key exists only sealed by key custody (a local master key, or
-KMS on AWS) and in the memory of the process that releases a key.
+KMS on AWS) and in the memory of the process that releases a key. Documents the system
+makes itself are also sealed for key custody directly (a kind 0x02 recipient: KMS on
+AWS), so releasing them needs one KMS Decrypt, bound to that document, and no RSA key.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import crypto
 from crypto.format import DEFAULT_CHUNK_SIZE, TAG_SIZE
 
 from .errors import Invalid
+from .ports import KeyCustody, StorageError
 from .vault import Vault
 
 ARCHIVE_KEY = "archive-key-v1"
+ENVELOPE_PURPOSE = "beian-envelope"
 # A header is at most about 75 KB (16 recipients, 1 KiB context fields): read this much.
 HEADER_READ_BYTES = 80 * 1024
 TRAILER_ALLOWANCE = 256
@@ -38,9 +42,36 @@ class EnvelopeRejected(Exception):
         self.message_en = message_en
 
 
+class CustodyRecipient:
+    """Key custody as an envelope recipient (kind 0x02, a :class:`crypto.KeyWrapper`).
+
+    The file key is sealed for the purpose ``beian-envelope:<hex of the preamble digest>``:
+    on AWS that is KMS Encrypt with the encryption context {"purpose": ...}, so KMS opens
+    it for that one document only, and CloudTrail names the document each Decrypt was for.
+    """
+
+    def __init__(self, custody: KeyCustody) -> None:
+        self._custody = custody
+        self.key_id = custody.key_id
+
+    @staticmethod
+    def purpose(aad: bytes) -> str:
+        return f"{ENVELOPE_PURPOSE}:{aad.hex()}"
+
+    def wrap(self, file_key: bytes, aad: bytes) -> bytes:
+        return self._custody.seal(file_key, self.purpose(aad))
+
+    def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
+        try:
+            return self._custody.unseal(wrapped, self.purpose(aad))
+        except StorageError:  # foreign, altered, or for another document
+            raise crypto.DecryptionError() from None
+
+
 class ArchiveKeys:
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, custody: KeyCustody) -> None:
         self._vault = vault
+        self._custody = CustodyRecipient(custody)
         self._key: crypto.PrivateKey | None = None
         self._lock = threading.Lock()
 
@@ -56,6 +87,10 @@ class ArchiveKeys:
     def public_key(self) -> crypto.PublicKey:
         return self._private().public_key
 
+    def system_recipients(self) -> list[crypto.Recipient]:
+        """Whom documents the system makes are sealed for: key custody, and the archive key."""
+        return [self._custody, self.public_key()]
+
     def public_key_info(self) -> dict[str, Any]:
         public = self.public_key()
         return {
@@ -65,7 +100,7 @@ class ArchiveKeys:
             "public_key_pem": public.dump_pem().decode(),
             "spki": base64.b64encode(public.spki).decode(),
             "chunk_size": DEFAULT_CHUNK_SIZE,
-            "format": "beian-envelope v1",
+            "format": "beian-envelope v2",
         }
 
     def check_upload(self, head: bytes, size: int, context: Mapping[str, str],
@@ -94,7 +129,10 @@ class ArchiveKeys:
     def release(self, head: bytes, requester: crypto.PublicKey) -> str:
         """The document's file key wrapped to the requester's RSA-3072 public key (base64)."""
         header = crypto.read_header(io.BytesIO(head))
-        file_key = crypto.unwrap_file_key(header, self._private(), context=header.context)
+        sealed_for_custody = any(entry.kind is crypto.RecipientKind.KEY_WRAPPER and entry.key_id == self._custody.key_id
+                                 for entry in header.recipients)
+        identity: crypto.Identity = self._custody if sealed_for_custody else self._private()
+        file_key = crypto.unwrap_file_key(header, identity, context=header.context)
         return base64.b64encode(crypto.wrap_file_key_for(requester, file_key)).decode()
 
 

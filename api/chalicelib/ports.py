@@ -103,6 +103,22 @@ class UploadSlot:
 
 
 @dataclass(frozen=True)
+class PartsSlot:
+    """A multipart upload into the same staged object: the client PUTs part n (from 1; every
+    part but the last exactly ``part_size`` bytes) to ``urls[n - 1]``, then the domain calls
+    ``complete_parts``. A browser streams this way in bounded memory: no request holds more
+    than one part. ``upload_id`` is the backend's handle; the domain keeps it."""
+
+    upload_id: str
+    part_size: int
+    urls: tuple[str, ...]
+
+
+class BadUpload(StorageError):
+    """The uploaded parts do not make one object within the slot: missing, or too large."""
+
+
+@dataclass(frozen=True)
 class StoredBlob:
     """An object as a listing shows it: for the reconciler, which looks for leftovers."""
 
@@ -122,6 +138,16 @@ class BlobInfo:
 class Blobs(Protocol):
     def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> UploadSlot:
         """A one-off slot to upload ciphertext into the staging area under ``key``."""
+        ...
+
+    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> PartsSlot:
+        """The same slot as parts: enough part URLs for ``max_bytes``, each valid ``expires_in``."""
+        ...
+
+    def complete_parts(self, key: str, upload_id: str, *, max_bytes: int) -> bool:
+        """Join the uploaded parts into the staged object ``key``; False if no part came (the
+        client used the POST). Raises BadUpload if parts are missing or exceed ``max_bytes``.
+        Single use: afterwards the part URLs no longer upload anything."""
         ...
 
     def read_staged(self, key: str, length: int) -> tuple[int, bytes]:

@@ -51,7 +51,7 @@ class Services:
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
     backend, integrity, vault = signed_backend(build_backend(settings))
     audit = AuditLog(backend.audit, vault)
-    keys = ArchiveKeys(vault)
+    keys = ArchiveKeys(vault, backend.custody)
     sensitive = SensitiveFields(vault)
     id_checker = IdChecker(backend.records, sensitive, clock)
     filings = FilingService(settings, backend.records, backend.notifier, audit, sensitive,

@@ -383,7 +383,7 @@ class Steps:
         sealed = io.BytesIO()
 
         def encrypt(document_id: str) -> bytes:
-            crypto.encrypt_stream(io.BytesIO(pdf), sealed, recipients=[self._keys.public_key()],
+            crypto.encrypt_stream(io.BytesIO(pdf), sealed, recipients=self._keys.system_recipients(),
                                   context=crypto.Context(document_id=document_id, **context))
             return sealed.getvalue()
 

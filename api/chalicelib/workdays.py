@@ -34,7 +34,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import chinese_calendar
-import holidays
 
 from chalicelib.rules import Deadline
 from chalicelib.rules._toml import Table, read_toml
@@ -126,6 +125,8 @@ def _published_schedule(year: int) -> YearSchedule | None:
 
 @functools.cache
 def _estimated_schedule(year: int) -> YearSchedule:
+    import holidays  # only beyond the official calendar; it costs a CLI command's start-up
+
     estimate = holidays.country_holidays("CN", years=year)
     return YearSchedule(
         year,

@@ -8,16 +8,18 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from chalicelib.auth import STAFF_ROLES, Principal
-from chalicelib.config import Settings
 from chalicelib.errors import DomainError
-from chalicelib.services import current_services
 from rich.console import Console
 
 from .roles import DEFAULT_PORT
+
+if TYPE_CHECKING:  # the domain (and with it fpdf, Pillow, PyJWT) loads in the commands that use it
+    from chalicelib.auth import Principal
+    from chalicelib.config import Settings
+    from chalicelib.services import Services
 
 console = Console()
 err = Console(stderr=True)
@@ -37,13 +39,20 @@ def load_api() -> Any:
     return importlib.import_module("app").app
 
 
+def services() -> Services:
+    """The configured backend's services, built on first use."""
+    from chalicelib.services import current_services
+
+    return current_services()
+
+
 def initialise() -> Settings:
     """Create the archive's keys on first run; later runs find and reuse them."""
-    services = current_services()
-    services.keys.public_key_info()
-    services.audit.public_key_pem()
-    services.auth.issue("init-check", "admin", ttl_seconds=1)
-    return services.settings
+    built = services()
+    built.keys.public_key_info()
+    built.audit.public_key_pem()
+    built.auth.issue("init-check", "admin", ttl_seconds=1)
+    return built.settings
 
 
 def serve(
@@ -59,7 +68,7 @@ def serve(
     from ..server import build_server, create_listener
 
     listener = create_listener(build_server(chalice_app, site), host, port)
-    info = current_services().keys.public_key_info()
+    info = services().keys.public_key_info()
     console.print(f"[bold]beian[/bold] 数据目录 / archive: {settings.data_dir}")
     console.print(f"  站点 / site:  http://{host}:{port}/")
     console.print(f"  API:          http://{host}:{port}/api/health")
@@ -83,24 +92,26 @@ users = typer.Typer(help="工作人员 / Staff users", no_args_is_help=True)
 
 def cli_operator(settings: Settings) -> Principal:
     """Who the audit log names for a command run on the server: the system account running it."""
+    from chalicelib.auth import Principal
+
     return Principal(f"cli:{getpass.getuser()}", "admin", settings.provider, settings.province)
 
 
 @users.command("add")
 def add_user(
-    role: str = typer.Option(..., help="角色 / Role: " + ", ".join(STAFF_ROLES)),
+    role: str = typer.Option(..., help="角色，如 verifier、reviewer、admin / Role, such as verifier, reviewer, admin"),
     name: str = typer.Option(..., help="姓名或工号 / Name or staff id"),
     provider: str = typer.Option("", help="接入服务单位 / Access provider (default: this one)"),
     province: str = typer.Option("", help="省份简称，如 京 / Province character"),
     hours: int = typer.Option(12, help="有效小时数 / Hours the token is valid"),
 ) -> None:
     """签发工作人员令牌（只显示一次；记入审计日志）/ Issue a staff token (shown once; audited)."""
-    services = current_services()
+    built = services()
     try:
-        token = services.auth.issue(
-            name, role, provider=provider or services.settings.provider,
-            province=province or services.settings.province, ttl_seconds=hours * 3600)
-        services.audit.record(cli_operator(services.settings), "staff.issue", f"staff:{name}",
+        token = built.auth.issue(
+            name, role, provider=provider or built.settings.provider,
+            province=province or built.settings.province, ttl_seconds=hours * 3600)
+        built.audit.record(cli_operator(built.settings), "staff.issue", f"staff:{name}",
                               details={"role": role, "hours": hours})
     except DomainError as error:
         fail(error)
@@ -113,9 +124,9 @@ def revoke_user(
     reason: str = typer.Option(..., help="原因，记入审计日志 / Reason, kept in the audit log"),
 ) -> None:
     """吊销某工作人员现有的全部令牌 / Revoke every token a staff member holds now."""
-    services = current_services()
+    built = services()
     try:
-        revoked = services.staff.revoke(cli_operator(services.settings), name, reason)
+        revoked = built.staff.revoke(cli_operator(built.settings), name, reason)
     except DomainError as error:
         fail(error)
     console.print(f"已吊销 {revoked['subject']} 此前签发的令牌；新令牌可用 beian users add 签发。\n"

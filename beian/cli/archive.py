@@ -9,16 +9,16 @@ import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from chalicelib.audit import verify_export
-from chalicelib.services import current_services
 from rich.console import Console
 from rich.table import Table
 
-from ..client import ApiError, BeianClient
-from .roles import TOKEN, URL, progress_bar, reported
+from .roles import TOKEN, URL, client_for, progress_bar, reported
+
+if TYPE_CHECKING:
+    from ..client import BeianClient
 
 console = Console()
 err = Console(stderr=True)
@@ -44,6 +44,8 @@ def verify(export: Path = typer.Argument(..., exists=True, help="审计导出文
         err.print("[red]无法读取[/red]：导出文件须为审计导出的 JSON 对象，公钥须为 PEM 文本 / "
                   "Cannot read: the export must be an audit export's JSON object and the key PEM text")
         raise typer.Exit(2) from None
+    from chalicelib.audit import verify_export
+
     result = verify_export(entries if isinstance(entries, list) else [], key)
     if result.ok and result.signed_through < at_least:
         result.problems.append(f"signed only through entry {result.signed_through}, not {at_least}: "
@@ -67,7 +69,7 @@ def export_audit(out: Path = typer.Option(..., help="保存到 / Write to"), url
                  token: str = TOKEN) -> None:
     """导出审计日志（本次导出亦记入审计）/ Export the audit log (the export is audited)."""
     with reported():
-        data = BeianClient(url, token).call("GET", "/audit/export")
+        data = client_for(url, token).call("GET", "/audit/export")
     out.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     console.print(f"已导出 / exported {len(data['entries'])} 条 entries: {out}")
 
@@ -84,6 +86,8 @@ def _retention_table(title: str, rows: list[dict[str, str]]) -> Table:
 @retention.command("sweep")
 def sweep(dry_run: bool = typer.Option(False, "--dry-run", help="只列出不销毁 / List only")) -> None:
     """销毁到期且未被保全的材料，签发销毁证明 / Dispose of what is due and not held."""
+    from chalicelib.services import current_services
+
     result = current_services().archive.sweep(dry_run=dry_run)
     verb = "将销毁 / would dispose" if dry_run else "已销毁 / disposed"
     console.print(_retention_table(f"{verb}: {len(result.disposed)}", result.disposed))
@@ -97,6 +101,8 @@ def sweep(dry_run: bool = typer.Option(False, "--dry-run", help="只列出不销
 @retention.command("overdue")
 def overdue() -> None:
     """列出超过留存期仍保存的材料 / List anything kept past its retain-until date."""
+    from chalicelib.services import current_services
+
     rows = [{"filing": str(record.body["filing"]), "document": str(record.body["id"]),
              "retain_until": str(record.body["retain_until"])} for record in current_services().archive.due()]
     console.print(_retention_table(f"超期保存 / kept past retain-until: {len(rows)}", rows))
@@ -121,7 +127,7 @@ def search(filing_number: str = typer.Option("", help="备案号 / Filing number
         "filing_number": filing_number, "domain": domain, "provider": provider, "province": province,
         "id_number": id_number, "from": since, "to": until, "purpose": purpose}.items() if value}
     with reported():
-        found = BeianClient(url, token).call("GET", f"/archive/search?{urlencode(criteria)}")
+        found = client_for(url, token).call("GET", f"/archive/search?{urlencode(criteria)}")
     if as_json:
         typer.echo(json.dumps(found, ensure_ascii=False, indent=1))
         return
@@ -139,7 +145,7 @@ def hold(filing_id: str, case_id: str = typer.Option(..., help="案件编号 / C
          reason: str = typer.Option(..., help="原因 / Reason"), url: str = URL, token: str = TOKEN) -> None:
     """设置法律保全 / Place a legal hold on a filing and its documents."""
     with reported():
-        BeianClient(url, token).call("POST", f"/filings/{filing_id}/holds",
+        client_for(url, token).call("POST", f"/filings/{filing_id}/holds",
                                      {"case_id": case_id, "reason": reason})
     console.print(f"已保全 / held: {filing_id} ({case_id})")
 
@@ -149,7 +155,7 @@ def release(filing_id: str, case_id: str = typer.Option(..., help="案件编号 
             url: str = URL, token: str = TOKEN) -> None:
     """解除法律保全 / Release a legal hold."""
     with reported():
-        BeianClient(url, token).call("DELETE", f"/filings/{filing_id}/holds/{case_id}")
+        client_for(url, token).call("DELETE", f"/filings/{filing_id}/holds/{case_id}")
     console.print(f"已解除 / released: {filing_id} ({case_id})")
 
 
@@ -163,7 +169,9 @@ def export_bundle(filing_id: str, purpose: str = typer.Option(..., help="目的�
     The zip is owner-only (with --decrypt it holds plaintext) and appears only once complete;
     a document that cannot be exported is listed in the manifest as missing, and the command
     then exits with 1."""
-    client = BeianClient(url, token)
+    from ..client import ApiError
+
+    client = client_for(url, token)
     with reported():
         filing = client.call("GET", f"/filings/{filing_id}")
         documents = client.call("GET", f"/filings/{filing_id}/documents")["documents"]

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from chalicelib.photo import cjk_font_path
 from rich.console import Console
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -49,6 +48,8 @@ def build_package(output: Path) -> Path:
     shutil.copytree(PROJECT / "crypto", vendor / "crypto",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "vectors"))
     (vendor / "fonts").mkdir()
+    from chalicelib.photo import cjk_font_path
+
     shutil.copy2(cjk_font_path(), vendor / "fonts" / cjk_font_path().name)
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "cn-north-1")}
     subprocess.run([_tool("chalice"), "package", "--stage", "prod",  # noqa: S603

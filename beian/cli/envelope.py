@@ -9,13 +9,14 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-import crypto
+if TYPE_CHECKING:  # cryptography loads in the commands that encrypt or decrypt
+    import crypto
 
 console = Console()
 err = Console(stderr=True)
@@ -45,6 +46,8 @@ NewPassphrase = Annotated[str, _passphrase_option(confirm=True)]
 
 def _run(action: Callable[[], T]) -> T:
     """One clear line and a non-zero exit for every expected failure; never a traceback."""
+    import crypto
+
     try:
         return action()
     except crypto.DecryptionError:
@@ -78,10 +81,14 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
 
 
 def _load_private(path: Path, passphrase: str) -> crypto.PrivateKey:
+    import crypto
+
     return crypto.PrivateKey.load(path.read_bytes(), passphrase.encode())
 
 
 def _identity(key: Path | None, ring: Path | None, passphrase: str) -> crypto.Identity:
+    import crypto
+
     if ring is not None and key is None:
         return crypto.KeyRing.open(ring, passphrase.encode())
     if key is not None and ring is None:
@@ -107,6 +114,8 @@ def generate(
     passphrase: NewPassphrase,
 ) -> None:
     """生成密钥对 / Generate a key pair."""
+    import crypto
+
 
     def action() -> crypto.PrivateKey:
         key = crypto.PrivateKey.generate()
@@ -123,6 +132,8 @@ def fingerprint(
     public_key: Annotated[Path, typer.Argument(help="公钥文件 / Public key file (PEM/DER)")],
 ) -> None:
     """显示公钥指纹 / Show a public key's fingerprint."""
+    import crypto
+
     key = _run(lambda: crypto.PublicKey.load(public_key.read_bytes()))
     console.print(key.fingerprint, highlight=False)
 
@@ -135,6 +146,8 @@ def rotate(
     """轮换：生成新版本，旧版本仍可解密 / Rotate: add a new version; old ones still decrypt.
 
     The new version's public key is written beside it (archive-vN.pub.pem), to encrypt to."""
+    import crypto
+
 
     def action() -> tuple[int, crypto.PrivateKey, Path]:
         if any(ring.glob("archive-v*.pem")):
@@ -162,6 +175,8 @@ def rewrap(
     passphrase: Passphrase,
 ) -> None:
     """把文件移到当前密钥版本，正文不变 / Move files to the current key version; body unchanged."""
+    import crypto
+
     keyring = _run(lambda: crypto.KeyRing.open(ring, passphrase.encode()))
     current = keyring.current
     older = [keyring.version(n).key_id for n in keyring.versions[:-1]]
@@ -181,6 +196,8 @@ def encrypt(
     document_type: DocumentType,
 ) -> None:
     """加密文件 / Encrypt a file."""
+    import crypto
+
 
     def action() -> crypto.Header:
         recipients = [crypto.PublicKey.load(path.read_bytes()) for path in to]
@@ -205,6 +222,8 @@ def decrypt(
     ring: OptionalRingDir = None,
 ) -> None:
     """解密文件（须给出该材料所属的记录）/ Decrypt a file (give the record it belongs to)."""
+    import crypto
+
 
     def action() -> None:
         identity = _identity(key, ring, passphrase)

@@ -6,14 +6,10 @@ from __future__ import annotations
 import json
 
 import typer
-from chalicelib.reconcile import FLAGGED, KINDS, REPAIRED
-from chalicelib.services import current_services, reconciler_for
 from rich.console import Console
 from rich.table import Table
 
 console = Console()
-OUTCOMES = {REPAIRED: "[green]已修复 repaired[/green]", FLAGGED: "[red]需人工处理 flagged[/red]",
-            "found": "[yellow]可修复 repairable[/yellow]"}
 
 
 def reconcile(
@@ -25,6 +21,11 @@ def reconcile(
 
     Exit status: 0 when nothing is left to do, 1 when something is repairable (run again with
     --repair) or needs a person. An archived envelope is never deleted while retained."""
+    from chalicelib.reconcile import FLAGGED, KINDS, REPAIRED
+    from chalicelib.services import current_services, reconciler_for
+
+    outcomes = {REPAIRED: "[green]已修复 repaired[/green]", FLAGGED: "[red]需人工处理 flagged[/red]",
+                "found": "[yellow]可修复 repairable[/yellow]"}
     report = reconciler_for(current_services()).run(repair=repair)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
@@ -33,7 +34,7 @@ def reconcile(
         for column in ("对象 Subject", "问题 Finding", "处理 Outcome", "说明 Detail"):
             table.add_column(column)
         for finding in report.findings:
-            table.add_row(finding.subject, KINDS[finding.kind], OUTCOMES[finding.outcome], finding.detail)
+            table.add_row(finding.subject, KINDS[finding.kind], outcomes[finding.outcome], finding.detail)
         if report.findings:
             console.print(table)
         console.print(f"已核对 / checked: {report.records} 条记录的签名 record signatures, "

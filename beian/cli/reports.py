@@ -13,26 +13,35 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from chalicelib.errors import DomainError
-from chalicelib.oversight import render
-from chalicelib.oversight.assessment import FIGURES, ProcessRunner, SerialRunner, Tally, assess, plan
-from chalicelib.oversight.periods import Month, Quarter
-from chalicelib.oversight.sampling import OUTCOMES, Period, draw_sample, publish, record_check, worksheet
-from chalicelib.services import Services, current_services, records_opener, utc_now
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..demo import AlreadySeeded, default_quarter, seed_demo
+from . import admin
 from .admin import cli_operator, fail
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from chalicelib.oversight.assessment import Tally
+    from chalicelib.oversight.periods import Month
+    from chalicelib.oversight.sampling import Period
+    from chalicelib.services import Services
 
 console = Console()
 report = typer.Typer(help="备案中心核查 / Filing-center oversight", no_args_is_help=True)
 demo = typer.Typer(help="演示数据 / Demo data", no_args_is_help=True)
 MAX_LISTED = 50
+
+
+def utc_now() -> datetime:
+    from chalicelib.services import utc_now as now  # the domain loads with the command
+
+    return now()
 
 
 def progress() -> Progress:
@@ -73,6 +82,9 @@ def table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -
 
 
 def figures_table(title: str, first: str, tallies: Mapping[str, Tally]) -> Table:
+    from chalicelib.oversight import render
+    from chalicelib.oversight.assessment import FIGURES
+
     return table(title, [first, "备案 / Filings", *(figure.zh for figure in FIGURES)],
                  ([name, tally.filings, *(render.figure_cell(figure, tally) for figure in FIGURES)]
                   for name, tally in tallies.items()))
@@ -80,6 +92,8 @@ def figures_table(title: str, first: str, tallies: Mapping[str, Tally]) -> Table
 
 def period_of(month: str | None, quarter: str | None) -> Period:
     """The month (new filings) or the quarter (the approved stock) a sample is for."""
+    from chalicelib.oversight.periods import Month, Quarter
+
     if (month is None) == (quarter is None):
         raise typer.BadParameter("请给出 --month（新增备案）或 --quarter（存量备案）之一 / "
                                  "Give --month (new filings) or --quarter (the stock)")
@@ -96,7 +110,11 @@ def sample(
 ) -> None:
     """抽取电话抽查样本：某月新增备案，或某季度的存量备案 / Draw the phone spot-check sample of a
     month's new filings, or of the approved stock at a quarter's end."""
-    services = current_services()
+    from chalicelib.oversight import render
+    from chalicelib.oversight.periods import Quarter
+    from chalicelib.oversight.sampling import draw_sample, publish, worksheet
+
+    services = admin.services()
     records = services.backend.records
     try:
         chosen = period_of(month, quarter)
@@ -128,11 +146,17 @@ def quarterly(
     quiet: bool = typer.Option(False, help="不显示表格 / Write the files only"),
 ) -> None:
     """季度评估：分省、分接入服务单位 / Quarterly assessment per province and provider."""
-    services = current_services()
+    from chalicelib.oversight import render
+    from chalicelib.oversight.assessment import FIGURES, ProcessRunner, SerialRunner, assess, plan
+    from chalicelib.oversight.periods import Quarter
+
+    services = admin.services()
     try:
         chosen = Quarter.parse(quarter)
     except DomainError as error:
         fail(error)
+    from chalicelib.services import records_opener
+
     runner = ProcessRunner(records_opener(services.settings), workers) if workers > 1 else SerialRunner(
         services.backend.records)
     try:
@@ -163,6 +187,8 @@ def quarterly(
 
 
 def months_of(month: str | None, quarter: str | None) -> tuple[Month, ...]:
+    from chalicelib.oversight.periods import Month, Quarter
+
     if (month is None) == (quarter is None):
         raise typer.BadParameter("请给出 --month 或 --quarter 之一 / Give --month or --quarter")
     return (Month.parse(month),) if month is not None else Quarter.parse(str(quarter)).months
@@ -185,7 +211,8 @@ def check_ids(
     quarter: str | None = typer.Option(None, help="季度 YYYYQn / Quarter"),
 ) -> None:
     """证件号码批量自动核查 / Re-check every ID number and unit code of a month or quarter."""
-    services = current_services()
+
+    services = admin.services()
     checker = services.id_checker
     try:
         months = months_of(month, quarter)
@@ -214,7 +241,10 @@ def findings(
     out: Path | None = typer.Option(None, help="CSV 输出目录 / Folder for findings.csv"),
 ) -> None:
     """未关闭的核查问题：某接入服务单位的，或某月的 / Open findings of a provider or of a month."""
-    services = current_services()
+    from chalicelib.oversight import render
+    from chalicelib.oversight.periods import Month
+
+    services = admin.services()
     checker = services.id_checker
     if (provider is None) == (month is None):
         raise typer.BadParameter("请给出 --provider 或 --month 之一 / Give --provider or --month")
@@ -235,12 +265,15 @@ def record_check_command(
     filing_id: str = typer.Argument(..., help="备案编号 / Filing id"),
     month: str | None = typer.Option(None, help="新增备案样本的月份 YYYY-MM / The new-filing sample's month"),
     quarter: str | None = typer.Option(None, help="存量样本的季度 YYYYQn / The stock sample's quarter"),
-    outcome: str = typer.Option(..., help="结果 / Outcome: " + ", ".join(OUTCOMES)),
+    outcome: str = typer.Option(..., help="结果，如 confirmed；其他取值见错误提示 / Outcome, such as confirmed "
+                                         "(a wrong one is refused with the list)"),
     note: str = typer.Option("", help="备注 / Note"),
     by: str = typer.Option("", help="核查人 / Checked by"),
 ) -> None:
     """记录电话抽查结果 / Record the outcome of a phone spot check."""
-    services = current_services()
+    from chalicelib.oversight.sampling import OUTCOMES, record_check
+
+    services = admin.services()
     try:
         chosen = period_of(month, quarter)
         record_check(services.backend.records, filing_id, chosen, outcome, note, utc_now(), by)
@@ -258,7 +291,11 @@ def seed(
                                                   "(default: the last full one)"),
 ) -> None:
     """向本地档案写入合成备案（非真实数据）/ Fill the local archive with synthetic filings."""
-    services = current_services()
+    from chalicelib.oversight.periods import Quarter
+
+    from ..demo import AlreadySeeded, default_quarter, seed_demo
+
+    services = admin.services()
     now = utc_now()
     try:
         chosen = Quarter.parse(quarter) if quarter else default_quarter(now)

@@ -11,22 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 import typer
-from chalicelib import workflow
 from chalicelib.errors import DomainError, Invalid
-from chalicelib.photo import prepare_photo
-from chalicelib.rules import load_rules
-from chalicelib.steps import checklist_errors, declared_documents
-from chalicelib.validation import validate_field
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-from rich.table import Table
 
-from ..client import ApiError, BeianClient
-from ..synthetic import SUBJECT_TYPES, filing_payload
+if TYPE_CHECKING:  # the HTTP client (requests) and the rules load in the commands that use them
+    from rich.progress import Progress
+
+    from ..client import BeianClient
 
 console = Console()
 err = Console(stderr=True)
@@ -40,7 +34,17 @@ def reported() -> Iterator[None]:
     """Print API and domain errors as one bilingual line (every field error listed)."""
     try:
         yield
-    except ApiError as error:
+    except Exception as error:
+        _report(error)
+
+
+def _report(error: Exception) -> None:
+    """Exit after printing ``error`` if it is an API, domain or connection error; else re-raise."""
+    import requests
+
+    from ..client import ApiError
+
+    if isinstance(error, ApiError):
         field = error.body.get("field")
         err.print(f"[red]{error.status}[/red] {error.message}" + (f" ({field})" if field else ""))
         for item in error.body.get("errors", []):
@@ -49,20 +53,29 @@ def reported() -> Iterator[None]:
             err.print(f"  - {error.body.get('record')}")
             raise typer.Exit(3) from None
         raise typer.Exit(1) from None
-    except DomainError as error:
+    if isinstance(error, DomainError):
         err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")
         for item in error.details:
             err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
         raise typer.Exit(1) from None
-    except requests.ConnectionError as error:
+    if isinstance(error, requests.ConnectionError):
         url = error.request.url if error.request is not None else None
         where = url.decode() if isinstance(url, bytes) else url or "the server"
         err.print(f"[red]无法连接 {where}[/red]：服务是否在运行？可用 --url 或环境变量 BEIAN_URL 指定地址 / "
                   f"Cannot reach {where}: is the server running? Give its address with --url or BEIAN_URL")
         raise typer.Exit(1) from None
+    raise error
+
+
+def client_for(url: str, token: str = "") -> BeianClient:
+
+    return client_for(url, token)
 
 
 def show_filing(filing: dict[str, Any]) -> None:
+    from chalicelib.rules import load_rules
+    from rich.table import Table
+
     table = Table(title=f"备案 / Filing {filing['id']}")
     table.add_column("项目 / Item")
     table.add_column("内容 / Value")
@@ -90,6 +103,9 @@ def show_filing(filing: dict[str, Any]) -> None:
 def show_details(filing: dict[str, Any], documents: list[dict[str, Any]]) -> None:
     """What staff see beyond the state: the filing's data (ID numbers masked, as the API
     gives them) and its documents with their ids."""
+    from chalicelib.rules import load_rules
+    from rich.table import Table
+
     rules = load_rules()
     payload = filing.get("payload") or {}
     table = Table(title=f"备案信息 / Details {filing['id']}")
@@ -105,6 +121,9 @@ def show_details(filing: dict[str, Any], documents: list[dict[str, Any]]) -> Non
 
 
 def show_documents(documents: list[dict[str, Any]]) -> None:
+    from chalicelib.rules import load_rules
+    from rich.table import Table
+
     rules = load_rules()
     names = {**{item.id: item.name for item in rules.documents}, **{item.id: item.name for item in rules.evidence}}
     table = Table(title="材料 / Documents")
@@ -118,17 +137,21 @@ def show_documents(documents: list[dict[str, Any]]) -> None:
 
 
 def progress_bar() -> Progress:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     return Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                     TransferSpeedColumn(), console=err)
 
 
 def apply(file: Path | None = typer.Argument(None, exists=True, help="备案信息 JSON / The filing as JSON"),
           example: str | None = typer.Option(
-              None, help="打印一份该主办者类型的有效示例备案（不提交）/ Print a valid example filing of this "
-                         f"subject type, without submitting: {', '.join(SUBJECT_TYPES)}"),
+              None, help="打印一份该主办者类型（如 enterprise）的有效示例备案，不提交 / Print a valid example "
+                         "filing of this subject type (such as enterprise), without submitting"),
           url: str = URL) -> None:
     """提交备案信息 / Submit a filing (prints its id and the applicant's token once)."""
     if example is not None:
+        from ..synthetic import SUBJECT_TYPES, filing_payload
+
         if example not in SUBJECT_TYPES:
             raise typer.BadParameter(f"{example}: 可选 / one of {', '.join(SUBJECT_TYPES)}", param_hint="--example")
         rng = random.Random()  # noqa: S311 -- a synthetic example, never a real person's data
@@ -137,7 +160,7 @@ def apply(file: Path | None = typer.Argument(None, exists=True, help="备案信�
     if file is None:
         raise typer.BadParameter("请给出备案信息 JSON 文件 / Give the filing's JSON file", param_hint="FILE")
     with reported():
-        filing, token = BeianClient(url).submit(read_json(file))
+        filing, token = client_for(url).submit(read_json(file))
     show_filing(filing)
     console.print("申请人访问令牌（请妥善保存，只显示一次）/ Applicant token (keep it; shown once):")
     typer.echo(token)
@@ -157,13 +180,13 @@ def resubmit(filing_id: str,
              url: str = URL, token: str = TOKEN) -> None:
     """修改后重新提交被退回的备案 / Resubmit a filing returned to you, corrected (with its token)."""
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, "resubmit", {"filing": read_json(file)}))
+        show_filing(client_for(url, token).act(filing_id, "resubmit", {"filing": read_json(file)}))
 
 
 def status(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
     """查看备案状态与时限；工作人员另见备案信息（证件号码已遮盖）和材料 / Show a filing's state and
     deadlines; staff also see its details (ID numbers masked) and its documents with their ids."""
-    client = BeianClient(url, token)
+    client = client_for(url, token)
     with reported():
         filing = client.call("GET", f"/filings/{filing_id}")
         show_filing(filing)
@@ -174,7 +197,7 @@ def status(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
 def documents(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
     """列出备案的材料及其编号 / List a filing's documents with their ids."""
     with reported():
-        show_documents(BeianClient(url, token).call("GET", f"/filings/{filing_id}/documents")["documents"])
+        show_documents(client_for(url, token).call("GET", f"/filings/{filing_id}/documents")["documents"])
 
 
 def upload(filing_id: str, document_type: str, file: Path = typer.Argument(..., exists=True),
@@ -182,7 +205,7 @@ def upload(filing_id: str, document_type: str, file: Path = typer.Argument(..., 
     """在本机加密后上传材料 / Encrypt a document here and upload the ciphertext."""
     with reported(), progress_bar() as bar:
         task = bar.add_task("加密上传 / upload", total=file.stat().st_size)
-        document = BeianClient(url, token).upload(filing_id, document_type, file,
+        document = client_for(url, token).upload(filing_id, document_type, file,
                                                   progress=lambda n: bar.advance(task, n))
     console.print(f"已收妥 / received: {document['id']} ({document['document_type']})")
 
@@ -196,7 +219,7 @@ def pre_verify(filing_id: str,
     action, params = (("pre_verify_pass", {"contact_verified_by": contact_verified_by}) if passed
                       else ("pre_verify_return", {"reasons": reason}))
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, action, params))
+        show_filing(client_for(url, token).act(filing_id, action, params))
 
 
 def on_site(filing_id: str,
@@ -222,7 +245,11 @@ def on_site(filing_id: str,
     (二.(二)1(5)) is the provider's to enter: give what the filing does not hold yet.
     Nothing is uploaded unless the filing is in a state that allows the step and the
     access information is complete."""
-    client = BeianClient(url, token)
+    from chalicelib import workflow
+    from chalicelib.photo import prepare_photo
+    from chalicelib.rules import load_rules
+
+    client = client_for(url, token)
     with reported():
         filing = client.call("GET", f"/filings/{filing_id}")
         workflow.transition("record_on_site", str(filing["state"]))
@@ -234,6 +261,9 @@ def on_site(filing_id: str,
         confirmed = check or confirm_checks(filing)
         listed = client.call("GET", f"/filings/{filing_id}/documents")["documents"]
         received = {document["document_type"] for document in listed if document["state"] == "received"}
+        from chalicelib.rules import load_rules
+        from chalicelib.steps import checklist_errors, declared_documents
+
         _raise_unconfirmed(checklist_errors(load_rules(), declared_documents(filing["payload"]), received,
                                             dict.fromkeys(confirmed, True)))
         stamped, info = prepare_photo(photo.read_bytes(), curtain_marker=curtain_marker,
@@ -272,6 +302,8 @@ def confirm_checks(filing: dict[str, Any]) -> list[str]:
     """Ask the verifier about each item of the form's checklist, one by one."""
     if not sys.stdin.isatty():
         return []  # the API then lists every item not confirmed, and nothing is stored
+    from chalicelib.rules import load_rules
+
     rules = load_rules()
     payload = filing["payload"]
     holder = payload.get("responsible_person") or payload.get("subject") or {}
@@ -283,6 +315,8 @@ def confirm_checks(filing: dict[str, Any]) -> list[str]:
 
 def check_access(access: dict[str, Any], subject_type: str) -> None:
     """Every access field as the API will check it, before the photo is stored for good."""
+    from chalicelib.validation import validate_field
+
     errors = [{"field": f"access.{name}", "message_zh": error.message_zh, "message_en": error.message_en}
               for name in ("provider_name", "access_method", "server_location", "ip_addresses")
               for error in validate_field(f"access.{name}", access.get(name),
@@ -296,7 +330,7 @@ def check_access(access: dict[str, Any], subject_type: str) -> None:
 def submit(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
     """提交通信管理局审核 / Submit to the province for review."""
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, "submit_to_province"))
+        show_filing(client_for(url, token).act(filing_id, "submit_to_province"))
 
 
 def review(filing_id: str,
@@ -315,7 +349,7 @@ def review(filing_id: str,
     action, params = (("approve", {"checked": notes}) if approve
                       else ("return_to_provider", {"reasons": reason}))
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, action, params))
+        show_filing(client_for(url, token).act(filing_id, action, params))
 
 
 def with_reasons(action: str, doc: str) -> Any:
@@ -323,7 +357,7 @@ def with_reasons(action: str, doc: str) -> Any:
     def command(filing_id: str, reason: list[str] = typer.Option([], help="原因（可重复）/ Reason (repeatable)"),
                 url: str = URL, token: str = TOKEN) -> None:
         with reported():
-            show_filing(BeianClient(url, token).act(filing_id, action, {"reasons": reason}))
+            show_filing(client_for(url, token).act(filing_id, action, {"reasons": reason}))
     command.__doc__ = doc
     return command
 
@@ -333,7 +367,7 @@ def follow_up(filing_id: str,
               note: str = typer.Option("", help="说明 / Note"), url: str = URL, token: str = TOKEN) -> None:
     """记录日常回访核查 / Record the routine follow-up of an approved filing."""
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, "follow_up", {"outcome": outcome, "note": note}))
+        show_filing(client_for(url, token).act(filing_id, "follow_up", {"outcome": outcome, "note": note}))
 
 
 def change(filing_id: str,
@@ -341,14 +375,17 @@ def change(filing_id: str,
            url: str = URL, token: str = TOKEN) -> None:
     """变更已备案的信息（保留备案号，重新核验）/ Change an approved filing (it is verified again)."""
     with reported():
-        show_filing(BeianClient(url, token).act(filing_id, "request_change", {"filing": read_json(file)}))
+        show_filing(client_for(url, token).act(filing_id, "request_change", {"filing": read_json(file)}))
 
 
 def deadlines(within: int = typer.Option(3, help="工作日数 / Working days ahead"), url: str = URL,
               token: str = TOKEN) -> None:
     """临近或已逾期的时限（按工作日计）/ Filings near or past a deadline, counted in working days."""
+    from chalicelib.rules import load_rules
+    from rich.table import Table
+
     with reported():
-        filings = BeianClient(url, token).call("GET", f"/deadlines?within_days={within}")["filings"]
+        filings = client_for(url, token).call("GET", f"/deadlines?within_days={within}")["filings"]
     table = Table(title=f"{within} 个工作日内到期或已逾期 / Due within {within} working days or overdue")
     for column in ("备案 Filing", "状态 State", "时限 Deadline", "到期 Due", ""):
         table.add_column(column)
@@ -368,12 +405,14 @@ def retrieve(filing_id: str, document_id: str,
              url: str = URL, token: str = TOKEN) -> None:
     """调阅材料：说明目的，本机解密 / Retrieve a document for a stated purpose, decrypt here."""
     with reported():
-        BeianClient(url, token).retrieve(filing_id, document_id, purpose, out)
+        client_for(url, token).retrieve(filing_id, document_id, purpose, out)
     console.print(f"已解密 / decrypted: {out}")
 
 
 def _within(name: str, what: tuple[str, str], then: tuple[str, str]) -> str:
     """A step's help with its time limit read from the rules: what, within N working days, then."""
+    from chalicelib.rules import load_rules
+
     amount = load_rules().deadline(name).amount
     return f"{what[0]}（{amount} 个工作日内）{then[0]} / {what[1]} within {amount} working days{then[1]}"
 

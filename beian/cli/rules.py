@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from chalicelib.rules import REQUIREMENT_LABELS, Citation, Nationality, Rules, load_rules
-from chalicelib.workdays import add_working_days
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:  # the rules file and the calendars load in the commands that read them
+    from chalicelib.rules import Citation, Nationality, Rules
 
 
 class NationalityOption(StrEnum):
@@ -38,6 +39,8 @@ def workdays_add(
     days: Annotated[int, typer.Argument(min=0, max=10_000, help="工作日数 / Working days")],
 ) -> None:
     """计算某日之后第 N 个工作日（不含当日）/ The N-th working day after a date."""
+    from chalicelib.workdays import add_working_days
+
     result = add_working_days(start.date(), days)
     console = Console()
     console.print(
@@ -71,6 +74,8 @@ def rules_show(
     ] = NationalityOption.cn,
 ) -> None:
     """列出需准备的证件和需填写的信息 / List the documents to bring and the fields to fill."""
+    from chalicelib.rules import load_rules
+
     rules = load_rules()
     console = Console()
     if subject_type is None:
@@ -147,6 +152,8 @@ def _documents_table(rules: Rules, subject_type: str, nationality: Nationality) 
 
 
 def _fields_table(rules: Rules, subject_type: str) -> Table:
+    from chalicelib.rules import REQUIREMENT_LABELS
+
     kind = rules.subject_type(subject_type).kind
     title = _both("需填写的信息", "Information to fill in")
     table = _table(title, "字段 / Field", "名称 / Label", "必填 / Required", "说明 / Hint")

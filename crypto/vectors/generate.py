@@ -1,9 +1,11 @@
-"""Write crypto/vectors/envelope-v1.json: test vectors for every implementation.
+"""Write crypto/vectors/envelope-v2.json: test vectors for every implementation.
 
 Run ``python -m crypto.vectors.generate``. Keys, file keys and nonce prefixes
 are fixed; only RSA-OAEP's own random seed differs between runs, so running it
 again changes the wrapped keys and commitments but nothing else. Keys are
-kept from an existing file so that rerunning does not churn them.
+kept from the existing files so that rerunning does not churn them.
+crypto/vectors/envelope-v1.json holds version 1's vectors, frozen: version 1 is
+read only, and no code writes it any more.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from crypto.envelope import SEALED_FINAL_SIZE, _ChunkCipher, _seal, seal_final_chunk
+from crypto.envelope import _ChunkCipher, _seal, seal_v1_final_chunk, wrap_file_key_for
 from crypto.errors import DecryptionError
 from crypto.format import TAG_SIZE, Context, Header, read_header
-from crypto.keys import PrivateKey, Recipient
+from crypto.keys import FileKey, PrivateKey, Recipient
 
-VECTORS = Path(__file__).with_name("envelope-v1.json")
+HERE = Path(__file__).parent
+VECTORS = HERE / "envelope-v2.json"
+V1_VECTORS = HERE / "envelope-v1.json"
 CHUNK = 64  # the smallest chunk size: many chunks in a few bytes
 WRAPPER_KEY = bytes(range(32))
+# Stands for an AWS KMS key: what the AWS backend writes as a kind 0x02 key id.
+WRAPPER_KEY_ID = "arn:aws-cn:kms:cn-north-1:111122223333:key/0f1e2d3c-test-only"
 
 
 class FixedKeyWrapper:
@@ -32,10 +38,9 @@ class FixedKeyWrapper:
     Test-only: a real wrapper must never derive its nonce from the aad alone.
     """
 
-    key_id = "test-wrapper"
-
-    def __init__(self, key: bytes = WRAPPER_KEY) -> None:
+    def __init__(self, key: bytes = WRAPPER_KEY, key_id: str = WRAPPER_KEY_ID) -> None:
         self._aead = AESGCM(key)
+        self.key_id = key_id
 
     def wrap(self, file_key: bytes, aad: bytes) -> bytes:
         return self._aead.encrypt(hashlib.sha256(aad).digest()[:12], file_key, aad)
@@ -91,11 +96,12 @@ def seal(
 
 
 def _load_keys() -> dict[str, PrivateKey]:
-    if VECTORS.exists():
-        stored = json.loads(VECTORS.read_text())["keys"]
-        return {
-            name: PrivateKey.load(stored[name]["private_key_pkcs8_pem"].encode(), None) for name in ("alice", "bob")
-        }
+    for path in (VECTORS, V1_VECTORS):
+        if path.exists():
+            stored = json.loads(path.read_text())["keys"]
+            return {
+                name: PrivateKey.load(stored[name]["private_key_pkcs8_pem"].encode(), None) for name in ("alice", "bob")
+            }
     return {"alice": PrivateKey.generate(), "bob": PrivateKey.generate()}
 
 
@@ -107,8 +113,10 @@ def _positive(keys: dict[str, PrivateKey]) -> list[dict[str, Any]]:
         ("chunk-minus-one", bytes(range(CHUNK - 1)), ["alice"], CHUNK),
         ("one-chunk", bytes(range(CHUNK)), ["alice"], CHUNK),
         ("chunk-plus-one", bytes(range(CHUNK + 1)), ["alice"], CHUNK),
+        ("two-chunks", bytes(range(2 * CHUNK)), ["alice"], CHUNK),
         ("three-recipients", "备案材料 ".encode() * 20, ["alice", "bob", "wrapper"], CHUNK),
         ("default-chunk-size", b"hello, beian\n" * 100, ["alice"], 65536),
+        ("key-wrapper-released", "由密钥服务封装 ".encode() * 9, ["wrapper"], CHUNK),
     ]
     vectors = []
     for name, plaintext, names, chunk_size in cases:
@@ -116,32 +124,36 @@ def _positive(keys: dict[str, PrivateKey]) -> list[dict[str, Any]]:
         context = _context()
         envelope = seal(plaintext, recipients, name=name, context=context, chunk_size=chunk_size)
         header = read_header(io.BytesIO(envelope))
-        vectors.append(
-            {
-                "name": name,
-                "chunk_size": chunk_size,
-                "context": _context_json(context),
-                "recipients": names,
-                "file_key": _file_key(name).hex(),
-                "nonce_prefix": _prefix(name).hex(),
-                "plaintext": plaintext.hex(),
-                "plaintext_sha256": hashlib.sha256(plaintext).hexdigest(),
-                "preamble_digest": header.preamble_digest.hex(),
-                "commitment_salt": header.commitment_salt.hex(),
-                "commitment": header.commitment.hex(),
-                "header_length": header.length,
-                "envelope": envelope.hex(),
-            }
-        )
+        vector: dict[str, Any] = {
+            "name": name,
+            "chunk_size": chunk_size,
+            "context": _context_json(context),
+            "recipients": names,
+            "file_key": _file_key(name).hex(),
+            "nonce_prefix": _prefix(name).hex(),
+            "plaintext": plaintext.hex(),
+            "preamble_digest": header.preamble_digest.hex(),
+            "commitment_salt": header.commitment_salt.hex(),
+            "commitment": header.commitment.hex(),
+            "header_length": header.length,
+            "envelope": envelope.hex(),
+        }
+        if names == ["wrapper"]:
+            # A key release (the container the API returns): the file key wrapped for Bob's
+            # one-off key, though Bob is no recipient; it opens this document and no other.
+            released = wrap_file_key_for(keys["bob"].public_key, FileKey(_file_key(name), header.preamble_digest))
+            vector["release"] = {"identity": "bob", "wrapped_key": released.hex()}
+        vectors.append(vector)
     return vectors
 
 
 def _chunks(envelope: bytes, header: Header) -> list[bytes]:
     """Split a body into its sealed chunks (data chunks, then the final chunk)."""
     body = envelope[header.length :]
-    data, final = body[:-SEALED_FINAL_SIZE], body[-SEALED_FINAL_SIZE:]
     step = header.chunk_size + TAG_SIZE
-    return [data[i : i + step] for i in range(0, len(data), step)] + [final]
+    final = len(body) % step
+    data = body[: len(body) - final]
+    return [data[i : i + step] for i in range(0, len(data), step)] + [body[len(body) - final :]]
 
 
 def _negative(keys: dict[str, PrivateKey], positive: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -152,10 +164,7 @@ def _negative(keys: dict[str, PrivateKey], positive: list[dict[str, Any]]) -> li
     cipher = _ChunkCipher(header, _file_key("chunk-plus-one"))
     plaintext = bytes.fromhex(base["plaintext"])
 
-    def final(counter: int, length: int, digest: bytes) -> bytes:
-        return seal_final_chunk(cipher, counter, length, digest)
-
-    def data_chunk(counter: int, data: bytes, last: bool = False) -> bytes:
+    def sealed(counter: int, data: bytes, last: bool = False) -> bytes:
         return cipher.seal(counter, data, last)
 
     def edit(offset: int, value: bytes) -> bytes:
@@ -164,55 +173,31 @@ def _negative(keys: dict[str, PrivateKey], positive: list[dict[str, Any]]) -> li
     other = seal(plaintext, [keys["alice"].public_key], name="other", context=_context("doc-2"))
     other_header = read_header(io.BytesIO(other))
     moved_context = Context(**base["context"] | {"document_id": "doc-0002"})
-    relabelled = Header(1, header.chunk_size, moved_context, header.recipients, header.nonce_prefix, b"")
+    relabelled = Header(2, header.chunk_size, moved_context, header.recipients, header.nonce_prefix, b"")
     relabelled_head = relabelled.preamble + relabelled.recipients_section + header.commitment
-    digest = hashlib.sha256(plaintext).digest()
     recipients_at = len(header.preamble)
+    alice = header.recipients[0]
+    key_id_at = recipients_at + 3
+    # Alice's entry again as kind 0x02: two entries, one key id, different kinds.
+    twin = b"\x02" + bytes([len(alice.key_id)]) + alice.key_id.encode() + (32).to_bytes(2, "big") + bytes(32)
+    duplicated = envelope[:recipients_at] + b"\x02" + alice.encode() + twin + header.commitment
     bad: list[tuple[str, bytes, str, Context | None]] = [
-        (
-            "bit-flip-in-first-chunk",
-            edit(header.length, bytes([envelope[header.length] ^ 1])),
-            "DecryptionError",
-            None,
-        ),
-        (
-            "bit-flip-in-final-chunk",
-            edit(len(envelope) - 1, bytes([envelope[-1] ^ 0x80])),
-            "DecryptionError",
-            None,
-        ),
+        ("bit-flip-in-first-chunk", edit(header.length, bytes([envelope[header.length] ^ 1])), "DecryptionError", None),
+        ("bit-flip-in-final-chunk", edit(len(envelope) - 1, bytes([envelope[-1] ^ 0x80])), "DecryptionError", None),
         ("truncated-before-final-chunk", head + b"".join(chunks[:-1]), "DecryptionError", None),
         ("truncated-inside-chunk", envelope[: header.length + 10], "DecryptionError", None),
-        ("chunks-reordered", head + chunks[1] + chunks[0] + chunks[2], "DecryptionError", None),
-        (
-            "chunk-duplicated",
-            head + chunks[0] + chunks[0] + chunks[1] + chunks[2],
-            "DecryptionError",
-            None,
-        ),
+        ("final-chunk-cut-below-tag", envelope[:-2], "DecryptionError", None),
+        ("chunks-reordered", head + chunks[1] + chunks[0], "DecryptionError", None),
+        ("chunk-duplicated", head + chunks[0] + chunks[0] + chunks[1], "DecryptionError", None),
         ("bytes-appended", envelope + b"\x00", "DecryptionError", None),
         ("final-chunk-repeated", envelope + chunks[-1], "DecryptionError", None),
+        ("empty-final-chunk-appended", envelope + sealed(2, b"", last=True), "DecryptionError", None),
+        ("final-flag-on-a-full-chunk", head + sealed(0, plaintext[:CHUNK], last=True), "DecryptionError", None),
+        ("short-chunk-without-final-flag", head + chunks[0] + sealed(1, plaintext[CHUNK:]), "DecryptionError", None),
         (
-            "empty-data-chunk-before-final",
-            head + chunks[0] + chunks[1] + data_chunk(2, b"") + final(3, len(plaintext), digest),
-            "DecryptionError",
-            None,
-        ),
-        (
-            "no-final-chunk-last-flag-on-data",
-            head + chunks[0] + data_chunk(1, plaintext[CHUNK:], True),
-            "DecryptionError",
-            None,
-        ),
-        (
-            "final-chunk-wrong-length",
-            head + chunks[0] + chunks[1] + final(2, len(plaintext) + 1, digest),
-            "DecryptionError",
-            None,
-        ),
-        (
-            "final-chunk-wrong-digest",
-            head + chunks[0] + chunks[1] + final(2, len(plaintext), bytes(32)),
+            "version-1-final-chunk",
+            head + chunks[0] + sealed(1, plaintext[CHUNK:]) + seal_v1_final_chunk(
+                cipher, 2, len(plaintext), hashlib.sha256(plaintext).digest()),
             "DecryptionError",
             None,
         ),
@@ -222,12 +207,7 @@ def _negative(keys: dict[str, PrivateKey], positive: list[dict[str, Any]]) -> li
             "DecryptionError",
             None,
         ),
-        (
-            "header-context-edited",
-            relabelled_head + envelope[header.length :],
-            "DecryptionError",
-            moved_context,
-        ),
+        ("header-context-edited", relabelled_head + envelope[header.length :], "DecryptionError", moved_context),
         (
             "recipient-from-another-document",
             envelope[:recipients_at]
@@ -238,10 +218,20 @@ def _negative(keys: dict[str, PrivateKey], positive: list[dict[str, Any]]) -> li
         ),
         ("moved-to-another-document", envelope, "DecryptionError", moved_context),
         ("bad-magic", edit(0, b"X"), "MalformedHeader", None),
-        ("version-2", edit(8, b"\x02"), "UnsupportedVersion", None),
+        ("version-3", edit(8, b"\x03"), "UnsupportedVersion", None),
+        ("version-0", edit(8, b"\x00"), "UnsupportedVersion", None),
         ("chunk-size-not-power-of-two", edit(9, (100).to_bytes(4, "big")), "MalformedHeader", None),
         ("hostile-context-length", edit(20, b"\xff\xff"), "MalformedHeader", None),
+        ("context-not-utf-8", edit(22, b"\xff"), "MalformedHeader", None),
+        ("context-overlong-utf-8", edit(22, b"\xc0\xaf"), "MalformedHeader", None),
         ("zero-recipients", envelope[:recipients_at] + b"\x00", "MalformedHeader", None),
+        ("unknown-recipient-kind", edit(recipients_at + 1, b"\x03"), "MalformedHeader", None),
+        ("key-id-with-space", edit(key_id_at + 6, b" "), "MalformedHeader", None),
+        ("key-id-with-del", edit(key_id_at + 6, b"\x7f"), "MalformedHeader", None),
+        ("key-id-not-ascii", edit(key_id_at + 6, b"\xa0"), "MalformedHeader", None),
+        ("duplicate-key-id-across-kinds", duplicated, "MalformedHeader", None),
+        ("rsa-wrapped-key-not-384-bytes", edit(key_id_at + len(alice.key_id), (383).to_bytes(2, "big")),
+         "MalformedHeader", None),
         ("header-truncated", envelope[: header.length - 1], "MalformedHeader", None),
     ]
     bob_only = seal(plaintext, [keys["bob"].public_key], name="bob-only", context=_context())
@@ -263,7 +253,7 @@ def generate() -> dict[str, Any]:
     positive = _positive(keys)
     return {
         "format": "beian-envelope",
-        "version": 1,
+        "version": 2,
         "spec": "site/developers/envelope-format.en.md",
         "notes": (
             "Hex strings are lowercase. RSA-OAEP is randomised, so an encryptor cannot "
@@ -282,7 +272,7 @@ def generate() -> dict[str, Any]:
             },
             "wrapper": {
                 "kind": "key-wrapper",
-                "key_id": FixedKeyWrapper.key_id,
+                "key_id": WRAPPER_KEY_ID,
                 "test_only_algorithm": "AES-256-GCM, nonce = SHA-256(aad)[0:12], aad = aad",
                 "aes256_key": WRAPPER_KEY.hex(),
             },

@@ -102,3 +102,22 @@ def test_an_upload_over_the_slot_limit_is_refused_and_not_received(
     assert not_received.value.status == (400 if stored else 409)
     states = [item["state"] for item in applicant.call("GET", f"/filings/{filing['id']}/documents")["documents"]]
     assert states == ["awaiting_upload"]
+
+
+def test_a_retrieved_file_that_is_not_what_was_declared_is_never_written(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+        rng: random.Random, tmp_path: Path) -> None:
+    """The media-type check runs before the plaintext gets a name: nothing is left to delete."""
+    filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
+    applicant = BeianClient(live_server, token)
+    slot = applicant.call("POST", f"/filings/{filing['id']}/documents",
+                          {"document_type": "business_licence", "size": 5000, "media_type": "application/pdf"})
+    sealed = seal(slot["envelope"], b"\x89PNG\r\n\x1a\n" + os.urandom(4992))  # a PNG declared as a PDF
+    applicant.post_to_slot(slot["upload"], io.BytesIO(sealed), len(sealed))
+    applicant.call("POST", f"/filings/{filing['id']}/documents/{slot['document']['id']}/complete")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ApiError) as refused:
+        staff("verifier").retrieve(filing["id"], slot["document"]["id"], "核对营业执照", out / "licence.pdf")
+    assert refused.value.status == 422
+    assert list(out.iterdir()) == []

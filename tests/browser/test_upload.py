@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chalicelib.documents import UPLOAD_PART_BYTES
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
 
@@ -132,6 +134,38 @@ def test_a_file_encrypted_by_the_page_decrypts_to_identical_bytes(
     assert stored and not any(MARKER in path.read_bytes() for path in stored)
 
 
+def test_a_large_file_goes_up_in_bounded_parts_while_it_is_encrypted(
+    page: Any, applicant: Applicant, tmp_path: Path
+) -> None:
+    """No request holds more than one part and no more than three are in flight: the page never
+    holds the whole ciphertext."""
+    # Count the part requests as the page makes them, by wrapping its fetch.
+    page.add_init_script("""
+      const send = window.fetch;
+      window.parts = {busy: 0, peak: 0, sizes: []};
+      window.fetch = async (url, init) => {
+        if (!init || init.method !== 'PUT') return send(url, init);
+        parts.busy += 1;
+        parts.peak = Math.max(parts.peak, parts.busy);
+        parts.sizes.push(init.body.size);
+        try { return await send(url, init); } finally { parts.busy -= 1; }
+      };
+    """)
+    file = scan(tmp_path, "big.pdf", 18 * 1024 * 1024 + 5, PDF)
+    # A slow network: parts pile up unless the page waits for one to finish before the next.
+    page.route("**/blobs/part**", lambda route: (time.sleep(0.5), route.continue_()))
+    applicant.open(page)
+    assert upload(page, file, document_type="business_licence") == ["received"]
+    parts = page.evaluate("window.parts")
+    assert len(parts["sizes"]) == 4 and max(parts["sizes"]) == UPLOAD_PART_BYTES
+    assert parts["peak"] == 3
+    document = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")[
+        "documents"
+    ][0]
+    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "核对营业执照", tmp_path / "copy")
+    assert copy.read_bytes() == file.read_bytes()
+
+
 def test_a_wrong_token_says_what_to_check(page: Any, applicant: Applicant) -> None:
     applicant.open(page, token=f"bft_{applicant.id}.not-the-token")
     alert = page.wait_for_selector("[role=alert]").inner_text()
@@ -189,7 +223,7 @@ def test_a_dropped_connection_is_retried_and_never_shown_as_received(
 ) -> None:
     file = scan(tmp_path, "id.jpg", 150_000)
     applicant.open(page)
-    page.route("**/blobs/upload", lambda route: route.abort("connectionreset"))
+    page.route("**/blobs/part**", lambda route: route.abort("connectionreset"))
     assert upload(page, file, document_type="resident_id_card") == ["failed"]
     problem = page.inner_text(".beian-upload[data-state=failed]")
     assert "网络连接中断" in problem and "重试" in problem
@@ -199,7 +233,7 @@ def test_a_dropped_connection_is_retried_and_never_shown_as_received(
     screenshot(page, "upload-dropped")
 
     # The upload now succeeds, but the connection drops before the server's check answers.
-    page.unroute("**/blobs/upload")
+    page.unroute("**/blobs/part**")
     page.route("**/complete", lambda route: route.abort("connectionreset"))
     page.click(".beian-upload .retry")
     page.wait_for_selector(".beian-upload[data-state=failed] .retry")

@@ -35,7 +35,7 @@ def test_read_header_needs_no_key(
     envelope = seal(b"x", recipients=[alice.public_key, bob.public_key])
     stream = io.BytesIO(envelope)
     header = crypto.read_header(stream)
-    assert header.version == 1 and header.chunk_size == 65536 and header.context == context
+    assert header.version == 2 and header.chunk_size == 65536 and header.context == context
     assert [(r.kind, r.key_id) for r in header.recipients] == [
         (crypto.RecipientKind.RSA_OAEP_3072_SHA256, alice.key_id),
         (crypto.RecipientKind.RSA_OAEP_3072_SHA256, bob.key_id),
@@ -51,7 +51,8 @@ def test_read_header_needs_no_key(
         (b"BEIANEN", crypto.MalformedHeader),
         (b"NOTBEIAN\x01", crypto.MalformedHeader),
         (MAGIC + b"\x00", crypto.UnsupportedVersion),
-        (MAGIC + b"\x02", crypto.UnsupportedVersion),
+        (MAGIC + b"\x00", crypto.UnsupportedVersion),
+        (MAGIC + b"\x03", crypto.UnsupportedVersion),
         (MAGIC + b"\x01" + (1000).to_bytes(4, "big") + bytes(7), crypto.MalformedHeader),
         (MAGIC + b"\x01" + (1 << 21).to_bytes(4, "big") + bytes(7), crypto.MalformedHeader),
         (MAGIC + b"\x01" + (32).to_bytes(4, "big") + bytes(7), crypto.MalformedHeader),
@@ -93,6 +94,8 @@ def _header_with(seal: Seal, recipients_section: bytes) -> bytes:
         b"\x01\x02\x04test\x10\x01",  # wrapped key over 4096 bytes
         b"\x01\x01\x04test\x00\x01x",  # RSA wrapped key not 384 bytes
         b"\x02\x02\x04test\x00\x01x\x02\x04test\x00\x01y",  # duplicate key id
+        b"\x01\x03\x04test\x00\x01x",  # unknown kind
+        b"\x01\x02\x04te\x7ft\x00\x01x",  # key id with DEL
     ],
 )
 def test_malformed_recipients(seal: Seal, section: bytes) -> None:

@@ -76,6 +76,9 @@ class Recorder:
                    "ListObjectVersions": ["s3:ListBucketVersions"],
                    # botocore signs a presigned POST (the browser's upload) as CreateBucket
                    "CreateBucket": ["s3:PutObject"],
+                   # A multipart upload is authorised as s3:PutObject, but for listing its parts.
+                   "CreateMultipartUpload": ["s3:PutObject"], "UploadPart": ["s3:PutObject"],
+                   "CompleteMultipartUpload": ["s3:PutObject"], "ListParts": ["s3:ListMultipartUploadParts"],
                    "DeleteObject": ["s3:DeleteObjectVersion" if "VersionId" in params else "s3:DeleteObject"],
                    }.get(operation, [f"s3:{operation}"])
         needs = {(action, bucket) for action in actions}

@@ -24,11 +24,13 @@ from ..config import Settings
 from ..ports import (
     Backend,
     BadCursor,
+    BadUpload,
     BlobInfo,
     BlobLocked,
     BlobMissing,
     IndexEntry,
     Page,
+    PartsSlot,
     Record,
     SentMessage,
     StorageError,
@@ -40,6 +42,7 @@ from .shared import (
     AUDIT_PAGE,
     check_blob_key,
     check_link,
+    check_parts,
     check_phone,
     check_query,
     check_record_names,
@@ -51,6 +54,7 @@ from .shared import (
     encode_cursor,
     encode_indexes,
     now_iso,
+    part_count,
     refuse_if_locked,
     retention_date,
 )
@@ -358,6 +362,47 @@ class S3Blobs:
             ExpiresIn=expires_in)
         fields = {name: str(value) for name, value in post["fields"].items()}
         return UploadSlot(post["url"], fields, key, max_bytes, expires_at)
+
+    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> PartsSlot:
+        """An S3 multipart upload with a presigned UploadPart URL per part. S3 cannot cap a
+        multipart upload's size: complete_parts checks it before joining the parts."""
+        check_upload_slot(key, max_bytes, expires_in)
+        s3 = self._clients.s3
+        upload_id = s3.create_multipart_upload(Bucket=self._staging, Key=key)["UploadId"]
+        urls = tuple(
+            s3.generate_presigned_url("upload_part", ExpiresIn=expires_in, Params={
+                "Bucket": self._staging, "Key": key, "UploadId": upload_id, "PartNumber": part})
+            for part in range(1, part_count(max_bytes, part_size) + 1))
+        return PartsSlot(upload_id, part_size, urls)
+
+    def complete_parts(self, key: str, upload_id: str, *, max_bytes: int) -> bool:
+        s3, bucket = self._clients.s3, self._staging
+        check_blob_key(key)
+
+        def abort() -> None:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+        try:
+            parts = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id, MaxParts=1000).get("Parts", [])
+        except ClientError as error:
+            if error_code(error) in ("NoSuchUpload", *_MISSING):  # completed before, or aborted
+                return False
+            raise
+        if not parts:
+            abort()
+            return False
+        try:
+            check_parts({part["PartNumber"]: part["Size"] for part in parts}, max_bytes)
+        except BadUpload:
+            abort()
+            raise
+        try:
+            s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={
+                "Parts": [{"PartNumber": part["PartNumber"], "ETag": part["ETag"]} for part in parts]})
+        except ClientError as error:  # e.g. EntityTooSmall: a part but the last under 5 MiB
+            abort()
+            raise BadUpload(f"S3 refused the parts: {error_code(error)}") from error
+        return True
 
     def read_staged(self, key: str, length: int) -> tuple[int, bytes]:
         try:

@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
+import shutil
 import sqlite3
 import stat
 import tempfile
@@ -38,6 +40,7 @@ from ..ports import (
     BlobMissing,
     IndexEntry,
     Page,
+    PartsSlot,
     Record,
     SentMessage,
     StorageError,
@@ -49,6 +52,7 @@ from .shared import (
     AUDIT_PAGE,
     check_blob_key,
     check_link,
+    check_parts,
     check_phone,
     check_query,
     check_record_names,
@@ -60,6 +64,7 @@ from .shared import (
     encode_cursor,
     encode_indexes,
     now_iso,
+    part_count,
     refuse_if_locked,
     retention_date,
 )
@@ -70,10 +75,18 @@ from .shared import (
 # Same origin as the site and the API, whatever host name the browser used: the
 # embedded server's CSP allows only 'self', and clients resolve the path against it.
 LOCAL_BLOBS = "/blobs"
+UNFINISHED_PARTS_SECONDS = 24 * 3600
 
 
 class TooLargeUpload(StorageError):
     """An upload passed its slot's max_bytes; nothing was kept."""
+
+
+def _joined(folder: Path, count: int) -> Iterator[bytes]:
+    for part in range(1, count + 1):
+        with (folder / str(part)).open("rb") as stream:
+            while chunk := stream.read(1024 * 1024):
+                yield chunk
 
 
 def _ensure_dir(path: Path) -> None:
@@ -95,9 +108,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes: int = 0,
-                  max_bytes: int | None = None, replace: bool = True) -> int:
+                  max_bytes: int | None = None, replace: bool = True, durable: bool = True) -> int:
     """Write to a temp file beside ``target``, fsync, then rename (or link, refusing to
     replace, when ``replace`` is false) and fsync the folder: readers never see half a file.
+    ``durable=False`` skips the fsyncs, for what is copied and synced later anyway.
     Returns the size."""
     _ensure_dir(target.parent)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -110,7 +124,8 @@ def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes
                     raise TooLargeUpload(f"upload larger than {max_bytes} bytes")
                 out.write(chunk)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         if size < min_bytes:
             raise ValueError("empty upload")
         os.chmod(temp, mode)
@@ -119,7 +134,8 @@ def _atomic_write(target: Path, chunks: Iterable[bytes], *, mode: int, min_bytes
         else:
             os.link(temp, target)
             os.unlink(temp)
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(temp)
@@ -367,6 +383,7 @@ class LocalBlobs:
         self._staging = root / "staging"
         self._archive = root / "archive"
         self._retention = root / "retention"
+        self._parts = root / "parts"  # a tree of its own: parts are never staged objects
         self._lock_file = root / ".lock"
         self._signing_key_path = settings.data_dir / "keys" / "upload-signing.key"
         self._signing_key: bytes | None = None
@@ -381,6 +398,57 @@ class LocalBlobs:
                   "signature": self._sign("upload", key, expires, max_bytes)}
         return UploadSlot(f"{LOCAL_BLOBS}/upload", fields, key, max_bytes,
                           datetime.fromtimestamp(expires, UTC))
+
+    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> PartsSlot:
+        check_upload_slot(key, max_bytes, expires_in)
+        self._forget_unfinished_parts()
+        expires = int(time.time()) + expires_in
+        upload_id = secrets.randbits(62)
+        urls = []
+        for part in range(1, part_count(max_bytes, part_size) + 1):
+            query = {"key": key, "upload_id": upload_id, "part": part, "part_size": part_size,
+                     "expires": expires,
+                     "signature": self._sign("part", key, expires, upload_id, part, part_size)}
+            urls.append(f"{LOCAL_BLOBS}/part?{urlencode(query)}")
+        return PartsSlot(str(upload_id), part_size, tuple(urls))
+
+    def _forget_unfinished_parts(self) -> None:
+        """Parts of uploads never completed, after a day: what S3's lifecycle rule
+        (AbortIncompleteMultipartUpload) does for the staging bucket."""
+        cutoff = time.time() - UNFINISHED_PARTS_SECONDS
+        with suppress(*_ABSENT):
+            for folder in self._parts.iterdir():
+                with suppress(*_ABSENT):
+                    if folder.stat().st_mtime < cutoff:
+                        shutil.rmtree(folder, ignore_errors=True)
+
+    def verify_part(self, query: Mapping[str, str]) -> tuple[str, int, int, int]:
+        """The key, upload id, part number and size limit a part URL grants; ValueError if
+        not signed here or expired."""
+        upload_id, part, part_size = self._verify("part", query, "upload_id", "part", "part_size")
+        return query["key"], upload_id, part, part_size
+
+    def write_part(self, key: str, upload_id: int, part: int, chunks: Iterable[bytes], part_size: int) -> int:
+        """Store one part (again, if retried); refused once the parts were joined."""
+        if (self._staging / check_blob_key(key)).exists():
+            raise ValueError("this upload is complete")
+        # Not synced: complete_parts joins the parts into the staged object, which is.
+        return _atomic_write(self._parts / str(upload_id) / str(part), chunks, mode=0o600,
+                             min_bytes=1, max_bytes=part_size, durable=False)
+
+    def complete_parts(self, key: str, upload_id: str, *, max_bytes: int) -> bool:
+        folder = self._parts / str(int(upload_id))
+        try:
+            sizes = {int(part.name): part.stat().st_size for part in folder.iterdir()
+                     if not part.name.startswith(".")}
+        except _ABSENT:
+            return False
+        try:
+            check_parts(sizes, max_bytes)
+            self.write_staged(key, _joined(folder, len(sizes)), max_bytes)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return True
 
     def verify_upload_fields(self, fields: Mapping[str, str]) -> tuple[str, int]:
         """The slot's key and max_bytes; ValueError if not signed here or expired."""

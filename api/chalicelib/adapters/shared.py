@@ -11,11 +11,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..ports import BadCursor, BlobInfo, BlobLocked, IndexEntry
+from ..ports import BadCursor, BadUpload, BlobInfo, BlobLocked, IndexEntry
 
 # A DynamoDB transaction holds 100 writes: the record, the old entries removed and
 # the new ones added.
@@ -74,6 +74,21 @@ def check_upload_slot(key: str, max_bytes: int, expires_in: int) -> None:
     check_link(key, expires_in)
     if max_bytes < 1:
         raise ValueError("max_bytes must be at least 1")
+
+
+def part_count(max_bytes: int, part_size: int) -> int:
+    if part_size < 1:
+        raise ValueError("part_size must be at least 1")
+    return -(-max_bytes // part_size)
+
+
+def check_parts(sizes: Mapping[int, int], max_bytes: int) -> None:
+    """Parts 1..n, none empty, at most ``max_bytes`` together (S3 checks that all but the last
+    are at least 5 MiB; the embedded server that each is at most its signed part size)."""
+    if sorted(sizes) != list(range(1, len(sizes) + 1)) or 0 in sizes.values():
+        raise BadUpload("the uploaded parts are not numbered 1 to n")
+    if sum(sizes.values()) > max_bytes:
+        raise BadUpload(f"the uploaded parts exceed {max_bytes} bytes")
 
 
 def check_phone(phone: str) -> None:

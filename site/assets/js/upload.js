@@ -1,6 +1,7 @@
 // The upload page: each file is encrypted here, in the envelope format, to the
-// archive's public key, and only the ciphertext is uploaded, by the presigned POST
-// the API hands out. A document is shown as received only when the API says so.
+// archive's public key, and only the ciphertext is uploaded, in parts to the URLs the
+// API hands out, while the rest is still being encrypted. A document is shown as
+// received only when the API says so.
 
 import { api, ApiError, networkError, showError } from "./lib/api.js";
 import { importRecipient, seal } from "./lib/envelope.js";
@@ -18,46 +19,95 @@ async function sniff(file, filetypes) {
   return known ? known.media_type : null;
 }
 
-/** Send the ciphertext to the slot: every field first, the file last, as S3 requires. */
-function post(slot, blob, onProgress) {
-  return new Promise((resolve, reject) => {
-    const form = new FormData();
-    for (const [name, value] of Object.entries(slot.fields)) form.append(name, value);
-    form.append("file", blob, "document.beianenv");
-    const request = new XMLHttpRequest();
-    request.open("POST", new URL(slot.url, location.href));
-    request.upload.onprogress = (event) => {
-      if (event.lengthComputable) onProgress(event.loaded, event.total);
-    };
-    request.onload = () => {
-      if (request.status >= 200 && request.status < 300) resolve();
-      else reject(refusal(request));
-    };
-    request.onerror = () => reject(networkError());
-    request.onabort = () => reject(networkError());
-    request.ontimeout = () => reject(networkError());
-    request.send(form);
-  });
-}
+const PARTS_IN_FLIGHT = 3; // parts being sent at once: memory stays a few parts, whatever the file
 
 /** The upload target's error: JSON from the local server, XML from S3. */
-function refusal(request) {
+function refusal(status, text) {
   try {
-    return new ApiError(request.status, JSON.parse(request.responseText));
+    return new ApiError(status, JSON.parse(text));
   } catch {
-    const tooLarge = request.status === 413 || /EntityTooLarge/.test(request.responseText);
-    return new ApiError(request.status, {
+    const tooLarge = status === 413 || /EntityTooLarge/.test(text);
+    return new ApiError(status, {
       code: tooLarge ? "upload_too_large" : "upload_refused",
-      message_zh: tooLarge ? "文件超过上传凭证允许的大小。" : `存储服务拒绝了上传（HTTP ${request.status}）。`,
-      message_en: tooLarge ? "The file is larger than the upload slot allows." : `The storage refused the upload (HTTP ${request.status}).`,
+      message_zh: tooLarge ? "文件超过上传凭证允许的大小。" : `存储服务拒绝了上传（HTTP ${status}）。`,
+      message_en: tooLarge ? "The file is larger than the upload slot allows." : `The storage refused the upload (HTTP ${status}).`,
     });
   }
 }
 
+function encryptionError(error) {
+  return new ApiError(0, {
+    code: "encryption",
+    message_zh: `文件无法在本机加密：${error.message}`,
+    message_en: `The file could not be encrypted here: ${error.message}`,
+  });
+}
+
+/** The sealed pieces, with a failure to read or encrypt the file told apart from the network's. */
+async function* sealedPieces(sealed) {
+  try {
+    yield* sealed.chunks;
+  } catch (error) {
+    throw encryptionError(error);
+  }
+}
+
+async function putPart(url, part) {
+  let response;
+  try {
+    response = await fetch(new URL(url, location.href), { method: "PUT", body: part, cache: "no-store" });
+  } catch {
+    throw networkError();
+  }
+  if (!response.ok) throw refusal(response.status, await response.text());
+}
+
 /**
- * One file's way to the archive: slot, encryption, upload, check. `run()` resumes
- * from the step that failed, so a retry after a dropped connection re-sends the
- * same ciphertext to the same slot while the slot is valid.
+ * Encrypt and send at once: the sealed pieces are gathered into the slot's parts, and each
+ * part is PUT to its URL while the next is sealed. A part is a Blob of its pieces: one copy,
+ * into the browser's blob store, which the network stack reads as it sends. At most
+ * PARTS_IN_FLIGHT parts are held, so memory does not grow with the file, and the upload
+ * starts with the first part, not after the last.
+ */
+async function sendInParts({ part_size: partSize, urls }, sealed, onProgress) {
+  const inFlight = new Set();
+  let sent = 0;
+  let next = 0;
+  const dispatch = async (pieces) => {
+    if (next >= urls.length) throw refusal(413, "");
+    const part = new Blob(pieces);
+    const task = putPart(urls[next++], part).then(() => {
+      inFlight.delete(task);
+      sent += part.size;
+      onProgress(sent);
+    });
+    task.catch(() => {}); // a failure is seen by the race below or the final wait
+    inFlight.add(task);
+    if (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+  };
+  let pieces = [];
+  let filled = 0;
+  for await (const piece of sealedPieces(sealed)) {
+    for (let offset = 0; offset < piece.length; ) {
+      const take = Math.min(partSize - filled, piece.length - offset);
+      pieces.push(piece.subarray(offset, offset + take));
+      filled += take;
+      offset += take;
+      if (filled === partSize) {
+        await dispatch(pieces);
+        pieces = [];
+        filled = 0;
+      }
+    }
+  }
+  if (filled) await dispatch(pieces);
+  await Promise.all(inFlight);
+}
+
+/**
+ * One file's way to the archive: slot, encryption and upload together, check. `run()`
+ * resumes from the step that failed: a retry after a dropped connection encrypts and
+ * sends again to the same slot while the slot is valid.
  */
 class Upload {
   constructor(filing, documentType, file, filetypes, view) {
@@ -67,7 +117,6 @@ class Upload {
     this.filetypes = filetypes;
     this.view = view;
     this.slot = null;
-    this.ciphertext = null;
     this.sent = false;
   }
 
@@ -88,30 +137,18 @@ class Upload {
           media_type: await sniff(this.file, this.filetypes),
         },
       });
-      this.ciphertext = null;
       this.sent = false;
-    }
-    if (!this.ciphertext) {
-      this.view.step("encrypt", 0);
-      try {
-        const recipients = await Promise.all(this.slot.envelope.recipients.map(importRecipient));
-        const sealed = await seal(this.file, {
-          recipients,
-          context: this.slot.envelope.context,
-          onProgress: (done, total) => this.view.step("encrypt", total ? done / total : 1),
-        });
-        this.ciphertext = sealed.blob;
-      } catch (error) {
-        throw new ApiError(0, {
-          code: "encryption",
-          message_zh: `文件无法在本机加密：${error.message}`,
-          message_en: `The file could not be encrypted here: ${error.message}`,
-        });
-      }
     }
     if (!this.sent) {
       this.view.step("upload", 0);
-      await post(this.slot.upload, this.ciphertext, (done, total) => this.view.step("upload", done / total));
+      let sealed;
+      try {
+        const recipients = await Promise.all(this.slot.envelope.recipients.map(importRecipient));
+        sealed = await seal(this.file, { recipients, context: this.slot.envelope.context });
+      } catch (error) {
+        throw encryptionError(error);
+      }
+      await sendInParts(this.slot.upload.parts, sealed, (sent) => this.view.step("upload", sent / sealed.size));
       this.sent = true;
     }
     this.view.step("check");
@@ -127,8 +164,7 @@ class Upload {
 
 const STEPS = {
   slot: ["正在申请上传凭证……", "Requesting an upload slot…"],
-  encrypt: ["正在本机加密", "Encrypting on this computer"],
-  upload: ["正在上传密文", "Uploading the ciphertext"],
+  upload: ["正在本机加密并上传密文", "Encrypting on this computer and uploading the ciphertext"],
   check: ["正在确认服务器已收妥……", "Confirming the server received it…"],
 };
 

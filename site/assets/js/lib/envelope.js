@@ -1,25 +1,25 @@
-// The beian envelope, format version 1, written with WebCrypto in the browser.
+// The beian envelope, format version 2, written with WebCrypto in the browser.
 //
 // The byte layout is specified in developers/envelope-format and implemented in
 // Python by crypto/format.py and crypto/envelope.py; both pass crypto/vectors.
-// A file is read 64 KiB at a time with Blob.slice(), so memory stays constant
-// however large the file: each sealed chunk is handed on as it is made.
-
-import { Sha256 } from "./sha256.js";
+// A file is read a block (16 chunks) at a time with Blob.slice(), and the sealed
+// bytes are handed on as they are made, so memory stays constant however large
+// the file. Version 2 has no plaintext digest: nothing is hashed in JavaScript.
 
 export const MAGIC = new TextEncoder().encode("BEIANENV");
-export const VERSION = 1;
+export const VERSION = 2;
 export const CHUNK_SIZE = 64 * 1024;
 export const NONCE_PREFIX_SIZE = 7;
 export const FILE_KEY_SIZE = 32;
 export const TAG_SIZE = 16;
 export const RSA_BITS = 3072;
 const RSA_OAEP_KIND = 1;
+const MAX_RECIPIENTS = 16;
 const MAX_CONTEXT_FIELD = 1024;
 const CONTEXT_FIELDS = ["provider", "filing", "document_id", "document_type"];
 const BODY_KEY_INFO = new TextEncoder().encode("beian-envelope/v1 body key");
 const COMMITMENT_INFO = new TextEncoder().encode("beian-envelope/v1 commitment");
-const BLOB_PART = 1024 * 1024; // sealed bytes gathered into one Blob part
+const BLOCK_CHUNKS = 16; // chunks read with one Blob.slice() and sealed concurrently
 const subtle = () => {
   if (!globalThis.crypto || !globalThis.crypto.subtle) {
     throw new EnvelopeError("no_webcrypto", "WebCrypto is unavailable (a secure context is needed)");
@@ -169,39 +169,27 @@ class ChunkSealer {
   }
 }
 
-/** Collects sealed bytes into Blob parts of about 1 MiB, so the browser may page them out. */
-class BlobCollector {
-  constructor() {
-    this.parts = [];
-    this.pending = [];
-    this.pendingBytes = 0;
-  }
-
-  push(bytes) {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= BLOB_PART) this.flush();
-  }
-
-  flush() {
-    if (this.pending.length) this.parts.push(new Blob(this.pending));
-    this.pending = [];
-    this.pendingBytes = 0;
-  }
-
-  blob() {
-    this.flush();
-    return new Blob(this.parts, { type: "application/octet-stream" });
-  }
-}
-
 function randomBytes(size) {
   return globalThis.crypto.getRandomValues(new Uint8Array(size));
 }
 
+/** 1 to 16 recipients with distinct key ids, as the format requires. */
+function checkRecipients(recipients) {
+  if (!recipients.length || recipients.length > MAX_RECIPIENTS) {
+    throw new EnvelopeError("recipients", `a document has 1 to ${MAX_RECIPIENTS} recipients`);
+  }
+  if (new Set(recipients.map((r) => r.keyId)).size !== recipients.length) {
+    throw new EnvelopeError("recipients", "two recipients share a key id");
+  }
+}
+
 /**
  * Encrypt `file` (a Blob) for `recipients` (from importRecipient) under `context`.
- * Returns {blob, headerLength}. `onProgress(done, total)` follows the plaintext read.
+ * Returns {headerLength, size, chunks}: `chunks` is an async iterator of the sealed
+ * bytes (the header, then each sealed chunk; 16 are sealed at a time), made only as it
+ * is consumed,
+ * so the consumer bounds the memory; `size` is the envelope's length, known
+ * in advance. `onProgress(done, total)` follows the plaintext read.
  * Only the test vectors pass their own `fileKey` and `noncePrefix`.
  */
 export async function seal(file, options) {
@@ -209,7 +197,7 @@ export async function seal(file, options) {
   const chunkSize = options.chunkSize ?? CHUNK_SIZE;
   const fileKey = options.fileKey ?? randomBytes(FILE_KEY_SIZE);
   const noncePrefix = options.noncePrefix ?? randomBytes(NONCE_PREFIX_SIZE);
-  if (!recipients.length) throw new EnvelopeError("no_recipient", "no recipient to encrypt to");
+  checkRecipients(recipients);
 
   const preamble = encodePreamble(chunkSize, noncePrefix, context);
   const preambleDigest = await sha256(preamble);
@@ -220,22 +208,26 @@ export async function seal(file, options) {
   }
   const headerStart = concat([preamble, encodeRecipients(entries)]);
   const header = concat([headerStart, await commitment(fileKey, headerStart)]);
-
-  const out = new BlobCollector();
-  out.push(header);
   const sealer = await ChunkSealer.create(fileKey, preambleDigest, noncePrefix);
-  const hash = new Sha256();
-  for (let offset = 0; offset < file.size; offset += chunkSize) {
-    const chunk = new Uint8Array(await file.slice(offset, offset + chunkSize).arrayBuffer());
-    hash.update(chunk);
-    out.push(await sealer.seal(chunk, false));
-    if (onProgress) onProgress(offset + chunk.length, file.size);
+  // Data chunks are full; the final chunk holds the rest (0 to chunkSize - 1 bytes).
+  const dataChunks = Math.floor(file.size / chunkSize);
+  const size = header.length + file.size + (dataChunks + 1) * TAG_SIZE;
+
+  async function* chunks() {
+    yield header;
+    const block = chunkSize * BLOCK_CHUNKS;
+    let sealedLast = false;
+    for (let offset = 0; !sealedLast; offset += block) {
+      const plain = new Uint8Array(await file.slice(offset, offset + block).arrayBuffer());
+      const sealing = [];
+      // Past the block's end only to seal an empty final chunk at the file's end.
+      for (let start = 0; !sealedLast && (start < plain.length || offset + start === file.size); start += chunkSize) {
+        sealedLast = offset + start + chunkSize > file.size;
+        sealing.push(sealer.seal(plain.subarray(start, start + chunkSize), sealedLast));
+      }
+      yield* await Promise.all(sealing);
+      if (onProgress) onProgress(offset + plain.length, file.size);
+    }
   }
-  const final = new Uint8Array(8 + 32);
-  const view = new DataView(final.buffer);
-  view.setUint32(0, Math.floor(file.size / 0x100000000));
-  view.setUint32(4, file.size >>> 0);
-  final.set(hash.digest(), 8);
-  out.push(await sealer.seal(final, true));
-  return { blob: out.blob(), headerLength: header.length };
+  return { headerLength: header.length, size, chunks: chunks() };
 }
