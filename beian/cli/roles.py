@@ -68,8 +68,9 @@ def _report(error: Exception) -> None:
 
 
 def client_for(url: str, token: str = "") -> BeianClient:
+    from ..client import BeianClient
 
-    return client_for(url, token)
+    return BeianClient(url, token)
 
 
 def show_filing(filing: dict[str, Any]) -> None:
