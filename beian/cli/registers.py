@@ -25,11 +25,11 @@ from chalicelib.oversight.registers import (
     set_department,
     trainings,
 )
-from chalicelib.services import current_services, utc_now
 from rich.console import Console
 
+from . import admin
 from .admin import cli_operator, fail
-from .reports import audited, table
+from .reports import audited, table, utc_now
 
 console = Console()
 registers = typer.Typer(help="登记册：备案部门、省局检查与处罚、培训 / Registers: filing department, "
@@ -40,7 +40,7 @@ training = typer.Typer(help="备案业务培训（三.(三)5）/ Filing training
 
 
 def _operator() -> str:
-    return cli_operator(current_services().settings).subject
+    return cli_operator(admin.services().settings).subject
 
 
 @departments.command("set")
@@ -53,7 +53,7 @@ def department_set(
     provider: str = typer.Option("", help="接入服务单位（默认本单位）/ Provider (default: this one)"),
 ) -> None:
     """登记本单位的备案核验部门、负责领导和核验人员 / Record the filing department, its leader and verifiers."""
-    services = current_services()
+    services = admin.services()
     now = utc_now()
     chosen = provider or services.settings.provider
     try:
@@ -68,7 +68,7 @@ def department_set(
 @departments.command("show")
 def department_show(provider: str = typer.Option("", help="接入服务单位 / Provider (default: this one)")) -> None:
     """查看备案核验部门登记 / Show the filing department register."""
-    services = current_services()
+    services = admin.services()
     chosen = provider or services.settings.provider
     body = department(services.backend.records, chosen)
     if body is None:
@@ -95,7 +95,7 @@ def inspection_add(
     correct_by: str | None = typer.Option(None, help="限期改正日期 YYYY-MM-DD / Correct by"),
 ) -> None:
     """登记省通信管理局的检查结果与处罚 / Record a province's inspection and any penalty."""
-    services = current_services()
+    services = admin.services()
     try:
         record_inspection(services.backend.records, province=province, provider=provider, inspected_on=date,
                           findings=findings, outcome=outcome, article=article, decision=decision,
@@ -116,7 +116,7 @@ def _counts_table(title: str, first: str, counts: Mapping[str, InspectionCounts]
 @inspections.command("summary")
 def inspection_summary_command(quarter: str = typer.Option(..., help="季度 YYYYQn / Quarter")) -> None:
     """按季度汇总检查与处罚（分省、分接入服务单位）/ The quarter's inspections and penalties."""
-    services = current_services()
+    services = admin.services()
     try:
         summary = inspection_summary(services.backend.records, Quarter.parse(quarter))
     except DomainError as error:
@@ -136,7 +136,7 @@ def training_add(
     attendee: list[str] = typer.Option(..., help="参训人员 姓名@接入服务单位 / Attendee name@provider; repeat"),
 ) -> None:
     """登记一次备案业务培训及参训人员 / Record a training session and who attended."""
-    services = current_services()
+    services = admin.services()
     try:
         people = [Attendee.parse(text) for text in attendee]
         record_training(services.backend.records, held_on=date, title=title, organiser=organiser,
@@ -150,7 +150,7 @@ def training_add(
 @training.command("list")
 def training_list(quarter: str = typer.Option(..., help="季度 YYYYQn / Quarter")) -> None:
     """列出某季度的培训及各单位参训人数 / The quarter's sessions and attendance per provider."""
-    services = current_services()
+    services = admin.services()
     try:
         sessions = trainings(services.backend.records, Quarter.parse(quarter))
     except DomainError as error:
