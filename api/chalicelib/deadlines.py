@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .rules import load_rules
-from .workdays import due_date
+from .workdays import due_date, working_days_between
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
@@ -34,6 +34,15 @@ class Deadlines:
                 "late": china_day(now).isoformat() > deadline["due"]}
 
     def annotate(self, deadlines: Mapping[str, Mapping[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
-        today = china_day(now).isoformat()
-        return {name: {**deadline, "overdue": not deadline.get("met_at") and today > deadline["due"]}
-                for name, deadline in deadlines.items()}
+        """Adds whether each pending deadline is overdue and how many working days it has
+        left (negative once past: the working days it is late by)."""
+        today = china_day(now)
+        annotated = {}
+        for name, deadline in deadlines.items():
+            pending = not deadline.get("met_at")
+            extra: dict[str, Any] = {"overdue": pending and today.isoformat() > deadline["due"]}
+            if pending:
+                left = working_days_between(today, date.fromisoformat(deadline["due"]))
+                extra["working_days_left"] = left.days
+            annotated[name] = {**deadline, **extra}
+        return annotated

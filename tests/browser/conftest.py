@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,9 @@ class PageProblems:
         self.seen.append(f"page error: {error}")
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+@contextmanager
+def watched_page(browser: Any) -> Iterator[Any]:
+    """A tab of its own in ``browser``; fails on any script error or CSP violation it saw."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     problems = PageProblems()
     tab = context.new_page()
@@ -141,6 +143,12 @@ def page(browser: Any) -> Iterator[Any]:
     finally:
         context.close()
     assert not problems.seen, "\n".join(problems.seen)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    with watched_page(browser) as tab:
+        yield tab
 
 
 @pytest.fixture
