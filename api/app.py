@@ -10,6 +10,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import DomainError, Invalid
 from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
+from chalicelib.schemas import filing_schema
 from chalicelib.services import current_services
 
 # Chalice would give the "beian" logger a handler of its own and stop it propagating; our
@@ -55,6 +56,12 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
+@app.route("/schemas/filing.json")
+@guarded
+def filing_json_schema() -> dict[str, Any]:
+    return filing_schema()
+
+
 @app.route("/rules")
 @guarded
 def rules() -> dict[str, Any]:
@@ -88,8 +95,8 @@ def filing_queue() -> dict[str, Any]:
 def deadlines() -> dict[str, Any]:
     within = query_params().get("within_days", "3")
     if not within.isdigit() or int(within) > 366:
-        raise Invalid("within_days 须为 0 到 366 的整数", "within_days must be a whole number 0-366",
-                      field="within_days")
+        raise Invalid("within_days 须为 0 到 366 的整数（工作日）",
+                      "within_days must be a whole number 0-366 (working days)", field="within_days")
     return {"filings": current_services().filings.due(caller(), int(within))}
 
 
@@ -117,8 +124,7 @@ def transition_filing(filing_id: str) -> dict[str, Any]:
 @app.route("/filings/{filing_id}/follow-ups", methods=["POST"], authorizer=bearer)
 @guarded
 def record_follow_up(filing_id: str) -> dict[str, Any]:
-    body = request_body()
-    return current_services().filings.record_follow_up(caller(), filing_id, body.get("outcome"), body.get("note"))
+    return current_services().steps.act(caller(), filing_id, "follow_up", request_body())
 
 
 @app.route("/filings/{filing_id}/documents", authorizer=bearer)

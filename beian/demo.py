@@ -55,6 +55,14 @@ from chalicelib.oversight.sites import ConnectedSite, save_site
 from chalicelib.ports import Record, Records, VersionConflict
 from chalicelib.rules import load_rules
 from chalicelib.services import Services, utc_now
+from chalicelib.steps import (
+    closing_record,
+    pre_verification_record,
+    province_submission_record,
+    return_record,
+    review_record,
+    website_numbers,
+)
 from chalicelib.validators import resident_id
 from chalicelib.validators.filing_number import generate as filing_number
 
@@ -272,19 +280,15 @@ class Seeder:
             recent.append((subject["id_type"], subject["id_number"]))
 
     def _step(self, body: dict[str, Any], action: str, at: datetime, actor: str, role: str) -> None:
-        """What ``FilingService.act`` does to the body, without a principal or a save."""
-        source = body["state"]
-        target = workflow.TRANSITIONS[action].target
-        self._filings.move(body, target, at)
-        body["history"].append({"at": at.isoformat(), "action": action, "from": source, "to": target,
-                                "actor": actor, "role": role, "note": ""})
-        body["updated_at"] = at.isoformat()
+        """What ``FilingService.act`` does to the body, without a principal or a save: the same
+        transition from the table, through the same bookkeeping."""
+        self._filings.take(body, workflow.transition(action, str(body["state"])), actor, role, at)
 
     def _walk(self, body: dict[str, Any], created: datetime) -> None:
         """Take the filing through the workflow until a step would fall after ``now``."""
         rng = self._rng
         verifier, reviewer = f"verifier:{body['provider']}-1", f"reviewer:{body['province']}-1"
-        self._filings.move(body, workflow.SUBMITTED, created)
+        self._filings.move(body, workflow.SUBMIT, created)
         first = "import" if body.get("legacy_import") else "submit"
         actor = "legacy-import" if body.get("legacy_import") else f"applicant:{body['id']}"
         body["history"].append({"at": created.isoformat(), "action": first, "to": workflow.SUBMITTED,
@@ -294,11 +298,11 @@ class Seeder:
             return
         if rng.random() < 0.06:
             self._step(body, "pre_verify_return", at, verifier, "verifier")
-            body["returns"] = [{"stage": "pre_verification", "by": verifier, "at": at.isoformat(),
-                                "reasons": ["联系方式无法核实 / contact details could not be verified"]}]
+            body["returns"] = [return_record("pre_verification", verifier, at,
+                                             ["联系方式无法核实 / contact details could not be verified"])]
             return
         self._step(body, "pre_verify_pass", at, verifier, "verifier")
-        body["pre_verification"] = {"by": verifier, "at": at.isoformat(), "contact_verified_by": "phone"}
+        body["pre_verification"] = pre_verification_record(verifier, at, "phone")
         at = self._at(at, rng.uniform(1, 20))
         if at > self._now:
             return
@@ -308,21 +312,21 @@ class Seeder:
         if at > self._now:
             return
         self._step(body, "submit_to_province", at, verifier, "verifier")
-        body["submission"] = {"by": verifier, "at": at.isoformat(),
-                              "form_document_id": body["on_site"].get("form_document_id", "")}
+        body["province_submission"] = province_submission_record(
+            verifier, at, body["on_site"].get("form_document_id", ""), {})
         at = self._at(at, rng.uniform(1, 26) if rng.random() > 0.06 else rng.uniform(30, 45))
         if at > self._now:
             return
         if rng.random() < 0.05:
             self._step(body, "return_to_provider", at, reviewer, "reviewer")
-            body["returns"] = [{"stage": "review", "by": reviewer, "at": at.isoformat(),
-                                "reasons": ["核验单信息不全 / the verification form is incomplete"]}]
+            body["returns"] = [return_record("review", reviewer, at,
+                                             ["核验单信息不全 / the verification form is incomplete"])]
             return
         self._approve(body, at, reviewer)
         at = self._at(at, rng.uniform(5, 60))
         if at <= self._now and rng.random() < 0.01:
+            body["cancellation"] = closing_record(verifier, at, ["网站关闭 / site closed"], str(body["state"]))
             self._step(body, "cancel", at, verifier, "verifier")
-            body["cancellation"] = {"by": verifier, "at": at.isoformat(), "reasons": ["网站关闭 / site closed"]}
 
     def _record_on_site(self, body: dict[str, Any], at: datetime, verifier: str) -> None:
         on_site: dict[str, Any] = {"verifier": verifier, "verified_at": at.isoformat(timespec="seconds"),
@@ -339,9 +343,12 @@ class Seeder:
         self._serials[province, year] += 1
         number = filing_number(province, year, self._serials[province, year])
         body["filing_number"] = number
-        domains = body["payload"]["website"]["domains"]
-        body["website_numbers"] = {domain: f"{number}-{n}" for n, domain in enumerate(domains, start=1)}
-        body["review"] = {"by": reviewer, "at": at.isoformat(), "decision": "approved"}
+        body["website_numbers"] = website_numbers(number, body["payload"]["website"]["domains"], {})
+        rules = load_rules()
+        kind = rules.subject_type(str(body["subject_type"])).kind
+        body["review"] = review_record(reviewer, at, {
+            "checked": {item.id: "演示数据 / demo data" for item in rules.review.items_for(kind)},
+            "form_document_id": body["on_site"].get("form_document_id", "")})
 
     def _sites(self, body: dict[str, Any]) -> list[ConnectedSite]:
         """The provider's access records that go with this filing."""

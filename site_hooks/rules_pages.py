@@ -45,9 +45,10 @@ from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     Rules,
     load_rules,
 )
-from chalicelib.workflow import STATE_NAMES, TRANSITIONS  # noqa: E402
+from chalicelib.workflow import STATE_NAMES, SUBMIT, TRANSITIONS, Transition  # noqa: E402
 
 Lang = Literal["zh", "en"]
+ANY_DOCUMENT = Bilingual("证件", "identity document")  # the form names the one actually shown
 LANGS: tuple[Lang, ...] = ("zh", "en")
 GENERATED = "generated"
 MERMAID = PROJECT / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
@@ -300,6 +301,8 @@ FLOW_STEPS: tuple[tuple[str, str, str, str], ...] = (
     ("province", "接入服务单位提交省通信管理局", "The provider submits the filing to the province", ""),
     ("review", "省通信管理局审核", "Review by the provincial communications administration", "provincial_review"),
     ("number", "下发备案号，接入网站", "Filing number issued, website connected", ""),
+    ("refused", "不予受理（终局）", "Refused (final)", ""),
+    ("again", "接入服务单位重新核验", "The provider verifies it again", "reverification"),
 )
 FLOW_EDGES: tuple[tuple[str, str, str, str], ...] = (
     ("submit", "pre", "", ""),
@@ -309,7 +312,11 @@ FLOW_EDGES: tuple[tuple[str, str, str, str], ...] = (
     ("onsite", "province", "核验无误", "all verified"),
     ("province", "review", "", ""),
     ("review", "number", "合格", "approved"),
-    ("review", "onsite", "不合格：退回重新核验", "returned: verified again"),
+    ("review", "again", "不合格：退回", "not approved: returned"),
+    ("again", "onsite", "更正后重新核验", "corrected, verified again"),
+    ("again", "fix", "交主办者修改", "sent to the subject to correct"),
+    ("onsite", "refused", "证件或域名不一致", "documents or domain do not match"),
+    ("again", "refused", "不予受理", "refused"),
 )
 
 
@@ -371,7 +378,16 @@ def official_text(rules: Rules, name: str, lang: Lang) -> str:
 
 def sms_texts(rules: Rules, lang: Lang) -> str:
     names = [t.id for t in rules.notice_texts if t.id.startswith("sms_")]
-    return "\n".join(official_text(rules, name, lang) for name in names)
+    own = {"zh": "以下短信的措辞通知未作规定，由接入服务单位自定：",
+           "en": "The notice does not word these messages; the wording is the provider's own:"}
+    lines = [official_text(rules, name, lang) for name in names] + [own[lang], ""]
+    for text in rules.provider_texts:
+        if text.id.startswith("sms_"):
+            lines += [f"**{tr(text.purpose, lang)}**{aside(cite_link(text.citation.cite, lang), lang)}", "",
+                      f'<blockquote lang="zh"><p>{text.text.zh}</p></blockquote>', ""]
+            if lang == "en":
+                lines += [text.text.en, ""]
+    return "\n".join(lines)
 
 
 def contract(rules: Rules, lang: Lang) -> str:
@@ -396,7 +412,7 @@ def verification_form(rules: Rules, lang: Lang) -> str:
     lines = [f"**{tr(form.title, lang)}**{aside(facts, lang)}", ""]
     for section in form.sections:
         lines.append(f"- {tr(section.title, lang)}")
-        lines += [f"    - {tr(check.name, lang)}" for check in section.checks]
+        lines += [f"    - {tr(check.named(ANY_DOCUMENT), lang)}" for check in section.checks]
     return "\n".join([*lines, ""])
 
 
@@ -431,7 +447,57 @@ def notice(rules: Rules, _lang: Lang) -> str:
     return "\n".join(lines)
 
 
+# -- the workflow's steps, from the transition table (the README's table too: steps_table.py)
+
+STEPS = (SUBMIT, *TRANSITIONS.values())
+ROLES = {"applicant": ("主办者", "applicant"), "verifier": ("接入服务单位核验人员", "verifier"),
+         "reviewer": ("通信管理局审核人员", "reviewer")}
+HEADERS = {"zh": ("步骤", "由谁", "状态", "时限", "短信", "依据"),
+           "en": ("Step", "Who", "States", "Time limit", "SMS", "Notice")}
+
+
+def _join(lang: Lang) -> str:
+    return "、" if lang == "zh" else "; "
+
+
+def step_states(step: Transition, lang: Lang) -> str:
+    pick = 0 if lang == "zh" else 1
+    sources = _join(lang).join(STATE_NAMES[state][pick] for state in step.sources) if step.sources else "—"
+    return f"{sources} → {STATE_NAMES[step.target][pick]}"
+
+
+def step_deadlines(rules: Rules, step: Transition, lang: Lang) -> str:
+    parts = []
+    if step.starts:
+        deadline = rules.deadline(step.starts)
+        own = ("（接入服务单位自定）" if lang == "zh" else " (the provider's own rule)") \
+            if deadline.source == "provider" else ""
+        parts.append(f"{'开始' if lang == 'zh' else 'starts'} {tr(deadline.label, lang)}{PUNCTUATION[lang][':']}"
+                     f"{deadline_text(deadline, lang)}{own}")
+    if step.stops:
+        names = _join(lang).join(tr(rules.deadline(name).label, lang) for name in step.stops)
+        parts.append(f"{'结束' if lang == 'zh' else 'ends'} {names}")
+    return ("；" if lang == "zh" else "; ").join(parts) or "—"
+
+
+def step_sms(rules: Rules, step: Transition) -> str:
+    return f"“{rules.sms_text(step.sms)}”" if step.sms else "—"
+
+
+def steps(rules: Rules, lang: Lang) -> str:
+    """The workflow's steps for the process page, from the transition table (chalicelib.workflow)."""
+    pick = 0 if lang == "zh" else 1
+    lines = ["| " + " | ".join(HEADERS[lang]) + " |", "|" + "---|" * len(HEADERS[lang])]
+    for step in STEPS:
+        who = _join(lang).join(ROLES[role][pick] for role in step.roles)
+        cells = (step.summary[pick], who, step_states(step, lang), step_deadlines(rules, step, lang),
+                 step_sms(rules, step), cite_link(step.cite, lang))
+        lines.append("| " + " | ".join(cell(text) for text in cells) + " |")
+    return "\n".join([*lines, ""])
+
+
 SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
+    "steps": steps,
     "checklist": checklist,
     "documents-summary": documents_summary,
     "deadlines": deadlines,

@@ -22,6 +22,14 @@ def china_day(moment: datetime) -> date:
     return moment.astimezone(CHINA_STANDARD_TIME).date()
 
 
+def china_time(moment: datetime, timespec: str = "seconds") -> str:
+    """A time as people read it here: China time to the second, with its zone (+08:00),
+    whatever the machine's zone. A time without a zone is refused: it could be any."""
+    if moment.tzinfo is None:
+        raise ValueError("a time without a zone")
+    return moment.astimezone(CHINA_STANDARD_TIME).isoformat(sep=" ", timespec=timespec)
+
+
 class Deadlines:
     def start(self, name: str, now: datetime) -> dict[str, Any]:
         rule = load_rules().deadline(name)

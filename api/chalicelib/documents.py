@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import policy
+from . import policy, workflow
 from .audit import AuditLog
 from .auth import Principal
 from .config import Settings
+from .deadlines import china_time
 from .errors import Conflict, Forbidden, Invalid, TooLarge, not_found
 from .filetypes import ACCEPTED
 from .filings import FilingService
@@ -29,7 +30,7 @@ from .keyring import (
     ciphertext_bound,
     requester_key,
 )
-from .ports import BlobInfo, BlobMissing, Blobs, IndexEntry, Record, Records
+from .ports import BlobInfo, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
 from .rules import load_rules
 
 log = logging.getLogger("beian.documents")
@@ -50,6 +51,15 @@ def uploadable_types() -> set[str]:
     return {document.id for document in rules.documents} | {evidence.id for evidence in rules.evidence}
 
 
+def uploadable_for(subject_type: str) -> set[str]:
+    """What a filing of ``subject_type`` takes: the identity documents the rules list for it
+    (either nationality: the holder's is in the filing, and may be corrected) and evidence."""
+    rules = load_rules()
+    documents = {document for nationality in ("cn", "foreign")
+                 for options in rules.documents_for(subject_type, nationality) for document in options.ids()}
+    return documents | {evidence.id for evidence in rules.evidence}
+
+
 def retain_until(start: datetime) -> datetime:
     """At least the rules' retention period (三.(一)4), with a margin for leap days."""
     years = load_rules().deadline("retention").amount
@@ -60,6 +70,14 @@ DOWNLOAD_SECONDS = 300
 def retention_entry(until: datetime) -> IndexEntry:
     """Where the retention sweep finds a document: by its retain-until, oldest first."""
     return IndexEntry("retain_until", DOCUMENT, until.isoformat())
+
+
+def _zoned(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def new_document_id() -> str:
@@ -92,10 +110,21 @@ class DocumentService:
         document_type = request.get("document_type")
         if document_type not in uploadable_types():
             raise Invalid("不支持的材料类型", "Unknown document type", field="document_type")
+        subject_type = str(filing.body.get("subject_type") or filing.body["payload"]["subject_type"])
+        if document_type not in uploadable_for(subject_type):
+            kind = load_rules().subject_type(subject_type).name
+            raise Invalid(f"规则未列出{kind.zh}可用此证件，请按清单选择证件类型",
+                          f"The rules do not list this document for a subject of type {kind.en}; "
+                          "choose one from the checklist", field="document_type")
         evidence = {item.id: item for item in load_rules().evidence}.get(str(document_type))
         if evidence is not None and principal.role not in evidence.uploaded_by:
             raise Forbidden(f"当前角色不能上传{evidence.name.zh}",
                             f"The role {principal.role} may not upload this: {evidence.name.en}")
+        if evidence is not None and evidence.required_at and (
+                filing.body["state"] not in workflow.TRANSITIONS[evidence.required_at].sources):
+            raise Conflict(f"{evidence.name.zh}须在当面核验之后、提交通信管理局之前上传",
+                           f"{evidence.name.en}: uploaded after the on-site verification, before the "
+                           "filing goes to the province", field="document_type")
         size = request.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise Invalid("文件大小须为非负整数（字节）", "size must be a whole number of bytes",
@@ -116,7 +145,7 @@ class DocumentService:
             raise TooLarge(f"每个备案最多上传 {self._settings.max_documents_per_filing} 份材料",
                            f"A filing takes at most {self._settings.max_documents_per_filing} documents",
                            field="documents")
-        photo = self._photo_metadata(principal, document_type, request.get("photo"))
+        photo = self._photo_metadata(document_type, request.get("photo"), self._clock())
         document_id = new_document_id()
         staged_key = f"documents/{filing_id}/{document_id}"
         max_bytes = ciphertext_bound(size)
@@ -142,9 +171,10 @@ class DocumentService:
         }
 
     @staticmethod
-    def _photo_metadata(principal: Principal, document_type: object,
-                        photo: object) -> dict[str, Any] | None:
-        """The on-site photo comes with what the verifier's client checked and stamped."""
+    def _photo_metadata(document_type: object, photo: object, now: datetime) -> dict[str, Any] | None:
+        """The on-site photo comes with what the verifier's client checked and stamped; its
+        capture time (with its zone) and the time it is handed in are both kept, and a gap
+        beyond the rules' tolerance is refused."""
         if document_type != FACE_PHOTO:
             return None
         spec = load_rules().photo
@@ -152,11 +182,26 @@ class DocumentService:
                 {photo.get("width"), photo.get("height")} == {spec.long_side_px, spec.short_side_px}
                 and photo.get("colour") is True and isinstance(photo.get("captured_at"), str)
                 and isinstance(photo.get("curtain_marker"), str) and photo["curtain_marker"]):
-            raise Invalid("照片须为 800×600 像素彩色照片，并注明拍照时间和幕布标识",
-                          "The photo must be 800x600 colour, with its capture time and curtain "
+            size = f"{spec.long_side_px}×{spec.short_side_px}"
+            raise Invalid(f"照片须为 {size} 像素彩色照片，并注明拍照时间和幕布标识",
+                          f"The photo must be {size} colour, with its capture time and curtain "
                           "marker", field="photo")
+        captured = _zoned(str(photo["captured_at"]))
+        tolerance = load_rules().photo_upload
+        if captured is None:
+            raise Invalid("拍照时间须带时区（如 2026-12-01 09:30:00+08:00）",
+                          "The capture time must carry its zone (e.g. 2026-12-01 09:30:00+08:00)",
+                          field="photo.captured_at")
+        late = now - captured > timedelta(minutes=tolerance.max_delay_minutes)
+        early = captured - now > timedelta(minutes=tolerance.max_clock_skew_minutes)
+        if late or early:
+            raise Invalid(f"照片须在现场拍摄后 {tolerance.max_delay_minutes} 分钟内上传（拍照时间 "
+                          f"{china_time(captured)}，现在 {china_time(now)}）",
+                          f"The photo must be uploaded within {tolerance.max_delay_minutes} minutes of "
+                          f"being taken on site (taken {china_time(captured)}, now {china_time(now)})",
+                          field="photo.captured_at")
         return {"width": photo["width"], "height": photo["height"], "colour": True,
-                "captured_at": str(photo["captured_at"])[:40],
+                "captured_at": china_time(captured), "uploaded_at": china_time(now),
                 "curtain_marker": str(photo["curtain_marker"])[:60]}
 
     def complete_upload(self, principal: Principal, filing_id: str,
@@ -218,8 +263,9 @@ class DocumentService:
         record = self._load(filing_id, document_id)
         if record.body["state"] != RECEIVED:
             raise Conflict("该材料尚未收妥", "The document has not been received", field="state")
-        self._audit.record(principal, "document.key_release",
-                           f"document:{filing_id}/{document_id}", purpose=purpose)
+        entry = self._audit.record(principal, "document.key_release",
+                                   f"document:{filing_id}/{document_id}", purpose=purpose)
+        self._note_release(record, principal, int(entry["seq"]))
         try:
             with self._blobs.open(record.body["archive_key"]) as stream:
                 wrapped = self._keys.release(stream.read(HEADER_READ_BYTES), requester)
@@ -235,6 +281,26 @@ class DocumentService:
             "download_url": self._blobs.download_url(record.body["archive_key"],
                                                      expires_in=DOWNLOAD_SECONDS),
         }
+
+    def _note_release(self, record: Record, principal: Principal, seq: int) -> None:
+        """Where the audit log shows who opened the document: the review trail looks there."""
+        for _ in range(5):
+            body = dict(record.body)
+            body["releases"] = [*body.get("releases", []), {"by": principal.subject, "role": principal.role,
+                                                            "audit_seq": seq}][-50:]
+            try:
+                self._records.save(Record(DOCUMENT, record.key, body, record.version, record.indexes))
+                return
+            except VersionConflict:
+                record = self._load(str(body["filing"]), str(body["id"]))
+        log.warning("release of document %s not noted on its record", record.key)
+
+    def received(self, filing_id: str) -> list[Mapping[str, Any]]:
+        """The filing's documents that have arrived in the archive."""
+        page = self._records.query("documents", filing_id, limit=1000)
+        return [record.body for record in page.records
+                if record.kind == DOCUMENT and record.body.get("filing") == filing_id
+                and record.body.get("state") == RECEIVED]
 
     def find(self, filing_id: str, document_id: str) -> Mapping[str, Any] | None:
         record = self._records.get(DOCUMENT, document_key(filing_id, document_id))
@@ -277,5 +343,5 @@ class DocumentService:
 
     @staticmethod
     def _present(body: Mapping[str, Any]) -> dict[str, Any]:
-        hidden = ("staged_key", "archive_key")
+        hidden = ("staged_key", "archive_key", "releases")  # who opened it is the audit log's to show
         return {name: value for name, value in body.items() if name not in hidden}

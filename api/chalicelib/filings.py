@@ -28,10 +28,15 @@ from .ports import IndexEntry, Notifier, Record, Records, StorageError, VersionC
 from .rules import load_rules
 from .sensitive import SensitiveFields
 from .validation import Stage, validate_filing
+from .workdays import add_working_days
 
 FILING = "filing"
+# One website, one live filing: a claim per domain, created with the filing (a conditional
+# insert, so of two racing submissions exactly one wins) and let go when it is refused or
+# cancelled.
+DOMAIN_CLAIM = "domain_claim"
+CLAIM_IN_FLIGHT = timedelta(minutes=10)
 FOLLOW_UP_OUTCOMES = ("confirmed", "changed", "unreachable")
-NEW_PAYLOAD_ACTIONS = ("resubmit", "request_change")
 log = logging.getLogger("beian.filings")
 SENSITIVE_PATHS = (("subject", "id_number"), ("responsible_person", "id_number"))
 
@@ -78,9 +83,18 @@ class FilingService:
 
     def view(self, principal: Principal, filing_id: str) -> dict[str, Any]:
         record = self.load_for(principal, filing_id)
-        if principal.role != APPLICANT:  # staff reading someone's filing; applicants read their own
-            self._audit.record(principal, "filing.view", f"filing:{filing_id}")
-        return self.present(record)
+        if principal.role == APPLICANT:  # applicants read their own
+            return self.present(record)
+        self._audit.record(principal, "filing.view", f"filing:{filing_id}")
+        return self.present_to_staff(record)
+
+    def present_to_staff(self, record: Record) -> dict[str, Any]:
+        """What staff see: the filing, and the domains another live filing also holds
+        (without that filing's subject: staff of this filing may not be in its scope)."""
+        shown = self.present(record)
+        domains = shown.get("payload", {}).get("website", {}).get("domains", [])
+        shown["domain_conflicts"] = [domains[index] for index in self.domain_conflicts(record.body)]
+        return shown
 
     def present(self, record: Record) -> dict[str, Any]:
         """What a caller in scope sees: everything but the token hash and sealed numbers."""
@@ -114,13 +128,14 @@ class FilingService:
     def _visible(self, principal: Principal, records: list[Record]) -> list[dict[str, Any]]:
         """The filings among ``records`` the caller may see. Index rows are not signed: one
         added by hand must not show a filing outside the caller's scope."""
-        return [self.present(record) for record in records
+        return [self.present_to_staff(record) for record in records
                 if record.kind == FILING and policy.in_scope(principal, record.body)]
 
     def due(self, principal: Principal, within_days: int) -> list[dict[str, Any]]:
-        """Filings whose pending deadline falls within ``within_days`` or has passed."""
+        """Filings whose pending deadline falls within ``within_days`` working days (China
+        time, the official calendar) or has passed."""
         policy.require(principal, "list")
-        horizon = (china_day(self._clock()) + timedelta(days=within_days)).isoformat()
+        horizon = add_working_days(china_day(self._clock()), within_days).date.isoformat()
         found = []
         for name in workflow.DEADLINE_SCOPE:
             scope = self._deadline_scope(principal, name)
@@ -174,14 +189,19 @@ class FilingService:
             "submission": submission,
         }
         self.apply_payload(body, normalised)
-        self.move(body, workflow.SUBMITTED, now)
+        self.move(body, workflow.SUBMIT, now)
         body["history"].append({"at": now.isoformat(), "action": "submit", "to": workflow.SUBMITTED,
                                 "actor": f"applicant:{filing_id}"})
-        # Audited first: if the audit log fails, nothing is saved and the 503 is true; a filing
-        # saved unaudited would be one whose token nobody received, and the retry a duplicate.
-        self._audit.record(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id),
-                           "filing.submit", f"filing:{filing_id}")
-        saved = self._records.save(Record(FILING, filing_id, body, indexes=filing_indexes(body)))
+        claimed = self.claim_domains(body)
+        try:
+            # Audited first: if the audit log fails, nothing is saved and the 503 is true; a filing
+            # saved unaudited would be one whose token nobody received, and the retry a duplicate.
+            self._audit.record(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id),
+                               "filing.submit", f"filing:{filing_id}")
+            saved = self._records.save(Record(FILING, filing_id, body, indexes=filing_indexes(body)))
+        except BaseException:
+            self.release_domains(filing_id, claimed)
+            raise
         check_on_arrival(self._id_checker, saved)
         return self.present(saved), token
 
@@ -229,51 +249,99 @@ class FilingService:
         params = dict(params or {})
         if on_apply is not None:
             on_apply(body, params)
-        self.move(body, step.target, now)
-        body["history"].append({
-            "at": now.isoformat(), "action": action, "from": record.body["state"],
-            "to": step.target, "actor": principal.subject, "role": principal.role,
-            "note": str(params.get("note", ""))[:500],
-        })
-        body["updated_at"] = now.isoformat()
-        # Audited first: no change without its entry (a lost race leaves an entry for an attempt).
-        self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}",
-                           details={"from_version": record.version})
+        self.take(body, step, principal.subject, principal.role, now, str(params.get("note", "")))
+        # A new payload or an on-site correction may add a domain: it is claimed before the save.
+        added = set(_domains(body)) - set(_domains(record.body))
+        claimed = self.claim_domains(body) if added and step.target in workflow.LIVE_STATES else []
         try:
+            # Audited first: no change without its entry (a lost race leaves an entry for an attempt).
+            self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}",
+                               details={"from_version": record.version})
             saved = self._records.save(Record(FILING, filing_id, body, record.version,
                                               filing_indexes(body)))
-        except VersionConflict as error:
-            raise stale(record.version) from error
-        if action in NEW_PAYLOAD_ACTIONS:
+        except BaseException as error:
+            self.release_domains(filing_id, claimed)
+            if isinstance(error, VersionConflict):
+                raise stale(record.version) from error
+            raise
+        kept = set(_domains(saved.body)) if step.target in workflow.LIVE_STATES else set()
+        self.release_domains(filing_id, [domain for domain in _domains(record.body) if domain not in kept])
+        if step.new_payload:
             check_on_arrival(self._id_checker, saved)
-        if step.notice:
-            self._notify(saved.body, step.notice)
+        if step.sms:
+            self._notify(saved.body, step.sms)
         return self.present(saved)
 
-    def record_follow_up(self, principal: Principal, filing_id: str, outcome: object,
-                         note: object) -> dict[str, Any]:
-        """The provider's routine follow-up (回访, 三.(一)5): record it, start the next one."""
-        record = self.load_for(principal, filing_id)
-        policy.require(principal, "follow_up", record.body)
-        if record.body["state"] != workflow.APPROVED:
-            raise Conflict("只有已审核通过的备案需要回访", "Only approved filings are followed up",
-                           field="state")
-        if outcome not in FOLLOW_UP_OUTCOMES:
-            raise Invalid("回访结果须为 confirmed、changed 或 unreachable",
-                          "outcome must be confirmed, changed or unreachable", field="outcome")
-        now = self._clock()
-        body = copy.deepcopy(dict(record.body))
-        self.move(body, workflow.APPROVED, now)  # meets this follow-up's deadline, starts the next
-        body.setdefault("follow_ups", []).append({
-            "at": now.isoformat(), "by": principal.subject, "outcome": outcome,
-            "note": str(note or "")[:500]})
-        self._audit.record(principal, "filing.follow_up", f"filing:{filing_id}",
-                           details={"outcome": outcome, "from_version": record.version})
+    def take(self, body: dict[str, Any], step: workflow.Transition, actor: str, role: str,
+             now: datetime, note: str = "") -> None:
+        """The bookkeeping of every transition: deadlines, state, history. The demo seeder
+        walks its synthetic filings through this same method."""
+        source = body["state"]
+        self.move(body, step, now)
+        body["history"].append({"at": now.isoformat(), "action": step.action, "from": source,
+                                "to": step.target, "actor": actor, "role": role, "note": note[:500]})
+        body["updated_at"] = now.isoformat()
+
+    # -- one website, one live filing -----------------------------------------------------
+
+    def claim_domains(self, body: Mapping[str, Any]) -> list[str]:
+        """Claim each domain of ``body`` for it; Conflict (409) naming the field if another
+        live filing holds one. Returns the domains newly claimed (to let go if the save fails)."""
+        filing_id = str(body["id"])
+        subject = self._subject_hash(body)
+        claimed: list[str] = []
         try:
-            saved = self._records.save(Record(FILING, filing_id, body, record.version, filing_indexes(body)))
-        except VersionConflict as error:
-            raise stale(record.version) from error
-        return self.present(saved)
+            for index, domain in enumerate(_domains(body)):
+                if self._claim(filing_id, subject, domain, index):
+                    claimed.append(domain)
+        except BaseException:
+            self.release_domains(filing_id, claimed)
+            raise
+        return claimed
+
+    def _claim(self, filing_id: str, subject: str, domain: str, index: int) -> bool:
+        for _ in range(3):
+            current = self._records.get(DOMAIN_CLAIM, domain)
+            if current is not None:
+                if current.body["filing"] == filing_id:
+                    return False
+                holder = self._records.get(FILING, str(current.body["filing"]))
+                # A claim whose filing is not saved yet is a submission in flight; one left by a
+                # submission that never finished lapses after a while (the reconciler lists it).
+                in_flight = holder is None and self._clock() - datetime.fromisoformat(
+                    str(current.body["at"])) < CLAIM_IN_FLIGHT
+                if in_flight or (holder is not None and holder.body["state"] in workflow.LIVE_STATES):
+                    raise domain_taken(index, same_subject=current.body.get("subject") == subject)
+            try:
+                self._records.save(Record(DOMAIN_CLAIM, domain, {"filing": filing_id, "subject": subject,
+                                                                 "at": self._clock().isoformat()},
+                                          current.version if current else 0))
+                return True
+            except VersionConflict:
+                continue  # someone claimed it first, or let it go: look again
+        raise domain_taken(index, same_subject=False)
+
+    def release_domains(self, filing_id: str, domains: list[str]) -> None:
+        """Let ``filing_id``'s claims on ``domains`` go (a claim of another filing is left)."""
+        for domain in domains:
+            current = self._records.get(DOMAIN_CLAIM, domain)
+            if current is None or current.body["filing"] != filing_id:
+                continue
+            try:
+                self._records.delete(current)
+            except VersionConflict:
+                log.warning("domain claim of filing %s changed while being released", filing_id)
+
+    def _subject_hash(self, body: Mapping[str, Any]) -> str:
+        subject = body.get("payload", {}).get("subject", {})
+        stored = subject.get("id_number")
+        if isinstance(stored, dict):
+            return self._sensitive.index_value(self._sensitive.reveal(
+                stored, filing_id=str(body["id"]), path="subject.id_number"))
+        return self._sensitive.index_value(str(stored or ""))
+
+    def domain_conflicts(self, body: Mapping[str, Any]) -> list[int]:
+        return domain_conflicts(self._records, body)
 
     def _notify(self, body: Mapping[str, Any], notice: str) -> None:
         """Send the notice's official text; the step stands even if the SMS gateway fails."""
@@ -281,21 +349,20 @@ class FilingService:
         if not mobile:
             return
         try:
-            self._notifier.send_sms(e164(str(mobile)), load_rules().notice_text(notice).text)
+            self._notifier.send_sms(e164(str(mobile)), load_rules().sms_text(notice))
         except (StorageError, ValueError):
             log.exception("SMS %s for filing %s was not sent", notice, body["id"])
 
-    def move(self, body: dict[str, Any], target: str, now: datetime) -> None:
-        """Put ``body`` in state ``target`` at ``now``: the pending deadline of the state it is
-        in is met, the one of ``target`` (if any) starts. The demo seeder walks its synthetic
-        filings through this same bookkeeping."""
-        pending = workflow.PENDING_DEADLINE.get(str(body["state"]))
-        if pending and pending in body["deadlines"]:
-            body["deadlines"][pending] = self._deadlines.meet(body["deadlines"][pending], now)
-        body["state"] = target
-        pending = workflow.PENDING_DEADLINE.get(target)
-        if pending:
-            body["deadlines"][pending] = self._deadlines.start(pending, now)
+    def move(self, body: dict[str, Any], step: workflow.Transition, now: datetime) -> None:
+        """Put ``body`` in ``step``'s target state at ``now``: the deadlines the step stops are
+        met (those still pending), the one it starts begins."""
+        for name in step.stops:
+            deadline = body["deadlines"].get(name)
+            if deadline and not deadline.get("met_at"):
+                body["deadlines"][name] = self._deadlines.meet(deadline, now)
+        body["state"] = step.target
+        if step.starts:
+            body["deadlines"][step.starts] = self._deadlines.start(step.starts, now)
 
 
 
@@ -314,8 +381,8 @@ def filing_indexes(body: Mapping[str, Any]) -> tuple[IndexEntry, ...]:
     entries += [IndexEntry("id_hash", value, created) for value in body.get("id_hashes", [])]
     if body.get("filing_number"):
         entries.append(IndexEntry("filing_number", str(body["filing_number"]), created))
-    if body.get("submission"):
-        entries.append(IndexEntry("submission", str(body["submission"]), created))
+    if isinstance(body.get("submission"), str) and body["submission"]:
+        entries.append(IndexEntry("submission", body["submission"], created))
     for name, deadline in body.get("deadlines", {}).items():
         if not deadline.get("met_at"):
             scope = body[workflow.DEADLINE_SCOPE[name]]
@@ -332,6 +399,35 @@ def validated(payload: Mapping[str, Any], extra_errors: list[dict[str, str]] | N
         raise Invalid("备案信息有误，请逐项修改后重新提交",
                       "The filing has errors; correct each one and submit again", details=errors)
     return dict(result.normalised)
+
+
+def domain_conflicts(records: Records, body: Mapping[str, Any]) -> list[int]:
+    """The indexes of ``body``'s domains that another live filing also lists: filings from
+    before the claims, or a race the claims did not see. Staff see them on the filing and in
+    the queues, approval waits for them to be resolved, and the reconciler lists them."""
+    if body.get("state") not in workflow.LIVE_STATES:
+        return []
+    conflicts = []
+    for index, domain in enumerate(_domains(body)):
+        others = records.query("domain", domain, limit=50).records
+        if any(other.kind == FILING and other.key != body["id"]
+               and other.body.get("state") in workflow.LIVE_STATES
+               and domain in _domains(other.body) for other in others):
+            conflicts.append(index)
+    return conflicts
+
+
+def _domains(body: Mapping[str, Any]) -> list[str]:
+    return [str(domain) for domain in body.get("payload", {}).get("website", {}).get("domains", [])]
+
+
+def domain_taken(index: int, *, same_subject: bool) -> Conflict:
+    """The domain is in a live filing; whose is not said (another subject's filing is theirs)."""
+    field = f"website.domains[{index}]"
+    text = load_rules().provider_text("domain_filed_by_same_subject" if same_subject else "domain_filed")
+    zh, en = text.text.zh, text.text.en
+    return Conflict(zh, en, field=field, details=[{"field": field, "code": "domain_taken",
+                                                  "message_zh": zh, "message_en": en}])
 
 
 def stale(version: int) -> Conflict:

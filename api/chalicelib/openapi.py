@@ -85,6 +85,25 @@ class Operation:
     links: dict[str, Any] = field(default_factory=dict)
 
 
+STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
+# What the steps read from ``params``, per step (see steps.py); each step ignores the rest.
+STEP_PARAMS: dict[str, Any] = {"type": "object", "properties": {
+    "note": STRING, "reasons": STRINGS,
+    "contact_verified_by": {"type": "string", "enum": ["phone", "email", "sms"]},
+    "filing": OBJECT,
+    "originals": {"type": "object", "additionalProperties": STRING},
+    "checks": {"type": "object", "additionalProperties": {"type": "boolean"},
+               "description": "Each item of the form's checklist, confirmed by the verifier"},
+    "photo_document_id": STRING,
+    "agreement_accepted": {"type": "boolean"}, "contract_clause_accepted": {"type": "boolean"},
+    "corrections": {"type": "array", "items": {"type": "object", "required": ["field"], "properties": {
+        "field": STRING, "value": {}, "note": STRING}}},
+    "access": OBJECT,
+    "checked": {"type": "object", "additionalProperties": STRING,
+                "description": "What the reviewer checked, per key item of the rules"},
+    "outcome": {"type": "string", "enum": ["confirmed", "changed", "unreachable"]},
+}}
+
 FILING_REQUEST = {
     "type": "object",
     "description": "The filing as validated by the rules file; see /api/rules for its fields.",
@@ -104,6 +123,7 @@ OPERATIONS: tuple[Operation, ...] = (
               response=shape({"status": STRING, "backend": STRING, "rules_version": STRING})),
     Operation("get", "/openapi.json", "This document"),
     Operation("get", "/rules", "The filing rules (what the notice requires), as data"),
+    Operation("get", "/schemas/filing.json", "The filing's JSON shape as a JSON Schema, from the rules"),
     Operation("get", "/archive-key", "The archive's public key, key id and fingerprint",
               response=shape({"key_id": STRING, "fingerprint": STRING, "algorithm": STRING,
                               "public_key_pem": STRING, "spki": STRING})),
@@ -120,7 +140,7 @@ OPERATIONS: tuple[Operation, ...] = (
               errors=("401", "403", "404"), response=FILING_REF),
     Operation("post", "/filings/{filing_id}/transitions", "Take one workflow step", auth=True,
               request={"type": "object", "required": ["action"], "properties": {
-                  "action": {"type": "string", "enum": sorted(TRANSITIONS)}, "params": OBJECT,
+                  "action": {"type": "string", "enum": sorted(TRANSITIONS)}, "params": STEP_PARAMS,
                   "expected_version": {"type": "integer"}}},
               errors=("400", "401", "403", "404", "409"), response=FILING_REF, links=STEP_LINKS),
     Operation("post", "/filings/{filing_id}/follow-ups",
@@ -137,7 +157,12 @@ OPERATIONS: tuple[Operation, ...] = (
               request={"type": "object", "required": ["document_type", "size", "media_type"], "properties": {
                   "document_type": {"type": "string", "enum": sorted(uploadable_types())},
                   "size": {"type": "integer", "minimum": 0},
-                  "media_type": {"type": "string", "enum": list(ACCEPTED)}}},
+                  "media_type": {"type": "string", "enum": list(ACCEPTED)},
+                  "photo": {"type": "object", "description": "The on-site photo's check (face_photo only)",
+                            "properties": {"width": INTEGER, "height": INTEGER, "colour": {"type": "boolean"},
+                                           "captured_at": {"type": "string", "description":
+                                                           "ISO 8601 with its zone, e.g. +08:00"},
+                                           "curtain_marker": STRING, "stamped_by_client": {"type": "boolean"}}}}},
               errors=("400", "401", "403", "404", "409", "413"),
               response=shape({"document": DOCUMENT_REF,
                               "upload": shape({"url": STRING, "fields": OBJECT, "max_bytes": INTEGER,

@@ -5,6 +5,10 @@ front-facing, showing the capture time and the curtain's marker. The verifier's
 client runs ``prepare_photo`` before encrypting: it refuses other sizes and
 greyscale images, reads the capture time from EXIF, and stamps the
 time and the provider's curtain marker visibly on the image if they are absent.
+
+Every time is China time with its zone (+08:00), whatever the verifier machine's zone: an
+EXIF time carries its zone in OffsetTimeOriginal where the camera wrote one, and is taken as
+China time where it did not (the camera is at the provider's desk).
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont, UnidentifiedImageError
 
+from .deadlines import CHINA_STANDARD_TIME, china_time
 from .errors import Invalid
 from .rules import load_rules
 
 STAMP_KEY = "beian-stamp"
 EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_IFD = 0x8769
+EXIF_OFFSET_TIME_ORIGINAL = 0x9011
+EXIF_FORMAT = "%Y:%m:%d %H:%M:%S"
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
 
@@ -59,15 +66,22 @@ def _is_colour(image: Image.Image) -> bool:
 
 def _capture_time(image: Image.Image) -> datetime | None:
     exif = image.getexif()
-    raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(0x0132)
+    details = exif.get_ifd(EXIF_IFD)
+    raw = details.get(EXIF_DATETIME_ORIGINAL) or exif.get(0x0132)
+    offset = str(details.get(EXIF_OFFSET_TIME_ORIGINAL) or "")
     try:
-        return datetime.strptime(str(raw), "%Y:%m:%d %H:%M:%S") if raw else None
+        if not raw:
+            return None
+        if offset:
+            return datetime.strptime(f"{raw}{offset}", EXIF_FORMAT + "%z")
+        return datetime.strptime(str(raw), EXIF_FORMAT).replace(tzinfo=CHINA_STANDARD_TIME)
     except ValueError:
         return None
 
 
 def prepare_photo(data: bytes, *, curtain_marker: str, now: datetime) -> tuple[bytes, PhotoInfo]:
-    """Check the photo and return it as a stamped JPEG with what was found."""
+    """Check the photo and return it as a stamped JPEG with what was found. ``now`` must
+    carry its zone; the stamp and ``captured_at`` are China time with +08:00."""
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
@@ -85,12 +99,15 @@ def prepare_photo(data: bytes, *, curtain_marker: str, now: datetime) -> tuple[b
     captured = _capture_time(image)
     already = image.info.get(STAMP_KEY) or image.getexif().get(0x010E) == STAMP_KEY
     stamped = image.convert("RGB")
-    captured_at = (captured or now).strftime("%Y-%m-%d %H:%M:%S")
+    taken = (captured or now).astimezone(CHINA_STANDARD_TIME)
+    captured_at = china_time(taken)
     if not already:
         _stamp(stamped, f"{captured_at}  {curtain_marker}")
     exif = Image.Exif()
     exif[0x010E] = STAMP_KEY  # ImageDescription: marks a photo this client has stamped
-    exif[0x0132] = (captured or now).strftime("%Y:%m:%d %H:%M:%S")
+    exif[0x0132] = taken.strftime(EXIF_FORMAT)
+    exif.get_ifd(EXIF_IFD).update({EXIF_DATETIME_ORIGINAL: taken.strftime(EXIF_FORMAT),
+                                   EXIF_OFFSET_TIME_ORIGINAL: "+08:00"})
     out = io.BytesIO()
     stamped.save(out, format="JPEG", quality=92, exif=exif)
     info = PhotoInfo(width, height, True, captured_at, curtain_marker, not already)

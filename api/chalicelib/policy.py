@@ -23,7 +23,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "release_key": frozenset({"verifier", "reviewer", "compliance_officer", "inspector"}),
     "search": frozenset({"compliance_officer", "inspector", "filing_center"}),
     "hold": frozenset({"compliance_officer"}),
-    "follow_up": frozenset({"verifier"}),
     "sweep": frozenset({"compliance_officer", "admin"}),
     "delete_document": frozenset({"compliance_officer", "admin"}),
     "audit_export": frozenset({"compliance_officer", "inspector", "admin"}),

@@ -20,6 +20,8 @@ retention sweep). This module looks for each half-done pair from the records' si
   rewrites the entries in the record's own transaction;
 * a record whose signature does not match it (changed outside the archive): flagged and
   left as it is, never re-signed;
+* a live filing that shares a domain with another live filing (filed before one website,
+  one live filing was enforced, or a race): flagged for a person, who cancels or refuses one;
 * a filing older than a version the audit log records a step from (an earlier signed copy
   put back: versions only grow): flagged and left as it is, never repaired, which would
   sign the old copy anew.
@@ -40,7 +42,7 @@ from .audit import CERTIFICATE, AuditLog
 from .auth import Principal
 from .config import Settings
 from .documents import AWAITING_UPLOAD, DOCUMENT, RECEIVED, DocumentService, retain_until, retention_entry
-from .filings import FILING, filing_indexes
+from .filings import FILING, domain_conflicts, filing_indexes
 from .integrity import RecordTampered, SignedRecords
 from .keyring import HEADER_READ_BYTES, ArchiveKeys, EnvelopeRejected
 from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, VersionConflict
@@ -67,6 +69,7 @@ KINDS: dict[str, str] = {
     "index_mismatch": "its index entries disagree with its body",
     "tampered_record": "its signature does not match it: it was changed outside the archive",
     "rolled_back_record": "older than a version the audit log records a step from: an earlier copy was put back",
+    "domain_conflict": "a live filing that shares a domain with another live filing",
 }
 REPAIRED, FLAGGED, FOUND = "repaired", "flagged", "found"
 
@@ -195,6 +198,11 @@ class Reconciler:
             problems.append("a query on one of its entries does not find it")
         if problems:
             self._resave(filing, expected, "; ".join(problems), report)
+        shared = domain_conflicts(self._records, filing.body)
+        if shared:
+            domains = filing.body["payload"]["website"]["domains"]
+            report.findings.append(Finding("domain_conflict", _subject(filing), FLAGGED, "also in another live "
+                                           "filing: " + ", ".join(domains[index] for index in shared)))
 
     def _check_signatures(self, report: Report) -> None:
         """Every record of every kind, whoever it belongs to: the checks below walk only this

@@ -63,7 +63,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         settings=settings, backend=backend, audit=audit, keys=keys, filings=filings,
         auth=Authenticator(settings, vault, filings.token_hash, staff.revoked), staff=staff,
         documents=documents,
-        steps=Steps(filings, documents, archive, keys, sensitive, backend.records, clock),
+        steps=Steps(filings, documents, archive, keys, sensitive, backend.records, audit, clock),
         archive=archive, sensitive=sensitive, id_checker=id_checker,
         oversight=OversightService(backend.records, audit, filings.load_for, clock), integrity=integrity,
     )

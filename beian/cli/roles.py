@@ -5,9 +5,11 @@ environment (BEIAN_URL, BEIAN_TOKEN), so a token never has to appear in shell hi
 from __future__ import annotations
 
 import json
+import random
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,14 @@ from chalicelib import workflow
 from chalicelib.errors import DomainError, Invalid
 from chalicelib.photo import prepare_photo
 from chalicelib.rules import load_rules
+from chalicelib.steps import checklist_errors, declared_documents
 from chalicelib.validation import validate_field
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
 from ..client import ApiError, BeianClient
+from ..synthetic import SUBJECT_TYPES, filing_payload
 
 console = Console()
 err = Console(stderr=True)
@@ -37,7 +41,8 @@ def reported() -> Iterator[None]:
     try:
         yield
     except ApiError as error:
-        err.print(f"[red]{error.status}[/red] {error.message}")
+        field = error.body.get("field")
+        err.print(f"[red]{error.status}[/red] {error.message}" + (f" ({field})" if field else ""))
         for item in error.body.get("errors", []):
             err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
         if error.body.get("code") == "integrity":  # as the local commands do (beian/cli/__init__.py)
@@ -72,6 +77,41 @@ def show_filing(filing: dict[str, Any]) -> None:
         table.add_row(f"{label.zh} / {label.en}", f"{deadline['due']}{provisional}  {status}")
     if filing["state"].startswith("returned") and filing.get("returns"):
         table.add_row("退回原因 / Returned because", "\n".join(filing["returns"][-1].get("reasons", [])))
+    if filing.get("refusal"):
+        table.add_row("不予受理原因 / Refused because", "\n".join(filing["refusal"].get("reasons", [])))
+    if filing.get("domain_conflicts"):
+        table.add_row("[red]域名冲突 / Domain conflict[/red]",
+                      "其他有效备案也含有：/ Also in another live filing: " + ", ".join(filing["domain_conflicts"]))
+    console.print(table)
+
+
+def show_details(filing: dict[str, Any], documents: list[dict[str, Any]]) -> None:
+    """What staff see beyond the state: the filing's data (ID numbers masked, as the API
+    gives them) and its documents with their ids."""
+    rules = load_rules()
+    payload = filing.get("payload") or {}
+    table = Table(title=f"备案信息 / Details {filing['id']}")
+    table.add_column("项目 / Item")
+    table.add_column("内容 / Value")
+    for field in rules.fields:
+        value = (payload.get(field.section) or {}).get(field.key)
+        if value not in (None, "", []):
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            table.add_row(f"{field.label.zh} / {field.label.en}", shown)
+    console.print(table)
+    show_documents(documents)
+
+
+def show_documents(documents: list[dict[str, Any]]) -> None:
+    rules = load_rules()
+    names = {**{item.id: item.name for item in rules.documents}, **{item.id: item.name for item in rules.evidence}}
+    table = Table(title="材料 / Documents")
+    for column in ("材料编号 / Id", "类型 / Type", "状态 / State", "收妥时间 / Received"):
+        table.add_column(column)
+    for document in documents:
+        name = names.get(document["document_type"])
+        label = f"{name.zh} / {name.en}" if name else document["document_type"]
+        table.add_row(document["id"], label, document["state"], document.get("received_at") or "")
     console.print(table)
 
 
@@ -80,9 +120,20 @@ def progress_bar() -> Progress:
                     TransferSpeedColumn(), console=err)
 
 
-def apply(file: Path = typer.Argument(..., exists=True, help="备案信息 JSON / The filing as JSON"),
+def apply(file: Path | None = typer.Argument(None, exists=True, help="备案信息 JSON / The filing as JSON"),
+          example: str | None = typer.Option(
+              None, help="打印一份该主办者类型的有效示例备案（不提交）/ Print a valid example filing of this "
+                         f"subject type, without submitting: {', '.join(SUBJECT_TYPES)}"),
           url: str = URL) -> None:
     """提交备案信息 / Submit a filing (prints its id and the applicant's token once)."""
+    if example is not None:
+        if example not in SUBJECT_TYPES:
+            raise typer.BadParameter(f"{example}: 可选 / one of {', '.join(SUBJECT_TYPES)}", param_hint="--example")
+        rng = random.Random()  # noqa: S311 -- a synthetic example, never a real person's data
+        typer.echo(json.dumps(filing_payload(rng, example), ensure_ascii=False, indent=2))
+        return
+    if file is None:
+        raise typer.BadParameter("请给出备案信息 JSON 文件 / Give the filing's JSON file", param_hint="FILE")
     with reported():
         filing, token = BeianClient(url).submit(read_json(file))
     show_filing(filing)
@@ -108,9 +159,20 @@ def resubmit(filing_id: str,
 
 
 def status(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
-    """查看备案状态与时限 / Show a filing's state and deadlines."""
+    """查看备案状态与时限；工作人员另见备案信息（证件号码已遮盖）和材料 / Show a filing's state and
+    deadlines; staff also see its details (ID numbers masked) and its documents with their ids."""
+    client = BeianClient(url, token)
     with reported():
-        show_filing(BeianClient(url, token).call("GET", f"/filings/{filing_id}"))
+        filing = client.call("GET", f"/filings/{filing_id}")
+        show_filing(filing)
+        if "domain_conflicts" in filing:  # only staff are shown these
+            show_details(filing, client.call("GET", f"/filings/{filing_id}/documents")["documents"])
+
+
+def documents(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
+    """列出备案的材料及其编号 / List a filing's documents with their ids."""
+    with reported():
+        show_documents(BeianClient(url, token).call("GET", f"/filings/{filing_id}/documents")["documents"])
 
 
 def upload(filing_id: str, document_type: str, file: Path = typer.Argument(..., exists=True),
@@ -138,7 +200,12 @@ def pre_verify(filing_id: str,
 def on_site(filing_id: str,
             photo: Path = typer.Option(..., exists=True, help="现场照片 / On-site photo"),
             curtain_marker: str = typer.Option(..., help="幕布标识 / Curtain marker text"),
+            check: list[str] = typer.Option(
+                [], help="已逐项核验的核验项编号（可重复；不给出时逐项询问）/ A checklist item you confirmed "
+                         "(repeatable; asked one by one when none is given and a terminal is attached)"),
             correction: list[str] = typer.Option([], help="field=说明 / field=note (repeatable)"),
+            correct: list[str] = typer.Option(
+                [], help="现场更正：field=新值 / Correct a field on site: field=new value (repeatable)"),
             access_provider: str | None = typer.Option(None, help="接入服务提供者名称 / Access provider"),
             access_method: str | None = typer.Option(
                 None, help="接入方式 / Access method: dedicated_line, colocation, virtual_host, cloud, other"),
@@ -147,8 +214,9 @@ def on_site(filing_id: str,
             url: str = URL, token: str = TOKEN) -> None:
     """现场核验：照片、原件、核验单、协议、接入信息 / Record the on-site verification.
 
-    Confirms every check of the verification form: run it only after checking the
-    originals in person, as the notice requires (二.1(5)). The access information
+    Each item of the form's checklist is confirmed by you (--check, or answered one by one):
+    nothing is ticked for you. The copies item needs the identity scans received first. The
+    access information
     (二.(二)1(5)) is the provider's to enter: give what the filing does not hold yet.
     Nothing is uploaded unless the filing is in a state that allows the step and the
     access information is complete."""
@@ -161,8 +229,13 @@ def on_site(filing_id: str,
         access = {**(filing["payload"].get("access") or {}),
                   **{name: value for name, value in given.items() if value is not None}}
         check_access(access, str(filing.get("subject_type") or ""))
+        confirmed = check or confirm_checks(filing)
+        listed = client.call("GET", f"/filings/{filing_id}/documents")["documents"]
+        received = {document["document_type"] for document in listed if document["state"] == "received"}
+        _raise_unconfirmed(checklist_errors(load_rules(), declared_documents(filing["payload"]), received,
+                                            dict.fromkeys(confirmed, True)))
         stamped, info = prepare_photo(photo.read_bytes(), curtain_marker=curtain_marker,
-                                      now=datetime.now().astimezone())
+                                      now=datetime.now(UTC))
         prepared = photo.with_name(f".{photo.stem}.beian-stamped.jpg")
         prepared.write_bytes(stamped)
         try:
@@ -170,20 +243,40 @@ def on_site(filing_id: str,
                                      extra={"photo": info.to_dict()})
         finally:
             prepared.unlink(missing_ok=True)
-        rules = load_rules()
         payload = filing["payload"]
         params = {
             "originals": {holder: payload[holder]["id_type"]
                           for holder in ("subject", "responsible_person") if holder in payload},
-            "checks": {check.id: True for section in rules.verification_form.sections
-                       for check in section.checks},
+            "checks": dict.fromkeys(confirmed, True),
             "photo_document_id": document["id"],
             "agreement_accepted": True, "contract_clause_accepted": True,
             "corrections": [dict(zip(("field", "note"), item.split("=", 1), strict=False))
-                            for item in correction],
+                            for item in correction]
+            + [dict(zip(("field", "value"), item.split("=", 1), strict=True)) for item in correct if "=" in item],
             "access": access,
         }
         show_filing(client.act(filing_id, "record_on_site", params))
+
+
+def _raise_unconfirmed(errors: list[dict[str, str]]) -> None:
+    """As the API would answer, before the photo is stored for good."""
+    if errors:
+        raise Invalid("核验项未全部确认：请用 --check 逐项确认，复印件须先上传",
+                      "Not every check is confirmed: confirm each with --check; copies must be uploaded "
+                      "first", details=errors)
+
+
+def confirm_checks(filing: dict[str, Any]) -> list[str]:
+    """Ask the verifier about each item of the form's checklist, one by one."""
+    if not sys.stdin.isatty():
+        return []  # the API then lists every item not confirmed, and nothing is stored
+    rules = load_rules()
+    payload = filing["payload"]
+    holder = payload.get("responsible_person") or payload.get("subject") or {}
+    document = rules.document(str(holder.get("id_type"))).name if holder.get("id_type") else None
+    return [check.id for section in rules.verification_form.sections for check in section.checks
+            if typer.confirm(f"{(check.named(document) if document else check.name).zh} / "
+                             f"{(check.named(document) if document else check.name).en}？", default=False)]
 
 
 def check_access(access: dict[str, Any], subject_type: str) -> None:
@@ -207,19 +300,54 @@ def submit(filing_id: str, url: str = URL, token: str = TOKEN) -> None:
 def review(filing_id: str,
            approve: bool = typer.Option(..., "--approve/--return", help="通过或退回 / Approve or return"),
            reason: list[str] = typer.Option([], help="退回原因 / Reason (repeatable)"),
+           checked: list[str] = typer.Option(
+               [], help="重点信息审核记录：ITEM=审核了什么（可重复）/ What you checked per key item: "
+                        "ITEM=note (repeatable)"),
            url: str = URL, token: str = TOKEN) -> None:
-    """审核（20 个工作日内）/ Review within 20 working days: filing number or return."""
-    action, params = ("approve", {}) if approve else ("return_to_provider", {"reasons": reason})
+    """审核（20 个工作日内）/ Review within 20 working days: filing number or return.
+
+    Approval needs, per key item, what was checked (--checked), the submitted verification
+    form opened first (beian retrieve), and for a filing the spot-check picks, the photo and
+    the identity scans opened too; the reply names what is missing."""
+    notes = dict(item.split("=", 1) for item in checked if "=" in item)
+    action, params = (("approve", {"checked": notes}) if approve
+                      else ("return_to_provider", {"reasons": reason}))
     with reported():
         show_filing(BeianClient(url, token).act(filing_id, action, params))
 
 
-def deadlines(within: int = typer.Option(3, help="天数 / Days ahead"), url: str = URL,
+def with_reasons(action: str, doc: str) -> Any:
+    """A command that takes one step with the reasons given."""
+    def command(filing_id: str, reason: list[str] = typer.Option([], help="原因（可重复）/ Reason (repeatable)"),
+                url: str = URL, token: str = TOKEN) -> None:
+        with reported():
+            show_filing(BeianClient(url, token).act(filing_id, action, {"reasons": reason}))
+    command.__doc__ = doc
+    return command
+
+
+def follow_up(filing_id: str,
+              outcome: str = typer.Option(..., help="confirmed | changed | unreachable"),
+              note: str = typer.Option("", help="说明 / Note"), url: str = URL, token: str = TOKEN) -> None:
+    """记录日常回访核查 / Record the routine follow-up of an approved filing."""
+    with reported():
+        show_filing(BeianClient(url, token).act(filing_id, "follow_up", {"outcome": outcome, "note": note}))
+
+
+def change(filing_id: str,
+           file: Path = typer.Argument(..., exists=True, help="变更后的备案信息 JSON / The changed filing"),
+           url: str = URL, token: str = TOKEN) -> None:
+    """变更已备案的信息（保留备案号，重新核验）/ Change an approved filing (it is verified again)."""
+    with reported():
+        show_filing(BeianClient(url, token).act(filing_id, "request_change", {"filing": read_json(file)}))
+
+
+def deadlines(within: int = typer.Option(3, help="工作日数 / Working days ahead"), url: str = URL,
               token: str = TOKEN) -> None:
-    """临近或已逾期的时限 / Filings near or past a deadline."""
+    """临近或已逾期的时限（按工作日计）/ Filings near or past a deadline, counted in working days."""
     with reported():
         filings = BeianClient(url, token).call("GET", f"/deadlines?within_days={within}")["filings"]
-    table = Table(title=f"{within} 天内到期或已逾期 / Due within {within} days or overdue")
+    table = Table(title=f"{within} 个工作日内到期或已逾期 / Due within {within} working days or overdue")
     for column in ("备案 Filing", "状态 State", "时限 Deadline", "到期 Due", ""):
         table.add_column(column)
     for filing in filings:
@@ -243,7 +371,14 @@ def retrieve(filing_id: str, document_id: str,
 
 
 def register(app: typer.Typer) -> None:
-    for command in (apply, resubmit, status, upload, submit, review, deadlines, retrieve):
+    for command in (apply, resubmit, status, documents, upload, submit, review, deadlines, retrieve, change):
         app.command()(command)
     app.command("pre-verify")(pre_verify)
     app.command("on-site")(on_site)
+    app.command("follow-up")(follow_up)
+    app.command("refuse")(with_reasons(
+        "refuse", "不予受理（终局）/ Refuse the filing (不予受理, final), with reasons."))
+    app.command("send-back")(with_reasons(
+        "send_back_to_applicant", "通信管理局退回后交主办者修改 / Send a filing the province returned to the "
+                                  "applicant to correct and resubmit."))
+    app.command("cancel")(with_reasons("cancel", "注销备案 / Cancel an approved filing, with reasons."))

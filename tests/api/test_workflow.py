@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import re
@@ -14,13 +15,26 @@ from typing import Any
 
 import pytest
 from chalicelib.errors import Invalid
+from chalicelib.filings import DOMAIN_CLAIM
 from chalicelib.photo import prepare_photo
+from chalicelib.reconcile import reconciler_for
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
 from PIL import Image
 
 from beian.client import ApiError, BeianClient
 from beian.synthetic import SUBJECT_TYPES, filing_payload
+from tests.api.evidence import (
+    all_checks,
+    on_site_params,
+    on_site_photo,
+    review_trail,
+    upload_identity_copies,
+    upload_signed_papers,
+    verify_on_site,
+    walk_to_approval,
+    walk_to_province,
+)
 
 FILING_NUMBER = re.compile(r"^京ICP备\d{10}号$")
 
@@ -37,32 +51,28 @@ def sent_texts() -> list[str]:
             sns_backends[DEFAULT_ACCOUNT_ID][region].sms_messages.values()]
 
 
-def on_site_photo(tmp_path: Path, size: tuple[int, int] = (800, 600)) -> tuple[Path, dict[str, Any]]:
-    image = Image.new("RGB", size, (40, 90, 160))
-    image.paste((220, 180, 150), (size[0] // 2 - 100, 150, size[0] // 2 + 100, 450))
-    raw = io.BytesIO()
-    image.save(raw, format="PNG")
-    stamped, info = prepare_photo(raw.getvalue(), curtain_marker="示例IDC备案幕布",
-                                  now=datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
-    path = tmp_path / "photo.jpg"
-    path.write_bytes(stamped)
-    return path, info.to_dict()
+def race(*calls: Callable[[], Any]) -> list[Any]:
+    """Run ``calls`` at the same moment, each in its thread: their results, or their ApiErrors."""
+    outcomes: list[Any] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = calls[index]()
+        except ApiError as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
 
 
-def all_checks() -> dict[str, bool]:
-    return {check.id: True for section in load_rules().verification_form.sections
-            for check in section.checks}
-
-
-def on_site_params(filing: dict[str, Any], photo_id: str) -> dict[str, Any]:
-    payload = filing["payload"]
-    return {
-        "originals": {holder: payload[holder]["id_type"]
-                      for holder in ("subject", "responsible_person") if holder in payload},
-        "checks": all_checks(), "photo_document_id": photo_id,
-        "agreement_accepted": True, "contract_clause_accepted": True,
-        "corrections": [{"field": "contact.address", "note": "门牌号现场更正"}],
-    }
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 @pytest.mark.parametrize("subject_type", SUBJECT_TYPES)
@@ -84,14 +94,13 @@ def test_each_subject_type_reaches_a_filing_number(
     with pytest.raises(ApiError) as applicant_photo:
         applicant.upload(filing["id"], "face_photo", photo, extra={"photo": info})
     assert applicant_photo.value.status == 403
+    upload_identity_copies(applicant, filing, tmp_path)
     uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
     filing = verifier.act(filing["id"], "record_on_site", on_site_params(filing, uploaded["id"]))
     assert filing["state"] == "verified_on_site"
     form_id = filing["on_site"]["form_document_id"]
 
-    form = verifier.retrieve(filing["id"], form_id, "核对核验单", tmp_path / "form.pdf")
-    text = subprocess.run(["pdftotext", str(form), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    text = pdf_text(verifier.retrieve(filing["id"], form_id, "核对核验单", tmp_path / "form.pdf"))
     rules = load_rules()
     assert text.count(rules.verification_form.title.zh) == 2  # in duplicate
     assert "第一联" in text and "第二联" in text
@@ -99,10 +108,16 @@ def test_each_subject_type_reaches_a_filing_number(
         assert section.title.zh in text
     assert filing["payload"]["subject"]["name"] in text
 
+    with pytest.raises(ApiError) as unsigned:
+        verifier.act(filing["id"], "submit_to_province")
+    assert unsigned.value.status == 409
+    assert {error["field"] for error in unsigned.value.body["errors"]} == {
+        f"documents.{paper.id}" for paper in rules.required_evidence("submit_to_province")}
+    upload_signed_papers(verifier, filing["id"], tmp_path)
     filing = verifier.act(filing["id"], "submit_to_province")
     assert filing["state"] == "submitted_to_province"
     assert filing["deadlines"]["provincial_review"]["due"]
-    filing = reviewer.act(filing["id"], "approve")
+    filing = reviewer.act(filing["id"], "approve", review_trail(reviewer, filing, tmp_path))
     assert filing["state"] == "approved"
     assert FILING_NUMBER.match(filing["filing_number"]), filing["filing_number"]
     domain = filing["payload"]["website"]["domains"][0]
@@ -151,22 +166,8 @@ def test_of_two_conflicting_transitions_exactly_one_wins(
     verifiers = [staff("verifier"), staff("verifier")]
     actions = [("pre_verify_pass", {"contact_verified_by": "phone"}),
                ("pre_verify_return", {"reasons": ["资料不全"]})]
-    outcomes: list[Any] = [None, None]
-    barrier = threading.Barrier(2)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[index] = verifiers[index].act(filing["id"], *actions[index],
-                                                   expected_version=filing["version"])
-        except ApiError as error:
-            outcomes[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race(*(functools.partial(verifiers[index].act, filing["id"], *actions[index],
+                                        expected_version=filing["version"]) for index in range(2)))
     winners = [outcome for outcome in outcomes if isinstance(outcome, dict)]
     losers = [outcome for outcome in outcomes if isinstance(outcome, ApiError)]
     assert len(winners) == 1 and len(losers) == 1
@@ -216,13 +217,7 @@ def test_verifier_lists_the_queue_and_deadlines_in_scope_only(
 def approved_filing(anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
                     rng: random.Random, tmp_path: Path) -> tuple[dict[str, Any], BeianClient]:
     filing, token = anonymous.submit(filing_payload(rng, "individual"))
-    verifier = staff("verifier")
-    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "sms"})
-    photo, info = on_site_photo(tmp_path)
-    uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
-    verifier.act(filing["id"], "record_on_site", on_site_params(filing, uploaded["id"]))
-    verifier.act(filing["id"], "submit_to_province")
-    return staff("reviewer").act(filing["id"], "approve"), BeianClient(live_server, token)
+    return walk_to_approval(filing, staff, tmp_path), BeianClient(live_server, token)
 
 
 def test_a_change_keeps_the_number_and_goes_through_verification_again(
@@ -260,6 +255,7 @@ def test_the_provider_enters_the_access_information_on_site(
     filing, _ = anonymous.submit(payload)  # 二.(二)1(5): the access section is the provider's
     verifier = staff("verifier")
     filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
+    upload_identity_copies(verifier, filing, tmp_path)
     photo, info = on_site_photo(tmp_path, size=(600, 800))  # a portrait photo is as good
     uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
     params = on_site_params(filing, uploaded["id"])
@@ -280,3 +276,180 @@ def test_a_photo_of_another_size_is_refused_naming_the_size(tmp_path: Path, size
         prepare_photo(raw.getvalue(), curtain_marker="幕布", now=datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
     assert refused.value.field == "photo"
     assert f"not {size[0]}x{size[1]}" in refused.value.message_en and "800×600" in refused.value.message_zh
+
+
+def audit_entries(action: str, filing_id: str) -> list[dict[str, Any]]:
+    return [entry for entry in current_services().audit.entries()
+            if entry["action"] == action and entry["object"] == f"filing:{filing_id}"]
+
+
+@pytest.mark.parametrize("subject_type", SUBJECT_TYPES)
+def test_refusal_province_return_correction_and_approval_with_the_evidence(
+        subject_type: str, anonymous: BeianClient, staff: Callable[..., BeianClient],
+        live_server: str, rng: random.Random, tmp_path: Path, utc_machine: None) -> None:
+    verifier, reviewer = staff("verifier"), staff("reviewer")
+    payload = filing_payload(rng, subject_type, nationality="foreign")  # a passport holder
+    refused, _ = anonymous.submit(payload)
+    refused = verifier.act(refused["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
+    with pytest.raises(ApiError) as no_reason:
+        verifier.act(refused["id"], "refuse", {})
+    assert no_reason.value.status == 400 and no_reason.value.body["field"] == "params.reasons"
+    refused = verifier.act(refused["id"], "refuse", {"reasons": ["域名所有者与主办者不一致"]})
+    assert refused["state"] == "refused" and refused["refusal"]["reasons"] == ["域名所有者与主办者不一致"]
+    assert load_rules().sms_text("sms_refused") in sent_texts()
+    with pytest.raises(ApiError) as final:
+        verifier.act(refused["id"], "record_on_site", {})
+    assert final.value.status == 409 and final.value.body["field"] == "state"
+
+    filing, _ = anonymous.submit(payload)  # a refused filing lets its domains go
+    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "email"})
+    upload_identity_copies(verifier, filing, tmp_path)
+    filing = verify_on_site(verifier, filing, tmp_path)
+    upload_signed_papers(verifier, filing["id"], tmp_path)
+    filing = verifier.act(filing["id"], "submit_to_province")
+    filing = reviewer.act(filing["id"], "return_to_provider", {"reasons": ["通信地址不完整"]})
+    assert filing["state"] == "returned_by_province"
+    reverification = filing["deadlines"]["reverification"]
+    assert reverification["due"] and load_rules().deadline("reverification").source == "provider"
+
+    holder = "responsible_person" if "responsible_person" in filing["payload"] else "subject"
+    old_address = filing["payload"]["contact"]["address"]
+    with pytest.raises(ApiError) as unknown:
+        verify_on_site(verifier, filing, tmp_path, corrections=[{"field": "contact.fax", "value": "1"}])
+    assert unknown.value.status == 400
+    assert "params.corrections[0].field" in {error["field"] for error in unknown.value.body["errors"]}
+    new_number = filing_payload(rng, subject_type, nationality="foreign")[holder]["id_number"]
+    filing = verify_on_site(verifier, filing, tmp_path, corrections=[
+        {"field": "contact.address", "value": old_address + "（东门）", "note": "现场核实"},
+        {"field": f"{holder}.id_number", "value": new_number, "note": "证件号码录入有误"}])
+    assert filing["state"] == "verified_on_site"
+    assert filing["payload"]["contact"]["address"] == old_address + "（东门）"
+    assert filing["deadlines"]["reverification"]["met_at"]
+    [corrected] = audit_entries("filing.correction", filing["id"])
+    changes = {item["field"]: item for item in corrected["details"]["corrections"]}
+    assert changes["contact.address"]["old"] == old_address
+    assert new_number not in str(corrected) and changes[f"{holder}.id_number"]["new"].count("*") > 3
+
+    text = pdf_text(verifier.retrieve(filing["id"], filing["on_site"]["form_document_id"], "核对",
+                                      tmp_path / "form.pdf"))
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00", text), text
+    assert "护照与网站负责人本人一致" in text and "身份证与网站负责人本人一致" not in text
+    assert "云服务器" in text and "\ncloud\n" not in text  # the rules' label, not the id
+    assert "示例数据中心" in text and "非中国公民" in text
+    assert "东门" in text  # the correction is on the form
+    person = filing["payload"].get("responsible_person") or filing["payload"]["subject"]
+    # 网站负责人 is filled in for an individual too: they are their own responsible person.
+    assert text.count(person["name"]) >= (4 if subject_type == "individual" else 2)
+
+    with pytest.raises(ApiError) as stale_papers:  # papers signed for the first verification
+        verifier.act(filing["id"], "submit_to_province")
+    assert stale_papers.value.status == 409
+    upload_signed_papers(verifier, filing["id"], tmp_path)
+    filing = verifier.act(filing["id"], "submit_to_province")
+    with pytest.raises(ApiError) as no_trail:
+        reviewer.act(filing["id"], "approve")
+    assert no_trail.value.status == 409
+    missing = {error["field"] for error in no_trail.value.body["errors"]}
+    assert {"review.form_opened", "params.checked.subject_document", "params.checked.domain"} <= missing
+    filing = reviewer.act(filing["id"], "approve", review_trail(reviewer, filing, tmp_path))
+    assert filing["state"] == "approved"
+    assert filing["review"]["form_audit_seq"] and set(filing["review"]["checked"]) >= {"domain", "access"}
+    documents = {d["document_type"] for d in verifier.call("GET", f"/filings/{filing['id']}/documents")["documents"]}
+    assert {paper.id for paper in load_rules().required_evidence("submit_to_province")} <= documents
+
+    again = filing_payload(rng, "individual")
+    again["website"]["domains"] = [filing["payload"]["website"]["domains"][0]]
+    with pytest.raises(ApiError) as taken:
+        anonymous.submit(again)
+    assert taken.value.status == 409 and taken.value.body["field"] == "website.domains[0]"
+    assert filing["payload"]["subject"]["name"] not in str(taken.value.body)
+
+
+def test_sent_back_to_the_applicant_it_is_verified_again_from_the_start(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str,
+        rng: random.Random, tmp_path: Path) -> None:
+    verifier, reviewer = staff("verifier"), staff("reviewer")
+    filing, token = anonymous.submit(filing_payload(rng, "enterprise"))
+    walk_to_province(verifier, filing, tmp_path)
+    reviewer.act(filing["id"], "return_to_provider", {"reasons": ["网站名称与主体不符"]})
+    filing = verifier.act(filing["id"], "send_back_to_applicant", {"reasons": ["请修改网站名称"]})
+    assert filing["state"] == "returned_to_applicant"
+    assert load_rules().sms_text("sms_returned_for_correction") in sent_texts()
+    corrected = {**filing_payload(rng, "enterprise"), "website": {**filing["payload"]["website"], "name": "新名称"}}
+    corrected.pop("consent")
+    filing = BeianClient(live_server, token).act(filing["id"], "resubmit", {"filing": corrected})
+    assert filing["state"] == "submitted" and filing["payload"]["website"]["name"] == "新名称"
+    assert filing["deadlines"]["pre_verification"]["met_at"] is None  # pre-verified again
+
+
+def test_one_domain_two_racing_submissions_exactly_one_wins(
+        anonymous: BeianClient, rng: random.Random) -> None:
+    payloads = [filing_payload(rng, "individual"), filing_payload(rng, "enterprise")]
+    payloads[1]["website"]["domains"] = list(payloads[0]["website"]["domains"])
+    outcomes = race(*(functools.partial(anonymous.submit, payload) for payload in payloads))
+    losers = [outcome for outcome in outcomes if isinstance(outcome, ApiError)]
+    assert len(losers) == 1 and losers[0].status == 409, outcomes
+    assert losers[0].body["field"] == "website.domains[0]"
+
+
+def test_the_same_subject_filing_the_same_website_again_is_told_to_change_it(
+        anonymous: BeianClient, rng: random.Random) -> None:
+    payload = filing_payload(rng, "enterprise")
+    anonymous.submit(payload)
+    with pytest.raises(ApiError) as same:
+        anonymous.submit(payload)
+    assert same.value.status == 409
+    assert same.value.body["message_zh"] == load_rules().provider_text("domain_filed_by_same_subject").text.zh
+
+
+def test_a_conflict_from_before_the_rule_is_shown_found_and_blocks_approval(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], rng: random.Random,
+        tmp_path: Path) -> None:
+    verifier, reviewer = staff("verifier"), staff("reviewer")
+    first, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    domain = first["payload"]["website"]["domains"][0]
+    records = current_services().backend.records
+    claim = records.get(DOMAIN_CLAIM, domain)
+    assert claim is not None and claim.body["filing"] == first["id"]
+    records.delete(claim)  # as a filing made before one website, one live filing was enforced
+    payload = filing_payload(rng, "individual")
+    payload["website"]["domains"] = [domain]
+    second, _ = anonymous.submit(payload)
+
+    assert verifier.call("GET", f"/filings/{second['id']}")["domain_conflicts"] == [domain]
+    queue = {item["id"]: item for item in verifier.call("GET", "/filings?state=submitted")["filings"]}
+    assert queue[first["id"]]["domain_conflicts"] == [domain]
+    found = reconciler_for(current_services()).run().of("domain_conflict")
+    assert {finding.subject for finding in found} == {f"filing:{first['id']}", f"filing:{second['id']}"}
+
+    second = walk_to_province(verifier, second, tmp_path)
+    trail = review_trail(reviewer, second, tmp_path)
+    with pytest.raises(ApiError) as blocked:
+        reviewer.act(second["id"], "approve", trail)
+    assert blocked.value.status == 409 and blocked.value.body["field"] == "website.domains"
+    verifier.act(first["id"], "refuse", {"reasons": ["域名所有者与主办者不一致"]})
+    assert reviewer.act(second["id"], "approve", trail)["state"] == "approved"
+    assert not reconciler_for(current_services()).run().of("domain_conflict")
+
+
+def test_a_change_or_correction_that_adds_a_filed_domain_is_refused(
+        anonymous: BeianClient, staff: Callable[..., BeianClient], live_server: str, rng: random.Random,
+        tmp_path: Path) -> None:
+    held, _ = anonymous.submit(filing_payload(rng, "enterprise"))
+    taken = held["payload"]["website"]["domains"][0]
+    verifier = staff("verifier")
+    filing, _ = anonymous.submit(filing_payload(rng, "individual"))
+    filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})
+    upload_identity_copies(verifier, filing, tmp_path)
+    domains = [*filing["payload"]["website"]["domains"], taken]
+    with pytest.raises(ApiError) as refused:
+        verify_on_site(verifier, filing, tmp_path, corrections=[{"field": "website.domains", "value": domains}])
+    assert refused.value.status == 409 and refused.value.body["field"] == "website.domains[1]"
+    assert verifier.call("GET", f"/filings/{filing['id']}")["state"] == "pre_verified"  # nothing changed
+    changed = filing_payload(rng, "individual")
+    changed.pop("consent")
+    approved, applicant = approved_filing(anonymous, staff, live_server, rng, tmp_path)
+    changed["website"]["domains"] = [taken]
+    with pytest.raises(ApiError) as change:
+        applicant.act(approved["id"], "request_change", {"filing": changed})
+    assert change.value.status == 409 and change.value.body["field"] == "website.domains[0]"

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from beian.cli import app
 from beian.client import BeianClient
 from beian.synthetic import filing_payload, public_ip
-from tests.api.test_workflow import on_site_photo
+from tests.api.evidence import all_checks, on_site_photo, scan
 
 
 def flat(output: str) -> str:
@@ -105,6 +105,22 @@ def test_on_site_enters_the_access_information_and_stores_no_photo_when_the_step
     too_early = runner.invoke(app, on_site, env=env)
     assert too_early.exit_code == 1 and "record_on_site is not allowed" in flat(too_early.output)
     assert runner.invoke(app, ["pre-verify", filing_id, "--pass"], env=env).exit_code == 0
+    unconfirmed = runner.invoke(app, [*on_site, "--access-provider", "示例数据中心", "--access-method", "cloud",
+                                      "--server-location", "北京市", "--ip", public_ip(rng)], env=env)
+    assert unconfirmed.exit_code == 1  # nothing is ticked for the verifier
+    for check in all_checks():
+        assert f"params.checks.{check}" in flat(unconfirmed.output)
+    checks = [argument for check in all_checks() for argument in ("--check", check)]
+    no_copies = runner.invoke(app, [*on_site, *checks, "--access-provider", "示例数据中心", "--access-method",
+                                    "cloud", "--server-location", "北京市", "--ip", public_ip(rng)], env=env)
+    assert no_copies.exit_code == 1 and "params.checks.copies_retained" in flat(no_copies.output)
+    assert "params.checks.holder_matches" not in flat(no_copies.output)
+    id_type = payload["subject"]["id_type"]
+    wrong_type = runner.invoke(app, ["upload", filing_id, "business_licence", str(scan(tmp_path, "licence"))],
+                               env=env)
+    assert wrong_type.exit_code == 1 and "document_type" in flat(wrong_type.output)
+    assert runner.invoke(app, ["upload", filing_id, id_type, str(scan(tmp_path, id_type))], env=env).exit_code == 0
+    on_site += checks
     incomplete = runner.invoke(app, [*on_site, "--ip", "203.0.113.300"], env=env)
     assert incomplete.exit_code == 1
     for field in ("access.provider_name", "access.access_method", "access.server_location", "access.ip_addresses"):

@@ -24,14 +24,14 @@ from chalicelib.services import build_services
 
 from beian.client import BeianClient
 from beian.synthetic import filing_payload
-from tests.api.test_workflow import on_site_params, on_site_photo
+from tests.api.evidence import on_site_params, on_site_photo, review_trail, upload_signed_papers
 from tests.deploy.support import received_long_ago
 
 pytestmark = pytest.mark.parametrize("backend_env", ["aws"], indirect=True)
 # The page's figures for this walk (two uploads, the face photo and the form: four
 # documents; one status view; one retrieval; a follow-up).
-FILING_WRITE_UNITS = 200
-FILING_READ_UNITS = 80
+FILING_WRITE_UNITS = 270
+FILING_READ_UNITS = 170
 AUDIT_ENTRIES = 16
 LARGEST_ITEM = 8 * 1024
 DISPOSAL_WRITE_UNITS = 6
@@ -108,8 +108,9 @@ def test_a_filing_s_life_costs_what_the_scale_page_says(
     uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
     filing = verifier.act(filing["id"], "record_on_site", on_site_params(filing, uploaded["id"]))
     verifier.retrieve(filing["id"], documents[0]["id"], "核对营业执照", tmp_path / "copy")
-    verifier.act(filing["id"], "submit_to_province")
-    reviewer.act(filing["id"], "approve")
+    upload_signed_papers(verifier, filing["id"], tmp_path)
+    filing = verifier.act(filing["id"], "submit_to_province")
+    reviewer.act(filing["id"], "approve", review_trail(reviewer, filing, tmp_path))
     verifier.call("POST", f"/filings/{filing['id']}/follow-ups", {"outcome": "confirmed"})
 
     counts = dict(meter.counts)

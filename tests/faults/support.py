@@ -62,18 +62,24 @@ class Desk:
     def applicant(filing_id: str) -> Principal:
         return Principal(f"applicant:{filing_id}", "applicant", filing=filing_id)
 
-    def staged(self, filing_id: str, plaintext: bytes) -> str:
+    def staged(self, filing_id: str, plaintext: bytes, document_type: str = "business_licence") -> str:
         """A document uploaded but not yet completed; returns its id."""
         slot = self.services.documents.request_upload(
             self.applicant(filing_id), filing_id,
-            {"document_type": "business_licence", "size": len(plaintext), "media_type": sniff(plaintext)})
+            {"document_type": document_type, "size": len(plaintext), "media_type": sniff(plaintext)})
         post_sealed(self.base_url, slot, plaintext)
         return str(slot["document"]["id"])
 
     def complete(self, filing_id: str, document_id: str) -> dict[str, Any]:
         return self.services.documents.complete_upload(self.applicant(filing_id), filing_id, document_id)
 
-    def received(self, filing_id: str, plaintext: bytes) -> str:
-        document_id = self.staged(filing_id, plaintext)
+    def received(self, filing_id: str, plaintext: bytes, document_type: str = "business_licence") -> str:
+        document_id = self.staged(filing_id, plaintext, document_type)
         self.complete(filing_id, document_id)
         return document_id
+
+    def identity_copies(self, filing_id: str) -> None:
+        """A scan of each identity document the filing names (the on-site copies check)."""
+        payload = self.services.filings.load(filing_id).body["payload"]
+        for holder in ("subject", "responsible_person"):
+            self.received(filing_id, pdf(self.rng, 2000), str(payload[holder]["id_type"]))

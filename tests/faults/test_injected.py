@@ -35,7 +35,7 @@ from chalicelib.services import Services, build_services, current_services
 from beian.client import BeianClient
 from beian.synthetic import filing_payload
 from benchmarks.stress_figures import record, scaled, stressed
-from tests.api.test_workflow import on_site_params, on_site_photo
+from tests.api.evidence import on_site_params, on_site_photo
 from tests.faults.support import Desk, pdf, post_sealed, standing
 
 WRITES = {"records": ("save", "delete"), "audit": ("append",),
@@ -224,6 +224,7 @@ class OnSite(Scenario):
     def prepare(self, world: World) -> tuple[str, dict[str, Any]]:
         filing_id = world.desk().filing()
         world.services.steps.act(VERIFIER, filing_id, "pre_verify_pass", Transition.PARAMS)
+        world.desk().identity_copies(filing_id)
         photo, info = on_site_photo(world.tmp_path)
         slot = world.services.documents.request_upload(VERIFIER, filing_id, {
             "document_type": "face_photo", "size": photo.stat().st_size, "media_type": "image/jpeg", "photo": info})

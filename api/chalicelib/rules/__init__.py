@@ -50,6 +50,7 @@ __all__ = [
     "Evidence",
     "Field",
     "FieldGroup",
+    "FormCheck",
     "FormSection",
     "Kind",
     "KindInfo",
@@ -60,12 +61,18 @@ __all__ = [
     "Paragraph",
     "PersonDocuments",
     "Photo",
+    "PhotoUpload",
+    "ProviderText",
     "ResponsiblePerson",
+    "Review",
+    "ReviewItem",
     "Rules",
     "RulesError",
     "Section",
     "SecurityAgreement",
     "Serialisable",
+    "Source",
+    "SpotCheck",
     "SubjectType",
     "VerificationForm",
     "load_rules",
@@ -81,6 +88,8 @@ EnteredBy = Literal["applicant", "provider"]
 DeadlineUnit = Literal["working_days", "months", "years"]
 DeadlineBound = Literal["within", "at_least"]
 FormSectionKind = Literal["fields", "checks", "notes", "signatures"]
+Source = Literal["notice", "provider"]  # who sets a rule: the notice, or the provider itself
+CheckRequirement = Literal["", "identity_documents"]
 UPLOADERS = frozenset({"applicant", "verifier"})  # the roles that may upload documents (policy.py)
 KINDS: tuple[Kind, ...] = ("unit", "individual")
 NATIONALITIES: tuple[Nationality, ...] = ("cn", "foreign")
@@ -88,6 +97,8 @@ _ENTERED_BY: tuple[EnteredBy, ...] = ("applicant", "provider")
 _DEADLINE_UNITS: tuple[DeadlineUnit, ...] = ("working_days", "months", "years")
 _DEADLINE_BOUNDS: tuple[DeadlineBound, ...] = ("within", "at_least")
 _FORM_SECTION_KINDS: tuple[FormSectionKind, ...] = ("fields", "checks", "notes", "signatures")
+_SOURCES: tuple[Source, ...] = ("notice", "provider")
+_CHECK_REQUIREMENTS: tuple[CheckRequirement, ...] = ("", "identity_documents")
 
 RULE_VALIDATORS = frozenset({"choice", "nationality", "document_type", "document_number"})
 """Validator names resolved against the rules rather than ``chalicelib.validators``."""
@@ -141,6 +152,8 @@ class Evidence(Serialisable):
     name: Bilingual
     uploaded_by: tuple[str, ...]
     citation: Citation
+    required_at: str = ""
+    """The workflow action refused until this evidence is received (empty: none)."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +294,7 @@ class Deadline(Serialisable):
     bound: DeadlineBound
     starts: Bilingual
     citation: Citation
+    source: Source = "notice"
 
 
 @dataclass(frozen=True)
@@ -298,6 +312,16 @@ class Photo(Serialisable):
 
 
 @dataclass(frozen=True)
+class PhotoUpload(Serialisable):
+    """How long after its capture the on-site photo may reach the archive (the provider's rule)."""
+
+    max_delay_minutes: int
+    max_clock_skew_minutes: int
+    source: Source
+    citation: Citation
+
+
+@dataclass(frozen=True)
 class NoticeText(Serialisable):
     """Official wording to send or print verbatim, with our English translation."""
 
@@ -309,6 +333,32 @@ class NoticeText(Serialisable):
 
 
 @dataclass(frozen=True)
+class ProviderText(Serialisable):
+    """A text the notice does not word (an SMS): the provider's own, in both languages."""
+
+    id: str
+    purpose: Bilingual
+    text: Bilingual
+    source: Source
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class FormCheck(Choice):
+    """One item of the form's checklist, confirmed by the verifier.
+
+    ``{document}`` in its name stands for the responsible person's document actually
+    used; ``requires`` names what must be in the archive before it can be confirmed."""
+
+    requires: CheckRequirement = ""
+
+    def named(self, document: Bilingual) -> Bilingual:
+        """The item's name for a person who showed ``document``."""
+        return Bilingual(self.name.zh.replace("{document}", document.zh),
+                         self.name.en.replace("{document}", document.en))
+
+
+@dataclass(frozen=True)
 class FormSection(Serialisable):
     """A section of the verification form (核验单)."""
 
@@ -316,7 +366,7 @@ class FormSection(Serialisable):
     kind: FormSectionKind
     title: Bilingual
     fields_from: str | None
-    checks: tuple[Choice, ...]
+    checks: tuple[FormCheck, ...]
     citation: Citation
 
 
@@ -346,6 +396,38 @@ class SecurityAgreement(Serialisable):
     title: Bilingual
     citation: Citation
     points: tuple[AgreementPoint, ...]
+
+
+@dataclass(frozen=True)
+class ReviewItem(Serialisable):
+    """A key item the province reviews one by one (三.(二)1)."""
+
+    id: str
+    name: Bilingual
+    applies_to: tuple[Kind, ...]
+
+
+@dataclass(frozen=True)
+class SpotCheck(Serialisable):
+    """The share of filings whose photo and identity scans the reviewer must open."""
+
+    rate: float
+    source: Source
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Review(Serialisable):
+    """What the provincial review must leave on record before an approval."""
+
+    citation: Citation
+    key_items: tuple[ReviewItem, ...]
+    form_check: Citation
+    spot_check: SpotCheck
+
+    def items_for(self, kind: Kind) -> tuple[ReviewItem, ...]:
+        """The key items of a subject of ``kind``."""
+        return tuple(item for item in self.key_items if kind in item.applies_to)
 
 
 class _Identified(Protocol):
@@ -385,6 +467,9 @@ class Rules(Serialisable):
     notice_texts: tuple[NoticeText, ...]
     verification_form: VerificationForm
     security_agreement: SecurityAgreement
+    photo_upload: PhotoUpload
+    provider_texts: tuple[ProviderText, ...]
+    review: Review
 
     def subject_type(self, subject_type: str) -> SubjectType:
         """Return the subject type with id ``subject_type``."""
@@ -417,6 +502,25 @@ class Rules(Serialisable):
     def notice_text(self, notice_text: str) -> NoticeText:
         """Return the official text named ``notice_text``."""
         return _lookup(self.notice_texts, notice_text, "notice text")
+
+    def provider_text(self, provider_text: str) -> ProviderText:
+        """Return the provider's own text named ``provider_text``."""
+        return _lookup(self.provider_texts, provider_text, "provider text")
+
+    def sms_text(self, name: str) -> str:
+        """The Chinese text of an SMS: the notice's wording, or else the provider's own."""
+        for text in self.notice_texts:
+            if text.id == name:
+                return text.text
+        return self.provider_text(name).text.zh
+
+    def evidence_item(self, evidence: str) -> Evidence:
+        """Return the evidence document type with id ``evidence``."""
+        return _lookup(self.evidence, evidence, "evidence")
+
+    def required_evidence(self, action: str) -> tuple[Evidence, ...]:
+        """The evidence that must be received before ``action`` may be taken."""
+        return tuple(item for item in self.evidence if item.required_at == action)
 
     def cited_text(self, cite: str) -> str:
         """Return the words of the notice's section ``cite``."""
@@ -545,6 +649,10 @@ class _Reader:
             notice_texts=tuple(self._notice_text(name, t) for name, t in root.named_tables("notice_texts")),
             verification_form=self._form(root.table("verification_form"), sections),
             security_agreement=self._agreement(root.table("security_agreement")),
+            photo_upload=self._photo_upload(root.table("photo_upload")),
+            provider_texts=tuple(self._provider_text(name, t)
+                                 for name, t in root.named_tables("provider_texts")),
+            review=self._review(root.table("review")),
         )
         for field in fields:
             if field.section not in {section.id for section in sections}:
@@ -586,7 +694,8 @@ class _Reader:
         if not uploaded_by or not set(uploaded_by) <= UPLOADERS:
             raise t.fail("上传者须为 applicant 或 verifier", "uploaded_by must name applicant or verifier",
                          "uploaded_by")
-        return Evidence(t.get("id", str), self.bilingual(t, "name"), uploaded_by, self.citation(t))
+        return Evidence(t.get("id", str), self.bilingual(t, "name"), uploaded_by, self.citation(t),
+                        t.optional("required_at", str, ""))
 
     def _document_rule(self, t: Table, document_ids: set[str]) -> DocumentRule:
         ids = t.strings("documents")
@@ -701,6 +810,7 @@ class _Reader:
             t.choice("bound", _DEADLINE_BOUNDS),
             self.bilingual(t, "starts"),
             self.citation(t),
+            self._source(t),
         )
 
     def _photo(self, t: Table) -> Photo:
@@ -714,6 +824,43 @@ class _Reader:
             t.get("shows_curtain_marker", bool),
             self.citation(t),
         )
+
+    @staticmethod
+    def _source(t: Table) -> Source:
+        value = t.optional("source", str, "notice")
+        for source in _SOURCES:
+            if source == value:
+                return source
+        raise t.fail("source 须为 notice 或 provider", "source must be notice or provider", "source")
+
+    @staticmethod
+    def _requirement(t: Table) -> CheckRequirement:
+        value = t.optional("requires", str, "")
+        for requirement in _CHECK_REQUIREMENTS:
+            if requirement == value:
+                return requirement
+        raise t.fail("未知的前提", "unknown requirement", "requires")
+
+    def _photo_upload(self, t: Table) -> PhotoUpload:
+        return PhotoUpload(t.get("max_delay_minutes", int), t.get("max_clock_skew_minutes", int),
+                           self._source(t), self.citation(t))
+
+    def _provider_text(self, name: str, t: Table) -> ProviderText:
+        if self._source(t) != "provider":
+            raise t.fail("须标明 source = \"provider\"", 'must say source = "provider"', "source")
+        return ProviderText(name, self.bilingual(t, "purpose"), self.bilingual(t, "text"), "provider",
+                            self.citation(t))
+
+    def _review(self, t: Table) -> Review:
+        spot = t.table("spot_check")
+        rate = spot.get("rate", float)
+        if not 0 <= rate <= 1:
+            raise spot.fail("抽查比例须在 0 到 1 之间", "the rate must be between 0 and 1", "rate")
+        items = tuple(ReviewItem(item.get("id", str), self.bilingual(item, "name"),
+                                 self._kinds(item, "applies_to"))
+                      for item in t.tables("key_items"))
+        return Review(self.citation(t), items, self.citation(t.table("form_check")),
+                      SpotCheck(rate, self._source(spot), self.citation(spot)))
 
     def _notice_text(self, name: str, t: Table) -> NoticeText:
         cite, text = t.get("cite", str), t.get("text", str)
@@ -738,7 +885,9 @@ class _Reader:
     def _form_section(self, t: Table, sections: tuple[Section, ...]) -> FormSection:
         kind = t.choice("kind", _FORM_SECTION_KINDS)
         fields_from = t.optional("fields_from", str, "") or None
-        checks = self._choices(t, "checks")
+        checks = tuple(FormCheck(c.get("id", str), self.bilingual(c, "name"),
+                                 self._requirement(c))
+                       for c in t.tables("checks"))
         if (kind == "fields") != (fields_from in {section.id for section in sections}) or (
             (kind == "checks") != bool(checks)
         ):

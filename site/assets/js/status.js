@@ -90,6 +90,14 @@ export function filingDetails(rules, names, payload) {
 
 /** Why the filing was last returned, as the verifier or the province wrote it. */
 function returnReasons(filing) {
+  if (filing.refusal) {
+    return h(
+      "div",
+      { class: "admonition failure", id: "refusal-reasons" },
+      h("p", { class: "admonition-title" }, say(`不予受理原因（${formatDate(filing.refusal.at)}）`, `Why it was refused (${formatDate(filing.refusal.at)})`)),
+      h("ul", {}, (filing.refusal.reasons || []).map((reason) => h("li", {}, reason))),
+    );
+  }
   const last = (filing.returns || []).at(-1);
   if (!last || !filing.state.startsWith("returned")) return null;
   return h(
