@@ -25,10 +25,10 @@ from chalicelib.services import current_services
 from PIL import Image, ImageChops
 
 from beian.client import BeianClient
-from tests.api.test_workflow import on_site_params, on_site_photo
+from tests.api.evidence import upload_identity_copies, upload_signed_papers, verify_on_site
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, watched_page
 from tests.browser.test_site import axe_violations
-from tests.browser.test_upload import Applicant, scan
+from tests.browser.test_upload import PDF, Applicant, scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)]
 
@@ -106,10 +106,20 @@ def state_of(page: Any, state: str) -> None:
 def to_submitted_to_province(applicant: Applicant, tmp_path: Path) -> dict[str, Any]:
     verifier = applicant.staff("verifier")
     filing = verifier.act(applicant.id, "pre_verify_pass", {"contact_verified_by": "phone"})
-    photo, info = on_site_photo(tmp_path)
-    uploaded = verifier.upload(applicant.id, "face_photo", photo, extra={"photo": info})
-    verifier.act(applicant.id, "record_on_site", on_site_params(filing, uploaded["id"]))
+    upload_identity_copies(verifier, filing, tmp_path)
+    verify_on_site(verifier, filing, tmp_path)
+    upload_signed_papers(verifier, applicant.id, tmp_path)
     return verifier.act(applicant.id, "submit_to_province")
+
+
+def upload_in_page(page: Any, form: str, document_type: str, file: Path) -> None:
+    """Upload one scan through a console upload form and wait until the API has it."""
+    received = "#documents tbody tr[data-state=received]"
+    before = page.locator(received).count()
+    page.select_option(f"#{form}-type", document_type)
+    page.set_input_files(f"#{form}-file", str(file))
+    page.click(f"#{form} button[type=submit]")
+    page.wait_for_function(f"n => document.querySelectorAll('{received}').length > n", arg=before, timeout=60_000)
 
 
 def test_a_verifier_takes_a_filing_from_the_queue_through_the_camera_to_submission(
@@ -136,6 +146,10 @@ def test_a_verifier_takes_a_filing_from_the_queue_through_the_camera_to_submissi
 
     page.click("#go-record_on_site")
     page.wait_for_selector("#photo-step")
+    payload = applicant.filing["payload"]
+    declared = {payload[holder]["id_type"] for holder in ("subject", "responsible_person") if holder in payload}
+    for kind in sorted(declared):
+        upload_in_page(page, "copies-upload", kind, scan(tmp_path, f"{kind}.png", 20_000))
     page.fill("#curtain-marker", MARKER)
     page.click("#camera-start")
     page.wait_for_function("() => document.querySelector('#camera-view').readyState >= 2")
@@ -155,6 +169,8 @@ def test_a_verifier_takes_a_filing_from_the_queue_through_the_camera_to_submissi
     page.check("#check-holder_matches")
     page.click("#record-on-site")
     state_of(page, "verified_on_site")
+    for paper in load_rules().required_evidence("submit_to_province"):
+        upload_in_page(page, "papers-upload", paper.id, scan(tmp_path, f"{paper.id}.pdf", 30_000, PDF))
     page.click("#do-submit_to_province")
     state_of(page, "submitted_to_province")
 
@@ -182,14 +198,16 @@ def test_a_reviewer_opens_the_evidence_in_the_page_and_approves(
     page.click(f"#queue tr[data-filing='{applicant.id}'] a")
     page.click("#go-approve")
     page.wait_for_selector("#review-form")
-    form_id = filing["on_site"]["form_document_id"]
+    form_id = filing["province_submission"]["form_document_id"]
     photo_id = filing["on_site"]["photo_document_id"]
-    for document_id in (form_id, photo_id):
+    opened = [form.get_attribute("data-document") for form in page.query_selector_all("#retrievals form")]
+    assert form_id in opened and photo_id in opened
+    for document_id in opened:  # the form, the photo and the scans: a spot-check may want them
         page.click(f"form[data-document='{document_id}'] button[type=submit]")
         page.wait_for_selector(f"#download-{document_id}")
     assert page.eval_on_selector(f"#image-{photo_id}", "img => img.naturalWidth") == 800
     releases = traffic.to("/key-release")
-    assert [json.loads(r.post_data)["purpose"] for r in releases] == [f"审核备案 {applicant.id}"] * 2
+    assert [json.loads(r.post_data)["purpose"] for r in releases] == [f"审核备案 {applicant.id}"] * len(opened)
     for field in page.query_selector_all("#review-items textarea"):
         field.fill(f"已核对：{field.get_attribute('data-item')}")
     screenshot(page, "console-review")

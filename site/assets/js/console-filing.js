@@ -8,6 +8,7 @@ import { documentNames, documentTable } from "./lib/filing.js";
 import { consolePage, takeStep } from "./lib/console.js";
 import { formatDate, h, pick, say } from "./lib/page.js";
 import { retrievalForm } from "./lib/retrieve.js";
+import { scanUploader } from "./lib/scans.js";
 import { consoleUrl, roleName, staffApi } from "./lib/staff.js";
 import { deadlinesTable, filingDetails } from "./status.js";
 
@@ -178,6 +179,16 @@ async function filingView(body, session, data, filingId, notice) {
   const findings = settings.may.findings.includes(session.role)
     ? await section("findings-section", say("核查发现（证件核验）", "Findings (ID checks)"), async () => findingsList((await staffApi(`${path}/findings`)).findings))
     : null;
+  const papers = rules.evidence.filter((e) => e.required_at && steps.includes(e.required_at));
+  const signed = papers.length && settings.may.upload.includes(session.role)
+    ? h(
+      "section",
+      { id: "signed-papers" },
+      h("h3", {}, say("签字盖章文件扫描件", "Signed and sealed papers (scans)")),
+      h("p", { class: "beian-hint" }, say("打印下方材料中的核验单（一式两份）和协议书，签字盖章后扫描上传，再提交：", "Print the verification form (in duplicate) and the agreement from the documents below, have them signed and sealed, then upload the scans before submitting: "), papers.map((p) => pick(p.name)).join(say("；", "; "))),
+      scanUploader("papers-upload", filing.id, papers.map((p) => [p.id, pick(p.name)]), data.filetypes, () => reload(say("已收妥扫描件。", "Scan received."))),
+    )
+    : "";
   const last = (filing.returns || []).at(-1);
   body.replaceChildren(
     notice ? h("div", { class: "admonition success", id: "step-notice", tabindex: "-1" }, h("p", {}, notice)) : "",
@@ -191,6 +202,7 @@ async function filingView(body, session, data, filingId, notice) {
       h("h3", {}, say("现在可办理", "What you can do now")),
       steps.length ? steps.map((action) => stepForm(filing, action, transitions, reload)) : h("p", { id: "steps-none" }, say("此角色在当前环节无可办理事项。", "Nothing for this role at this step.")),
     ),
+    signed,
     filingDetails(rules, names, filing.payload || {}),
     deadlinesTable(rules, filing.deadlines || {}),
     documents,

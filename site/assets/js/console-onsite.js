@@ -6,11 +6,11 @@
 // by the applicant upload page's code before it is uploaded; nothing leaves it in the clear.
 
 import { ApiError, showError } from "./lib/api.js";
-import { documentNames } from "./lib/filing.js";
+import { documentNames, documentTable } from "./lib/filing.js";
 import { consolePage, takeStep } from "./lib/console.js";
 import { aside, h, pick, say } from "./lib/page.js";
-import { consoleUrl, staffApi, staffToken } from "./lib/staff.js";
-import { Upload } from "./upload.js";
+import { scanUploader, statusView, uploadEncrypted } from "./lib/scans.js";
+import { consoleUrl, staffApi } from "./lib/staff.js";
 
 const PHOTO_TYPE = "face_photo"; // the rules' evidence entry the verifier uploads
 const JPEG_QUALITY = 0.92; // as the CLI saves it
@@ -245,12 +245,6 @@ function papersPart() {
   };
 }
 
-/** A view for the Upload class that reports into one status line. */
-function uploadView(status) {
-  const steps = { slot: ["申请上传凭证", "requesting a slot"], encrypt: ["本机加密", "encrypting here"], upload: ["上传密文", "uploading the ciphertext"], check: ["确认收妥", "confirming"] };
-  return { step: (name) => (status.textContent = say(`照片：${steps[name][0]}……`, `Photo: ${steps[name][1]}…`)) };
-}
-
 async function onSitePage(body, session, data, filingId) {
   const { rules, transitions, filetypes } = data;
   const names = documentNames(rules);
@@ -284,8 +278,8 @@ async function onSitePage(body, session, data, filingId) {
           if (!photo.taken) throw photoError("请先拍摄或选择网站负责人照片", "Take or choose the photo of the person responsible first");
           if (!photoDocument || photoDocument.taken !== photo.taken) {
             const file = new File([photo.taken.blob], "face-photo.jpg", { type: "image/jpeg" });
-            const upload = new Upload({ id: filing.id, token: staffToken() }, PHOTO_TYPE, file, filetypes, uploadView(status), { photo: photo.taken.info });
-            photoDocument = { taken: photo.taken, document: await upload.run() };
+            const view = statusView(status, say("照片", "Photo"));
+            photoDocument = { taken: photo.taken, document: await uploadEncrypted(filing.id, PHOTO_TYPE, file, filetypes, view, { photo: photo.taken.info }) };
           }
           const params = {
             originals: checklist.originals(),
@@ -317,10 +311,28 @@ async function onSitePage(body, session, data, filingId) {
     message,
     button,
   );
+  const documents = h("div", { id: "documents-holder" });
+  const refresh = async () => {
+    try {
+      documents.replaceChildren(documentTable((await staffApi(`/filings/${encodeURIComponent(filing.id)}/documents`)).documents, names));
+    } catch (error) {
+      showError(documents, error);
+    }
+  };
+  await refresh();
+  const declared = [...new Set(["subject", "responsible_person"].map((holder) => (payload[holder] || {}).id_type).filter(Boolean))];
   body.replaceChildren(
     h("h2", {}, say(`当面核验：备案 ${filing.id}`, `On-site verification: filing ${filing.id}`)),
     h("p", { id: "filing-state" }, say("当前环节：", "Current step: "), h("strong", {}, pick(filing.state_name))),
     h("p", {}, h("a", { href: consoleUrl("filing", { id: filing.id }) }, say("返回备案页面", "Back to the filing"))),
+    h(
+      "section",
+      { id: "copies" },
+      h("h3", {}, say("证件复印件（扫描件）", "Copies of the documents (scans)")),
+      h("p", { class: "beian-hint" }, say("核验原件后留存复印件：上传备案信息所列证件的扫描件，确认“已留存复印件”前须已收妥。", "Keep copies once the originals are checked: upload scans of the documents the filing names; they must be received before “copies retained” can be confirmed.")),
+      scanUploader("copies-upload", filing.id, declared.map((id) => [id, names[id] ? pick(names[id]) : id]), filetypes, refresh),
+      documents,
+    ),
     photo.element(),
     form,
   );
