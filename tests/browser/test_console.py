@@ -297,8 +297,25 @@ def test_a_missing_camera_offers_the_file_and_a_wrong_photo_gets_the_clis_messag
     assert "照片须为彩色照片" in page.inner_text("#photo-message")
     page.click("#record-on-site")
     assert "请先拍摄或选择" in page.wait_for_selector("#on-site-form [role=alert]").inner_text()
-    assert [d for d in applicant.staff("verifier").call("GET", f"/filings/{applicant.id}/documents")["documents"]
-            if d["document_type"] == "face_photo"] == []
+    photos = lambda: [d["state"] for d in applicant.staff("verifier").call(  # noqa: E731
+        "GET", f"/filings/{applicant.id}/documents")["documents"] if d["document_type"] == "face_photo"]
+    assert photos() == []
+
+    portrait = tmp_path / "portrait.png"
+    Image.new("RGB", (600, 800), (40, 90, 160)).save(portrait)
+    page.set_input_files("#photo-file", str(portrait))
+    page.wait_for_selector("#photo-ready")
+    page.route("**/blobs/upload", lambda route: route.abort("connectionreset"))
+    page.click("#record-on-site")
+    dropped = page.wait_for_selector("#on-site-form [role=alert]").inner_text()
+    assert "网络连接中断" in dropped and photos() == ["awaiting_upload"]
+    page.unroute("**/blobs/upload")
+    page.click("#record-on-site")  # resumes: the same slot, the same ciphertext
+    alert = "#on-site-form [role=alert]"
+    page.wait_for_function(f"() => document.querySelector('{alert}')?.innerText.includes('params.checks')")
+    errors = page.inner_text("#on-site-form [role=alert]")
+    assert "params.agreement_accepted" in errors and "params.access" not in errors  # every one at once
+    assert photos() == ["received"]
 
 
 def test_the_token_lives_in_this_tab_only_and_a_revoked_one_returns_to_sign_in(page: Any, live_server: str) -> None:

@@ -195,6 +195,14 @@ async function filingView(body, session, data, filingId, notice) {
     h("h2", {}, say(`备案 ${filing.id}`, `Filing ${filing.id}`)),
     h("p", { id: "filing-state", class: `beian-state beian-state--${filing.state}` }, say("当前环节：", "Current step: "), h("strong", {}, pick(filing.state_name))),
     filing.filing_number ? h("p", { id: "filing-number" }, say(`备案号：${filing.filing_number}`, `Filing number: ${filing.filing_number}`)) : "",
+    (filing.domain_conflicts || []).length
+      ? h(
+        "div",
+        { class: "admonition warning", id: "domain-conflicts", role: "note" },
+        h("p", { class: "admonition-title" }, say("域名冲突", "Domain conflicts")),
+        h("p", {}, say("以下域名已在其他有效备案中，冲突解决前不能审核通过：", "These domains are in another live filing; it cannot be approved until that is resolved: "), filing.domain_conflicts.join(", ")),
+      )
+      : "",
     last && filing.state.startsWith("returned") ? h("div", { class: "admonition warning", id: "return-reasons" }, h("p", { class: "admonition-title" }, say("退回原因", "Why it was returned")), h("ul", {}, (last.reasons || []).map((r) => h("li", {}, r)))) : "",
     h(
       "section",

@@ -9,7 +9,7 @@ import { ApiError, showError } from "./lib/api.js";
 import { documentNames, documentTable } from "./lib/filing.js";
 import { consolePage, takeStep } from "./lib/console.js";
 import { aside, h, pick, say } from "./lib/page.js";
-import { scanUploader, statusView, uploadEncrypted } from "./lib/scans.js";
+import { encryptedUpload, scanUploader, statusView } from "./lib/scans.js";
 import { consoleUrl, staffApi } from "./lib/staff.js";
 
 const PHOTO_TYPE = "face_photo"; // the rules' evidence entry the verifier uploads
@@ -264,7 +264,7 @@ async function onSitePage(body, session, data, filingId) {
   const status = h("p", { id: "on-site-status", role: "status" });
   const message = h("div", { class: "beian-message", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button md-button--primary", id: "record-on-site" }, say("加密上传照片并记录当面核验", "Encrypt the photo, upload it and record the verification"));
-  let photoDocument = null;
+  let photoUpload = null;
   const form = h(
     "form",
     {
@@ -276,15 +276,16 @@ async function onSitePage(body, session, data, filingId) {
         message.replaceChildren();
         try {
           if (!photo.taken) throw photoError("请先拍摄或选择网站负责人照片", "Take or choose the photo of the person responsible first");
-          if (!photoDocument || photoDocument.taken !== photo.taken) {
+          if (!photoUpload || photoUpload.taken !== photo.taken) {
             const file = new File([photo.taken.blob], "face-photo.jpg", { type: "image/jpeg" });
             const view = statusView(status, say("照片", "Photo"));
-            photoDocument = { taken: photo.taken, document: await uploadEncrypted(filing.id, PHOTO_TYPE, file, filetypes, view, { photo: photo.taken.info }) };
+            photoUpload = { taken: photo.taken, upload: encryptedUpload(filing.id, PHOTO_TYPE, file, filetypes, view, { photo: photo.taken.info }) };
           }
+          photoUpload.document ||= await photoUpload.upload.run(); // a retry resumes where it stopped
           const params = {
             originals: checklist.originals(),
             checks: checklist.checks(),
-            photo_document_id: photoDocument.document.id,
+            photo_document_id: photoUpload.document.id,
             agreement_accepted: papers.agreement(),
             contract_clause_accepted: papers.clause(),
             corrections: corrections.value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {

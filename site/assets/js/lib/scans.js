@@ -22,9 +22,10 @@ export function statusView(status, what) {
   };
 }
 
-/** Upload `file` as `documentType` for the filing, encrypted here; resolves to the document. */
-export function uploadEncrypted(filingId, documentType, file, filetypes, view, extra = {}) {
-  return new Upload({ id: filingId, token: staffToken() }, documentType, file, filetypes, view, extra).run();
+/** An upload of `file` as `documentType`, encrypted here; `run()` sends it, and after a
+ *  dropped connection resumes from the step that failed. */
+export function encryptedUpload(filingId, documentType, file, filetypes, view, extra = {}) {
+  return new Upload({ id: filingId, token: staffToken() }, documentType, file, filetypes, view, extra);
 }
 
 /**
@@ -49,7 +50,7 @@ export function scanUploader(id, filingId, types, filetypes, onUploaded) {
         let received = 0;
         try {
           for (const file of files.files) {
-            await uploadEncrypted(filingId, type.value, file, filetypes, statusView(status, file.name));
+            await encryptedUpload(filingId, type.value, file, filetypes, statusView(status, file.name)).run();
             received += 1;
           }
           status.textContent = say("已收妥。", "Received.");
