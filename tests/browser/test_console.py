@@ -158,6 +158,8 @@ def test_a_verifier_takes_a_filing_from_the_queue_through_the_camera_to_submissi
     assert "+08:00" in page.inner_text("#photo-ready")
     screenshot(page, "console-camera")
 
+    assert not page.is_visible("#camera-view")  # the camera is off once the photo is taken
+    assert "{document}" not in page.inner_text("#checklist")  # items name the document shown
     for box in page.query_selector_all("#on-site-form input[type=checkbox]"):
         box.check()
     page.uncheck("#agreement-signed")  # every missing item is named at once
@@ -288,8 +290,8 @@ def test_a_missing_camera_offers_the_file_and_a_wrong_photo_gets_the_clis_messag
     small = tmp_path / "small.png"
     Image.new("RGB", (640, 480), (200, 30, 30)).save(small)
     page.set_input_files("#photo-file", str(small))
-    refusal = page.wait_for_selector("#photo-message [role=alert]").inner_text()
-    assert "照片须为 800×600 像素（横竖均可），当前为 640×480" in refusal
+    page.wait_for_function("() => document.querySelector('#photo-message').innerText.includes('640')")
+    assert "照片须为 800×600 像素（横竖均可），当前为 640×480" in page.inner_text("#photo-message [role=alert]")
     grey = tmp_path / "grey.jpg"
     Image.new("L", (600, 800), 128).save(grey)
     page.set_input_files("#photo-file", str(grey))

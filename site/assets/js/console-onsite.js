@@ -185,13 +185,16 @@ function checklistPart(rules, names, payload) {
   };
   const sections = rules.verification_form.sections.filter((s) => (s.checks || []).length);
   const originals = ["subject", "responsible_person"].filter((holder) => (payload[holder] || {}).id_type);
+  // An item names the document the person showed, as the form prints it (rules: check.named).
+  const shown = (payload.responsible_person || {}).id_type || (payload.subject || {}).id_type;
+  const named = (name) => pick(name).replace("{document}", shown && names[shown] ? pick(names[shown]) : say("证件", "identity document"));
   return {
     boxes,
     element: h(
       "section",
       { id: "checklist" },
       h("h3", {}, say("核验单逐项确认", "The form's checklist, item by item")),
-      sections.map((section) => h("fieldset", {}, h("legend", {}, pick(section.title)), h("ul", { class: "beian-checks" }, section.checks.map((check) => box(`check-${check.id}`, pick(check.name), check.id))))),
+      sections.map((section) => h("fieldset", {}, h("legend", {}, pick(section.title)), h("ul", { class: "beian-checks" }, section.checks.map((check) => box(`check-${check.id}`, named(check.name), check.id))))),
       h(
         "fieldset",
         {},

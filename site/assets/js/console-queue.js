@@ -142,8 +142,12 @@ mount("staff-queue", async (root) => {
     return;
   }
   if (hasToken()) {
-    const { session, body } = await openSession(root);
-    await workQueue(body, session, data);
+    try {
+      const { session, body } = await openSession(root);
+      await workQueue(body, session, data);
+    } catch (error) {
+      showError(root, error); // a dropped connection says so, in the page
+    }
     return;
   }
   root.replaceChildren(

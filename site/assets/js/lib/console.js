@@ -26,13 +26,17 @@ export function consolePage(id, build, { forFiling = true } = {}) {
       showError(root, error);
       return;
     }
-    const { session, body } = await openSession(root);
-    const filingId = (new URLSearchParams(location.search).get("id") || "").trim().toUpperCase();
-    if (forFiling && !filingId) {
-      body.replaceChildren(h("p", {}, say("请从工作队列或档案检索打开一个备案。", "Open a filing from the work queue or the archive search.")));
-      return;
+    try {
+      const { session, body } = await openSession(root);
+      const filingId = (new URLSearchParams(location.search).get("id") || "").trim().toUpperCase();
+      if (forFiling && !filingId) {
+        body.replaceChildren(h("p", {}, say("请从工作队列或档案检索打开一个备案。", "Open a filing from the work queue or the archive search.")));
+        return;
+      }
+      await build({ body, session, data, filingId });
+    } catch (error) {
+      showError(root, error); // a dropped connection says so, in the page
     }
-    await build({ body, session, data, filingId });
   });
 }
 
