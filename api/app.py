@@ -101,6 +101,12 @@ def deadlines() -> dict[str, Any]:
     return {"filings": current_services().filings.due(caller(), int(within))}
 
 
+@app.route("/session", authorizer=bearer)
+@guarded
+def session() -> dict[str, str]:
+    return current_services().staff.session(caller())
+
+
 @app.route("/filings/{filing_id}", authorizer=bearer)
 @guarded
 def view_filing(filing_id: str) -> dict[str, Any]:

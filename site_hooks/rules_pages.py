@@ -6,7 +6,7 @@ the process diagram, the photo specification, the official texts, the agreement 
 itself as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the hand-written pages
 include them with ``--8<--``, one snippet per language. The interactive pages read the JSON
 files written next to them (rules.json, checklists.json, requirements.json, states.json,
-filetypes.json, consent.json); filing.schema.json is the filing's JSON Schema for clients.
+transitions.json, console.json, filetypes.json, consent.json); filing.schema.json is the filing's JSON Schema for clients.
 Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a build exactly as
 it does for the API: a rule changes in one place.
 
@@ -34,9 +34,11 @@ if str(PROJECT / "api") not in sys.path:
     sys.path.insert(0, str(PROJECT / "api"))
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
+from chalicelib.documents import MIN_PURPOSE_CHARS  # noqa: E402
 from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
 from chalicelib.filing_schema import filing_schema  # noqa: E402
 from chalicelib.oversight.assessment import FIGURES  # noqa: E402
+from chalicelib.policy import ACTIONS  # noqa: E402
 from chalicelib.rules import (  # noqa: E402  (needs api/ on the path)
     REQUIREMENT_LABELS,
     Bilingual,
@@ -691,6 +693,14 @@ def generate(docs_dir: Path) -> Path:
     write_if_changed(out / "filing.schema.json", to_json(filing_schema(rules)))
     states = {state: {"zh": zh, "en": en} for state, (zh, en) in STATE_NAMES.items()}
     write_if_changed(out / "states.json", to_json(states))
+    # The staff console offers the steps a role may take from a filing's state.
+    steps = {t.action: {"sources": list(t.sources), "target": t.target, "roles": list(t.roles)}
+             for t in TRANSITIONS.values()}
+    write_if_changed(out / "transitions.json", to_json(steps))
+    # The console refuses a purpose the API would refuse before it asks for any key, and
+    # offers each role what the policy lets it do (the API decides again on every call).
+    may = {action: sorted(roles) for action, roles in ACTIONS.items()}
+    write_if_changed(out / "console.json", to_json({"min_purpose_chars": MIN_PURPOSE_CHARS, "may": may}))
     # The upload page declares a file's type from its first bytes, as the API expects.
     signatures = [{"media_type": media_type, "magic": magic.hex()} for media_type, magic in SIGNATURES]
     write_if_changed(out / "filetypes.json", to_json({"sniff_bytes": SNIFF_BYTES, "signatures": signatures}))

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .rules import Deadline, load_rules
-from .workdays import due_date, is_working_day
+from .workdays import due_date, is_working_day, working_days_between
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
@@ -45,11 +45,22 @@ class Deadlines:
                 "late": china_day(now).isoformat() > deadline["due"]}
 
     def annotate(self, deadlines: Mapping[str, Mapping[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
-        today = china_day(now).isoformat()
+        """Adds whether each pending deadline is overdue, how many working days it has left
+        (negative once past: the working days it is late by), and the notes that explain its
+        due date (``due_day``)."""
+        today = china_day(now)
         known = {rule.id: rule for rule in load_rules().deadlines}
-        return {name: {**deadline, "overdue": not deadline.get("met_at") and today > deadline["due"],
-                       **(due_day(known[name], date.fromisoformat(str(deadline["due"]))) if name in known else {})}
-                for name, deadline in deadlines.items()}
+        annotated = {}
+        for name, deadline in deadlines.items():
+            pending = not deadline.get("met_at")
+            extra: dict[str, Any] = {"overdue": pending and today.isoformat() > deadline["due"]}
+            if pending:
+                left = working_days_between(today, date.fromisoformat(deadline["due"]))
+                extra["working_days_left"] = left.days
+            if name in known:
+                extra.update(due_day(known[name], date.fromisoformat(str(deadline["due"]))))
+            annotated[name] = {**deadline, **extra}
+        return annotated
 
 
 def due_day(rule: Deadline, due: date) -> dict[str, Any]:

@@ -233,6 +233,13 @@ OPERATIONS += (
               response=shape({"public_key_pem": STRING, "algorithm": STRING})),
 )
 
+# The staff console asks who a pasted token belongs to before it shows anything.
+OPERATIONS += (
+    Operation("get", "/session", "Who the token belongs to: name, role and scope (staff)", auth=True,
+              errors=("401", "403"),
+              response=shape({"subject": STRING, "role": STRING, "provider": STRING, "province": STRING})),
+)
+
 ERROR_TEXT = {
     "400": "Invalid input; every field error is listed", "401": "No or bad token",
     "403": "Not allowed for this role", "404": "Not found, or outside the caller's scope",

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import policy
 from .audit import AuditLog
-from .auth import Principal
+from .auth import STAFF_ROLES, Principal
 from .errors import Invalid
 from .ports import Record, Records
 
@@ -20,6 +20,12 @@ class StaffTokens:
     def __init__(self, records: Records, audit: AuditLog) -> None:
         self._records = records
         self._audit = audit
+
+    @staticmethod
+    def session(who: Principal) -> dict[str, str]:
+        """A staff token's owner as the console shows them: name, role and scope."""
+        policy.require(who, "session", roles=STAFF_ROLES)
+        return {"subject": who.subject, "role": who.role, "provider": who.provider, "province": who.province}
 
     def revoke(self, by: Principal, subject: str, reason: str) -> dict[str, Any]:
         """Refuse every token ``subject`` holds now (audited first)."""

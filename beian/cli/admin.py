@@ -72,6 +72,7 @@ def serve(
     console.print(f"[bold]beian[/bold] 数据目录 / archive: {settings.data_dir}")
     console.print(f"  站点 / site:  http://{host}:{port}/")
     console.print(f"  API:          http://{host}:{port}/api/health")
+    console.print(f"  工作人员控制台 / staff console: http://{host}:{port}/staff/")
     console.print(f"  归档公钥指纹 / archive key fingerprint: {info['fingerprint']}")
     console.print("  获取工作人员令牌 / get a staff token:\n"
                   "    .venv/bin/beian users add --role verifier --name alice")

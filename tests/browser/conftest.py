@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +133,10 @@ class PageProblems:
         self.seen.append(f"page error: {error}")
 
 
-@pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    # A page must close before the server it talks to stops (a request in flight, such as the
-    # search worker's, would fail at teardown): pytest tears fixtures down in the reverse order
-    # of their set-up, so the test's server is set up first.
-    live = request.getfixturevalue("live_server") if "live_server" in request.fixturenames else None
-    if "serve_site" in request.fixturenames:
-        request.getfixturevalue("serve_site")
+@contextmanager
+def watched_page(browser: Any, live: str | None = None) -> Iterator[Any]:
+    """A tab of its own in ``browser``; fails on any script error or CSP violation it saw, and,
+    given the ``live`` server's URL, when that server stopped before the tab closed."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     problems = PageProblems()
     tab = context.new_page()
@@ -152,6 +149,18 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     finally:
         context.close()
     assert not problems.seen, "\n".join(problems.seen)
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    # A page must close before the server it talks to stops (a request in flight, such as the
+    # search worker's, would fail at teardown): pytest tears fixtures down in the reverse order
+    # of their set-up, so the test's server is set up first.
+    live = request.getfixturevalue("live_server") if "live_server" in request.fixturenames else None
+    if "serve_site" in request.fixturenames:
+        request.getfixturevalue("serve_site")
+    with watched_page(browser, live) as tab:
+        yield tab
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ function deadlineRow(rule, deadline) {
   );
 }
 
-function deadlinesTable(rules, deadlines) {
+export function deadlinesTable(rules, deadlines) {
   return h(
     "table",
     { id: "deadlines" },
@@ -64,7 +64,7 @@ function historyList(history, states) {
 }
 
 /** What the filing holds, section by section, as the API shows it (ID numbers masked). */
-function filingDetails(rules, names, payload) {
+export function filingDetails(rules, names, payload) {
   const shown = (field, value) => {
     const text = (one) => {
       const options = { choice: field.choices, nationality: rules.nationalities }[field.validator] || [];

@@ -12,7 +12,7 @@ const SLOT_MARGIN_MS = 60 * 1000; // request a new slot rather than race its exp
 
 /** The media type the file's first bytes show (PDF, JPEG, PNG ...), or null: the API
  *  accepts only these, and whoever decrypts the file later checks it again. */
-async function sniff(file, filetypes) {
+export async function sniff(file, filetypes) {
   const head = new Uint8Array(await file.slice(0, filetypes.sniff_bytes).arrayBuffer());
   const hex = [...head].map((byte) => byte.toString(16).padStart(2, "0")).join("");
   const known = filetypes.signatures.find((signature) => hex.startsWith(signature.magic));
@@ -109,8 +109,10 @@ async function sendInParts({ part_size: partSize, urls }, sealed, onProgress) {
  * resumes from the step that failed: a retry after a dropped connection encrypts and
  * sends again to the same slot while the slot is valid.
  */
-class Upload {
-  constructor(filing, documentType, file, filetypes, view) {
+export class Upload {
+  /** `extra`: more fields for the slot request (the on-site photo's checks, from the console). */
+  constructor(filing, documentType, file, filetypes, view, extra = {}) {
+    this.extra = extra;
     this.filing = filing;
     this.documentType = documentType;
     this.file = file;
@@ -135,6 +137,7 @@ class Upload {
           document_type: this.documentType,
           size: this.file.size,
           media_type: await sniff(this.file, this.filetypes),
+          ...this.extra,
         },
       });
       this.sent = false;

@@ -91,7 +91,7 @@ export function documentTable(documents, names) {
   );
   return h(
     "table",
-    { id: "documents" },
+    { id: "documents", tabindex: "0" }, // scrolls on a narrow screen: reachable by keyboard
     h("caption", {}, say("本备案的材料", "Documents of this filing")),
     h(
       "thead",
