@@ -6,8 +6,8 @@ the process diagram, the photo specification, the official texts, the agreement 
 itself as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the hand-written pages
 include them with ``--8<--``, one snippet per language. The interactive pages read the JSON
 files written next to them (rules.json, checklists.json, requirements.json, states.json,
-transitions.json, console.json, filetypes.json, consent.json); filing.schema.json is the filing's JSON Schema for clients.
-Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a build exactly as
+transitions.json, console.json, filetypes.json, consent.json); filing.schema.json is the
+filing's JSON Schema for clients. Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a build exactly as
 it does for the API: a rule changes in one place.
 
 MkDocs runs it through the two thin hooks at the end of this file (``mkdocs.yml``, ``hooks:``);
