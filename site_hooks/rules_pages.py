@@ -7,8 +7,8 @@ itself as Markdown snippets into ``<docs_dir>/generated/`` (git-ignored); the ha
 include them with ``--8<--``, one snippet per language. The interactive pages read the JSON
 files written next to them (rules.json, checklists.json, requirements.json, states.json,
 transitions.json, console.json, filetypes.json, consent.json); filing.schema.json is the
-filing's JSON Schema for clients. Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE`` switches them for a build exactly as
-it does for the API: a rule changes in one place.
+filing's JSON Schema for clients. Rules come from ``load_rules()``, so ``BEIAN_RULES_FILE``
+switches them for a build exactly as it does for the API: a rule changes in one place.
 
 MkDocs runs it through the two thin hooks at the end of this file (``mkdocs.yml``, ``hooks:``);
 the Zensical build test (tests/browser/test_site_zensical.py) runs it first, then Zensical.
