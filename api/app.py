@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Response
 from chalicelib.adapters.http import guarded, install_error_handling, json_body, principal
 from chalicelib.auth import Principal
-from chalicelib.errors import DomainError, Invalid
+from chalicelib.errors import DomainError
 from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
 from chalicelib.services import current_services
@@ -86,11 +86,8 @@ def filing_queue() -> dict[str, Any]:
 @app.route("/deadlines", authorizer=bearer)
 @guarded
 def deadlines() -> dict[str, Any]:
-    within = query_params().get("within_days", "3")
-    if not within.isdigit() or int(within) > 366:
-        raise Invalid("within_days 须为 0 到 366 的整数", "within_days must be a whole number 0-366",
-                      field="within_days")
-    return {"filings": current_services().filings.due(caller(), int(within))}
+    # The edge has checked it against the document: ASCII digits, 0-366.
+    return {"filings": current_services().filings.due(caller(), int(query_params().get("within_days", "3")))}
 
 
 @app.route("/filings/{filing_id}", authorizer=bearer)
@@ -176,9 +173,7 @@ def delete_document(filing_id: str, document_id: str) -> Response:
 @app.route("/archive/sweep", methods=["POST"], authorizer=bearer)
 @guarded
 def sweep_archive() -> dict[str, Any]:
-    dry_run = request_body().get("dry_run", True)
-    if not isinstance(dry_run, bool):
-        raise Invalid("dry_run 须为 true 或 false", "dry_run must be true or false", field="dry_run")
+    dry_run = request_body().get("dry_run", True) is not False  # the edge has checked it is a boolean
     return current_services().archive.sweep_for(caller(), dry_run=dry_run).to_dict()
 
 
@@ -208,8 +203,8 @@ def export_audit() -> dict[str, Any]:
 
 @app.route("/audit/public-key")
 @guarded
-def audit_public_key() -> dict[str, str]:
-    return {"public_key_pem": current_services().audit.public_key_pem(), "algorithm": "Ed25519"}
+def audit_public_key() -> dict[str, Any]:
+    return current_services().audit.published()
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

@@ -31,6 +31,8 @@ from chalice.local import (
 from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
 from chalicelib.ports import BlobMissing
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from .ratelimit import RateLimiter, retry_after
 
@@ -64,7 +66,10 @@ MESSAGES = {
                          "The file is larger than the upload slot allows; request a new slot"),
     "download_refused": ("下载链接无效或已过期", "The download link is invalid or expired"),
     "rate_limited": ("请求过于频繁，请 {} 秒后重试", "Too many requests; try again in {} seconds"),
+    "method_not_allowed": ("该地址不支持此请求方法", "This method is not allowed here"),
+    "malformed": ("请求格式有误，服务器无法读取", "The request is malformed"),
 }
+BLOB_METHODS = {"/blobs/upload": "POST", "/blobs/download": "GET"}
 # The anonymous (or applicant-token) routes an outsider can hammer, as API Gateway throttles them.
 LIMITED_ROUTES = (
     ("create", "POST", re.compile(r"^/filings/?$")),
@@ -88,6 +93,35 @@ def error_reply(start: StartResponse, code: int, kind: str, *detail: str) -> lis
     zh, en = MESSAGES[kind]
     return json_reply(start, code, {"code": kind, "message_zh": zh.format(*detail),
                                     "message_en": en.format(*detail)})
+
+
+def method_not_allowed(start: StartResponse, allow: str) -> list[bytes]:
+    zh, en = MESSAGES["method_not_allowed"]
+    data = json.dumps({"code": "method_not_allowed", "message_zh": zh, "message_en": en},
+                      ensure_ascii=False).encode()
+    start(status_line(405), [("Content-Type", "application/json; charset=utf-8"), ("Allow", allow),
+                             ("Content-Length", str(len(data))), *SECURITY_HEADERS])
+    return [data]
+
+
+class JsonErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's own refusals (a malformed request line, header or length) in the project's
+    JSON error shape instead of its plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        zh, en = MESSAGES["malformed"]
+        body = json.dumps({"code": "invalid", "message_zh": zh, "message_en": f"{en} ({error.reason})"},
+                          ensure_ascii=False).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json; charset=utf-8"), *SECURITY_HEADERS])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = JsonErrorTask
 
 
 class DecodingRouteMatcher(RouteMatcher):
@@ -130,9 +164,11 @@ class EmbeddedServer:
             return self._upload(environ, start, self._blobs)
         if self._blobs is not None and path == "/blobs/download" and method == "GET":
             return self._download(environ, start, self._blobs)
+        if self._blobs is not None and path in BLOB_METHODS:
+            return method_not_allowed(start, BLOB_METHODS[path])
         if method in ("GET", "HEAD"):
             return self._static(start, path)
-        return error_reply(start, 405 if path.startswith("/blobs/") else 404, "not_found")
+        return method_not_allowed(start, "GET, HEAD")
 
     def _throttled(self, environ: Environ, path: str) -> float:
         method = environ["REQUEST_METHOD"]
@@ -290,6 +326,7 @@ class Listener:
 
         self._server = waitress.create_server(app, host=host, port=port, threads=8,
                                               ident="beian", clear_untrusted_proxy_headers=True)
+        self._server.channel_class = JsonErrorChannel
         self.port = int(self._server.effective_port)
 
     def run(self) -> None:

@@ -38,6 +38,7 @@ AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
 REJECTED = "rejected"
 MIN_PURPOSE_CHARS = 2
+EMPTY_FILE = ("文件是空的，请选择原件的扫描件或照片", "The file is empty; choose the scan or photo of the original")
 # The on-site photo (evidence in the rules, 二.(二)1(4)) carries what the verifier's client
 # checked; the verification form is made by the system, never uploaded.
 FACE_PHOTO = "face_photo"
@@ -101,8 +102,7 @@ class DocumentService:
             raise Invalid("文件大小须为非负整数（字节）", "size must be a whole number of bytes",
                           field="size")
         if size == 0:  # said before its type, which an empty file cannot show
-            raise Invalid("文件是空的，请选择原件的扫描件或照片",
-                          "The file is empty; choose the scan or photo of the original", field="size")
+            raise Invalid(*EMPTY_FILE, field="size")
         if size > self._settings.max_document_bytes:
             limit_mb = self._settings.max_document_bytes // (1024 * 1024)
             raise TooLarge(f"文件过大，单个文件不得超过 {limit_mb} MB",

@@ -49,7 +49,7 @@ class Services:
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
     backend, integrity, vault = signed_backend(build_backend(settings))
-    audit = AuditLog(backend.audit, vault)
+    audit = AuditLog(backend.audit, vault, anchors=backend.blobs)
     keys = ArchiveKeys(vault)
     sensitive = SensitiveFields(vault)
     id_checker = IdChecker(backend.records, sensitive, clock)
