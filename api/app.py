@@ -7,6 +7,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Response
 from chalicelib.adapters.http import guarded, install_error_handling, json_body, principal
 from chalicelib.auth import Principal
+from chalicelib.documents import AWAITING_UPLOAD
 from chalicelib.errors import DomainError
 from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
@@ -35,6 +36,12 @@ def request_body() -> dict[str, Any]:
 
 def caller() -> Principal:
     return principal(app.current_request)
+
+
+def client_address() -> str:
+    """The caller's address as API Gateway (or the embedded server) saw it."""
+    request = app.current_request
+    return str(((request.context if request is not None else None) or {}).get("identity", {}).get("sourceIp", ""))
 
 
 def query_params() -> dict[str, str]:
@@ -71,8 +78,9 @@ def archive_key() -> dict[str, Any]:
 @guarded
 def submit_filing() -> Response:
     request = app.current_request
-    key = str((request.headers if request is not None else {}).get("idempotency-key", ""))[:200]
-    filing, token = current_services().filings.submit(request_body(), submission_key=key)
+    key = str((request.headers if request is not None else {}).get("idempotency-key", ""))
+    filing, token = current_services().filings.submit(request_body(), submission_key=key,
+                                                      caller=client_address())
     return Response(body={"filing": filing, "token": token}, status_code=201)
 
 
@@ -166,7 +174,12 @@ def release_hold(filing_id: str, case_id: str) -> dict[str, Any]:
 @app.route("/filings/{filing_id}/documents/{document_id}", methods=["DELETE"], authorizer=bearer)
 @guarded
 def delete_document(filing_id: str, document_id: str) -> Response:
-    current_services().archive.delete_document(caller(), filing_id, document_id)
+    services = current_services()
+    document = services.documents.find(filing_id, document_id)
+    if document is not None and document.get("state") == AWAITING_UPLOAD:  # a slot withdrawn
+        services.documents.cancel_upload(caller(), filing_id, document_id)
+    else:  # an archived document deleted early (refused while retained)
+        services.archive.delete_document(caller(), filing_id, document_id)
     return Response(body="", status_code=204)
 
 

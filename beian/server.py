@@ -9,6 +9,7 @@ disk so document bytes never pass through the API.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import os
@@ -65,17 +66,25 @@ MESSAGES = {
     "upload_too_large": ("文件超过上传凭证允许的大小，请重新申请上传",
                          "The file is larger than the upload slot allows; request a new slot"),
     "download_refused": ("下载链接无效或已过期", "The download link is invalid or expired"),
+    "upload_used": ("此上传凭证已使用过，请重新申请上传", "This upload slot was used already; request a new one"),
     "rate_limited": ("请求过于频繁，请 {} 秒后重试", "Too many requests; try again in {} seconds"),
     "method_not_allowed": ("该地址不支持此请求方法", "This method is not allowed here"),
     "malformed": ("请求格式有误，服务器无法读取", "The request is malformed"),
 }
+CLIENT_ADDRESS = "x-beian-client-address"  # set by the server from the connection, never the client
 BLOB_METHODS = {"/blobs/upload": "POST", "/blobs/download": "GET"}
-# The anonymous (or applicant-token) routes an outsider can hammer, as API Gateway throttles them.
+# Every route class has a limit, per client address and, for a request with a token, per
+# token too. The anonymous (or applicant-token) routes an outsider can hammer have the tight
+# one, as API Gateway throttles them; every other read and write the general one.
+ANONYMOUS, GENERAL = "anonymous", "general"
 LIMITED_ROUTES = (
-    ("create", "POST", re.compile(r"^/filings/?$")),
-    ("upload_slot", "POST", re.compile(r"^/filings/[^/]+/documents/?$")),
-    ("status", "GET", re.compile(r"^/filings/[^/]+/?$")),
+    ("create", "POST", re.compile(r"^/filings/?$"), ANONYMOUS),
+    ("upload_slot", "POST", re.compile(r"^/filings/[^/]+/documents/?$"), ANONYMOUS),
+    ("status", "GET", re.compile(r"^/filings/[^/]+/?$"), ANONYMOUS),
+    ("read", "GET", re.compile(r""), GENERAL),
+    ("write", "", re.compile(r""), GENERAL),  # any other method
 )
+BLOBS_CLASS = ("blobs", GENERAL)
 
 
 def status_line(code: int) -> str:
@@ -124,6 +133,27 @@ class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
     error_task_class = JsonErrorTask
 
 
+def rate_limited(start: StartResponse, wait: float) -> list[bytes]:
+    seconds = retry_after(wait)
+    zh, en = MESSAGES["rate_limited"]
+    data = json.dumps({"code": "rate_limited", "message_zh": zh.format(seconds),
+                       "message_en": en.format(seconds)}, ensure_ascii=False).encode()
+    start(status_line(429), [("Content-Type", "application/json; charset=utf-8"),
+                             ("Content-Length", str(len(data))), ("Retry-After", seconds), *SECURITY_HEADERS])
+    return [data]
+
+
+class ClientAddressConverter(LambdaEventConverter):
+    """Gives the view the caller's real address (``sourceIp``, as API Gateway does), not
+    chalice's fixed local one: idempotency keys and rate limits are bound to it."""
+
+    def create_lambda_event(self, method: str, path: str, headers: dict[str, str],
+                            body: bytes | None = None) -> dict[str, Any]:
+        event: dict[str, Any] = super().create_lambda_event(method, path, headers, body)
+        event["requestContext"]["identity"]["sourceIp"] = headers.get(CLIENT_ADDRESS, "")
+        return event
+
+
 class DecodingRouteMatcher(RouteMatcher):
     """Routes on the path as sent (percent-encoded), then decodes each path parameter, as
     API Gateway does: an encoded "/", "?" or "#" stays inside its parameter."""
@@ -139,7 +169,7 @@ class EmbeddedServer:
     backend it is None, and clients upload to S3 directly."""
 
     def __init__(self, chalice_app: Any, site_dir: Path, blobs: LocalBlobs | None,
-                 limits: Callable[[], RateLimiter]) -> None:
+                 limits: Callable[[str], RateLimiter]) -> None:
         config = Config.create(chalice_stage="local", app_name="beian",
                                lambda_timeout=60, lambda_memory_size=512)
         # Chalice keeps the current request on the app object, one request per Lambda container;
@@ -147,11 +177,12 @@ class EmbeddedServer:
         if not isinstance(chalice_app, LocalChalice):
             chalice_app.__class__ = type("ThreadLocalChalice", (LocalChalice, type(chalice_app)), {})
         self._gateway = LocalGateway(chalice_app, config)
-        self._gateway.event_converter = LambdaEventConverter(
+        self._gateway.event_converter = ClientAddressConverter(
             DecodingRouteMatcher(list(chalice_app.routes)), chalice_app.api.binary_types)
         self._site = site_dir.resolve()
         self._blobs = blobs
-        self._limits = {name: limits() for name, _, _ in LIMITED_ROUTES}
+        classes = [(name, kind) for name, _, _, kind in LIMITED_ROUTES] + [BLOBS_CLASS]
+        self._limits = {name: limits(kind) for name, kind in classes}
 
     def __call__(self, environ: Environ, start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/") or "/"
@@ -159,7 +190,13 @@ class EmbeddedServer:
         if path == "/api" or path.startswith("/api/"):
             # PATH_INFO is decoded: route on the path as sent, so "%2F" in an id stays in the id.
             raw = urlsplit(environ.get("REQUEST_URI") or quote(path)).path
-            return self._api(environ, start, raw[len("/api"):] or "/")
+            api_path = raw[len("/api"):] or "/"
+            wait = self._throttled(environ, self._route_class(method, api_path))
+            return rate_limited(start, wait) if wait else self._api(environ, start, api_path)
+        if path.startswith("/blobs/"):
+            wait = self._throttled(environ, BLOBS_CLASS[0])
+            if wait:
+                return rate_limited(start, wait)
         if self._blobs is not None and path == "/blobs/upload" and method == "POST":
             return self._upload(environ, start, self._blobs)
         if self._blobs is not None and path == "/blobs/download" and method == "GET":
@@ -170,24 +207,21 @@ class EmbeddedServer:
             return self._static(start, path)
         return method_not_allowed(start, "GET, HEAD")
 
-    def _throttled(self, environ: Environ, path: str) -> float:
-        method = environ["REQUEST_METHOD"]
-        for name, route_method, pattern in LIMITED_ROUTES:
-            if method == route_method and pattern.match(path):
-                return self._limits[name].acquire(str(environ.get("REMOTE_ADDR", "")))
-        return 0.0
+    @staticmethod
+    def _route_class(method: str, path: str) -> str:
+        return next(name for name, route_method, pattern, _ in LIMITED_ROUTES
+                    if route_method in (method, "") and pattern.match(path))
+
+    def _throttled(self, environ: Environ, route_class: str) -> float:
+        """0 if both the client address and the token (if any) may go ahead, else the wait."""
+        limiter = self._limits[route_class]
+        waits = [limiter.acquire(f"address:{environ.get('REMOTE_ADDR', '')}")]
+        token = str(environ.get("HTTP_AUTHORIZATION", ""))
+        if token:  # only its digest is kept: no token in memory longer than the request
+            waits.append(limiter.acquire(f"token:{hashlib.sha256(token.encode()).hexdigest()}"))
+        return max(waits)
 
     def _api(self, environ: Environ, start: StartResponse, path: str) -> Iterable[bytes]:
-        wait = self._throttled(environ, path)
-        if wait:
-            seconds = retry_after(wait)
-            zh, en = MESSAGES["rate_limited"]
-            data = json.dumps({"code": "rate_limited", "message_zh": zh.format(seconds),
-                               "message_en": en.format(seconds)}, ensure_ascii=False).encode()
-            start(status_line(429), [("Content-Type", "application/json; charset=utf-8"),
-                                     ("Content-Length", str(len(data))), ("Retry-After", seconds),
-                                     *SECURITY_HEADERS])
-            return [data]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_API_BODY:
             return error_reply(start, 413, "too_large")
@@ -197,6 +231,7 @@ class EmbeddedServer:
                    for key, value in environ.items() if key.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
+        headers[CLIENT_ADDRESS] = str(environ.get("REMOTE_ADDR", ""))  # replaces any the client sent
         try:
             response = self._gateway.handle_request(
                 method=environ["REQUEST_METHOD"], path=path + (f"?{query}" if query else ""),
@@ -235,6 +270,8 @@ class EmbeddedServer:
                     continue
                 if event.name == "file":
                     key, max_bytes = blobs.verify_upload_fields(fields)
+                    if blobs.info(key) is not None:  # a slot is single-use: this one is archived
+                        return error_reply(start, 409, "upload_used")
                     blobs.write_staged(key, _segment_body(events), max_bytes)
                     start(status_line(204), list(SECURITY_HEADERS))
                     return [b""]
@@ -314,8 +351,10 @@ def build_server(chalice_app: Any, site_dir: Path) -> EmbeddedServer:
 
     settings = Settings.from_env()
     blobs = current_backend().blobs
+    limits = {ANONYMOUS: (settings.anonymous_rate, settings.anonymous_burst),
+              GENERAL: (settings.general_rate, settings.general_burst)}
     return EmbeddedServer(chalice_app, site_dir, blobs if isinstance(blobs, LocalBlobs) else None,
-                          lambda: RateLimiter(settings.anonymous_rate, settings.anonymous_burst))
+                          lambda kind: RateLimiter(*limits[kind]))
 
 
 class Listener:

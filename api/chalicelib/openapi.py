@@ -197,7 +197,8 @@ OPERATIONS += (
     Operation("delete", "/filings/{filing_id}/holds/{case_id}", "Release a legal hold (audited)",
               auth=True, errors=("401", "403", "404", "409"), response=HOLDS),
     Operation("delete", "/filings/{filing_id}/documents/{document_id}",
-              "Delete a document: refused before its retain-until date, for every role", auth=True,
+              "Withdraw a document still awaiting its upload (the uploader), or delete an archived one: "
+              "refused before its retain-until date, for every role", auth=True,
               status="204", response={}, errors=("401", "403", "404", "409")),
     Operation("post", "/archive/sweep", "Dispose of what is due and not held (dry_run by default)",
               auth=True, request={"type": "object", "properties": {"dry_run": {"type": "boolean"}}},

@@ -175,9 +175,11 @@ class Fuzzing:
 
 @pytest.fixture
 def unthrottled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The anonymous routes' rate limit (per client address) would stop most chains at 429."""
+    """The rate limits (per client address and token) would stop most chains at 429."""
     monkeypatch.setenv("BEIAN_ANONYMOUS_RATE", "100000")
     monkeypatch.setenv("BEIAN_ANONYMOUS_BURST", "100000")
+    monkeypatch.setenv("BEIAN_RATE", "100000")
+    monkeypatch.setenv("BEIAN_BURST", "100000")
 
 
 @pytest.fixture
