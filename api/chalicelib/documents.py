@@ -127,7 +127,9 @@ class DocumentService:
             "id": document_id, "filing": filing_id, "document_type": document_type,
             "state": AWAITING_UPLOAD, "declared_size": size, "staged_key": staged_key,
             "created_at": now.isoformat(), "uploaded_by": principal.subject,
-            "media_type": media_type, "slot_expires_at": slot.expires_at.isoformat(),
+            "media_type": media_type,
+            # On the archive's clock, as the expiry is judged (the slot's own is the storage's).
+            "slot_expires_at": (now + timedelta(seconds=self._settings.upload_slot_seconds)).isoformat(),
         }
         if photo:
             body["photo"] = photo

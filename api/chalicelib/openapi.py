@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from .archive import DISPOSED
-from .documents import AWAITING_UPLOAD, EMPTY_FILE, RECEIVED, uploadable_types
+from .documents import AWAITING_UPLOAD, EMPTY_FILE, MIN_PURPOSE_CHARS, RECEIVED, uploadable_types
 from .filetypes import ACCEPTED
 from .photo import PhotoInfo
 from .rules import load_rules
@@ -130,7 +130,7 @@ OPERATIONS: tuple[Operation, ...] = (
               response=shape({"key_id": STRING, "fingerprint": STRING, "algorithm": STRING,
                               "public_key_pem": STRING, "spki": STRING})),
     Operation("post", "/filings", "Submit a filing; returns it and the applicant's token",
-              request=FILING_REQUEST, status="201", errors=("400", "413"),
+              request=FILING_REQUEST, status="201", errors=("400", "409", "413"),
               response=shape({"filing": FILING_REF, "token": STRING}), links=FILING_LINKS),
     Operation("get", "/filings", "A work queue: filings in one state within the caller's scope",
               auth=True, query=("state",), errors=("400", "401", "403"), response=listing("filings", FILING_REF)),
@@ -175,7 +175,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "Release one document's key, wrapped to the caller's public key, for a stated "
               "purpose (audited first)", auth=True,
               request={"type": "object", "required": ["purpose", "public_key"], "properties": {
-                  "purpose": {"type": "string"}, "public_key": {"type": "string"}}},
+                  "purpose": {"type": "string", "minLength": MIN_PURPOSE_CHARS, "pattern": r"\S"},
+                  "public_key": {"type": "string"}}},
               errors=("400", "401", "403", "404", "409", "503"),
               response=shape({"document": DOCUMENT_REF, "wrapped_key": STRING, "context": OBJECT,
                               "download_url": STRING})),

@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from beian.client import BeianClient
 from beian.synthetic import filing_payload
+from benchmarks.stress_figures import record, scaled
 
 pytestmark = pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
-PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+PROPERTY = settings(max_examples=scaled(25, 200), deadline=None, suppress_health_check=list(HealthCheck))
 JSON_HEADERS = {"Content-Type": "application/json"}
 ADMIN = Principal("admin-1", "admin", provider="P")
 
@@ -58,6 +59,7 @@ def test_deep_json_is_refused_before_parsing(live_server: str, depth: int, brack
     assert json_depth(raw.encode()) == depth
     refused(requests.post(f"{live_server}/api/filings", data=raw, headers=JSON_HEADERS, timeout=10), 400, "body")
     serving(live_server)
+    record("edge_bad_input", 1, 0)
 
 
 @given(key=st.sampled_from(["subject_type", "consent", "website"]), first=st.booleans())
@@ -67,6 +69,7 @@ def test_a_repeated_key_is_refused(live_server: str, key: str, first: bool) -> N
     raw = body[:-1] + f', "{key}": {json.dumps(first)}}}'
     refused(requests.post(f"{live_server}/api/filings", data=raw.encode(), headers=JSON_HEADERS, timeout=10),
             400, key)
+    record("edge_bad_input", 1, 0)
 
 
 @given(digits=st.text(st.characters(categories=["Nd", "No"], exclude_characters="0123456789"), min_size=1,
@@ -78,6 +81,7 @@ def test_numbers_in_other_scripts_name_the_parameter(live_server: str, verifier_
                          timeout=10), 400, "within_days")
     refused(requests.get(f"{live_server}/api/findings", params={"limit": digits}, headers=headers,
                          timeout=10), 400, "limit")
+    record("edge_bad_input", 2, 0)
 
 
 @given(moment=st.sampled_from(["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
@@ -92,6 +96,7 @@ def test_times_at_the_calendars_ends_name_the_field(live_server: str, moment: st
                           headers={"Authorization": f"Bearer {officer}"}, timeout=10)
     body = refused(reply, 400)
     assert any("connected_at" in str(error.get("field")) for error in body.get("errors", [body])), body
+    record("edge_bad_input", 1, 0)
 
 
 def string_fields(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, ...]]:
@@ -121,6 +126,7 @@ def test_a_list_or_object_where_text_is_expected_names_the_field(live_server: st
     reply = requests.post(f"{live_server}/api/filings", json=body, timeout=10)
     assert refused(reply, 400)["field"] == ".".join(path)
     serving(live_server)
+    record("edge_bad_input", 1, 0)
 
 
 @given(content_type=st.sampled_from(["text/plain", "application/x-www-form-urlencoded", "", "multipart/form-data"]))
@@ -130,6 +136,7 @@ def test_json_routes_take_json_only(live_server: str, content_type: str) -> None
     reply = requests.post(f"{live_server}/api/filings", data=body, headers={"Content-Type": content_type},
                           timeout=10)
     refused(reply, 415)
+    record("edge_bad_input", 1, 0)
 
 
 @given(method=st.sampled_from(["TRACE", "PUT", "PATCH", "CONNECT", "HEAD"]),
@@ -144,6 +151,7 @@ def test_unsupported_methods_are_405_with_allow(live_server: str, method: str, p
     assert reply.headers["Allow"] and method not in reply.headers["Allow"].split(", ")
     if method != "HEAD":
         refused(reply, 405)
+    record("edge_bad_input", 1, 0)
 
 
 def test_the_embedded_servers_own_400_is_the_projects_json_error(live_server: str) -> None:
@@ -180,6 +188,7 @@ def test_a_token_in_an_algorithm_the_server_does_not_use_is_401(live_server: str
     reply = requests.get(f"{live_server}/api{route}", headers={"Authorization": f"Bearer {forged(algorithm, claims)}"},
                          timeout=10)
     refused(reply, 401)
+    record("forged_tokens", 1, 0)
 
 
 @given(name=st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=12),
@@ -194,6 +203,7 @@ def test_names_are_normalised_once_for_issue_revoke_and_lookup(live_server: str,
     services.staff.revoke(ADMIN, revoked_as.format(name), "设备丢失")
     with pytest.raises(Exception, match="invalid or expired"):
         services.auth.authenticate(f"Bearer {token}")
+    record("forged_tokens", 1, 0)
 
 
 def test_a_deleted_revocation_record_does_not_re_enable_the_token(live_server: str,
@@ -208,6 +218,7 @@ def test_a_deleted_revocation_record_does_not_re_enable_the_token(live_server: s
         fresh.auth.authenticate(f"Bearer {token}")
     reply = requests.get(f"{live_server}/api/deadlines", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     refused(reply, 401)
+    record("forged_tokens", 1, 0)
 
 
 def build_fresh_services() -> Any:
@@ -215,3 +226,17 @@ def build_fresh_services() -> Any:
     from chalicelib.services import build_services
 
     return build_services(Settings.from_env())
+
+
+@given(purpose=st.one_of(st.lists(st.text(max_size=5), max_size=4), st.dictionaries(st.text(max_size=3), st.integers()),
+                         st.integers(), st.booleans(), st.none(), st.text(" \t", max_size=3), st.text(max_size=1)))
+@PROPERTY
+def test_a_purpose_that_is_not_text_releases_nothing(live_server: str, verifier_token: str, purpose: Any) -> None:
+    released_before = sum(entry["action"] == "document.key_release" for entry in current_services().audit.entries())
+    reply = requests.post(f"{live_server}/api/filings/F1/documents/D1/key-release",
+                          json={"purpose": purpose, "public_key": "x"},
+                          headers={"Authorization": f"Bearer {verifier_token}"}, timeout=10)
+    refused(reply, 400, "purpose")
+    released = sum(entry["action"] == "document.key_release" for entry in current_services().audit.entries())
+    assert released == released_before
+    record("purpose_cases", 1, 0)

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import io
 import random
-import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
 import requests
-from chalicelib.services import current_services
+from chalicelib.auth import Principal
+from chalicelib.config import Settings
+from chalicelib.errors import TooLarge
+from chalicelib.services import build_services, current_services
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import crypto
 from beian.client import ApiError, BeianClient
 from beian.synthetic import filing_payload
+from benchmarks.stress_figures import record
 from tests.faults.support import post_sealed
 
 
@@ -128,34 +132,35 @@ def test_deleting_a_document_that_was_never_archived_is_the_uploaders_withdrawal
 
 
 @pytest.fixture
-def short_slots(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def three_documents(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("BEIAN_MAX_DOCUMENTS_PER_FILING", "3")
-    monkeypatch.setenv("BEIAN_UPLOAD_SLOT_SECONDS", "1")
     yield
 
 
 @pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
 @given(unused=st.integers(1, 3), withdrawn=st.integers(0, 3))
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
-def test_unused_slots_expire_or_are_withdrawn_and_stop_counting(short_slots: None, live_server: str,
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_unused_slots_expire_or_are_withdrawn_and_stop_counting(three_documents: None, backend_env: dict[str, str],
                                                                 unused: int, withdrawn: int) -> None:
-    filing, token = BeianClient(live_server).submit(filing_payload(random.Random(unused * 7 + withdrawn), "individual"))
-    applicant = BeianClient(live_server, token)
-    path = f"/filings/{filing['id']}/documents"
+    moment = [datetime.now(UTC)]  # the services' clock, moved past the slots' expiry below
+    services = build_services(Settings.from_env(), clock=lambda: moment[0])
+    filing, _ = services.filings.submit(filing_payload(random.Random(unused * 7 + withdrawn), "individual"))
+    applicant = Principal(f"applicant:{filing['id']}", "applicant", filing=filing["id"])
     request = {"document_type": "resident_id_card", "size": 20, "media_type": "application/pdf"}
     for _ in range(withdrawn):
-        slot = applicant.call("POST", path, request)
-        applicant.call("DELETE", f"{path}/{slot['document']['id']}")  # withdrawn: never counted again
+        slot = services.documents.request_upload(applicant, filing["id"], request)
+        services.documents.cancel_upload(applicant, filing["id"], slot["document"]["id"])  # never counted again
     for _ in range(unused):
-        applicant.call("POST", path, request)
+        services.documents.request_upload(applicant, filing["id"], request)
     if unused == 3:
-        with pytest.raises(ApiError) as capped:
-            applicant.call("POST", path, request)
-        assert capped.value.status == 413 and capped.value.body["field"] == "documents"
-    time.sleep(1.2)  # the unused slots expire
+        with pytest.raises(TooLarge) as capped:
+            services.documents.request_upload(applicant, filing["id"], request)
+        assert capped.value.field == "documents"
+    moment[0] += timedelta(seconds=services.settings.upload_slot_seconds + 1)  # the unused slots expire
     for _ in range(3):
-        applicant.call("POST", path, request)
-    assert len(applicant.call("GET", path)["documents"]) == 3
+        services.documents.request_upload(applicant, filing["id"], request)
+    assert len(services.documents.list_for(applicant, filing["id"])) == 3
+    record("upload_slot_cases", unused + withdrawn, 0)
 
 
 @pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
@@ -174,6 +179,7 @@ def test_a_slot_is_single_use(live_server: str, size: int) -> None:
     assert again.value.status == 409 and again.value.body["code"] == "upload_used"
     staged = list(current_services().backend.blobs.list_staged(""))
     assert staged == [], "a refused second upload leaves nothing in staging"
+    record("upload_slot_cases", 1, 0)
 
 
 ROUTE_CLASSES = [("POST", "/api/filings"), ("POST", "/api/filings/F1/documents"), ("GET", "/api/filings/F1"),
@@ -211,3 +217,4 @@ def test_every_route_class_is_limited_per_address_and_per_token(
     assert all(not status.startswith("429") for status, _ in statuses[:burst]), statuses
     status, headers = statuses[burst]
     assert status.startswith("429") and int(headers["Retry-After"]) >= 1, (route, status)
+    record("rate_limit_cases", 1, 0)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beian.synthetic import SUBJECT_TYPES, filing_payload
+from benchmarks.stress_figures import record
 
 pytestmark = pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
 
@@ -48,6 +49,7 @@ def test_a_key_reused_with_another_body_reveals_nothing_and_issues_no_token(
 
     retry = submit(live_server, owner_body, key)  # the owner's own retry still gets its filing back
     assert retry.status_code == 201 and retry.json()["filing"]["id"] == filing_id
+    record("idempotency_reuses", 1, 0)
 
 
 def test_keys_expire(monkeypatch: pytest.MonkeyPatch, backend_env: dict[str, str], live_server: str) -> None:
@@ -58,3 +60,4 @@ def test_keys_expire(monkeypatch: pytest.MonkeyPatch, backend_env: dict[str, str
     assert submit(live_server, body, key).json()["filing"]["id"] == first
     time.sleep(1.5)
     assert submit(live_server, body, key).json()["filing"]["id"] != first
+    record("idempotency_reuses", 1, 0)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from beian.cli import app as cli
+from benchmarks.stress_figures import record
 
 pytestmark = pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
 OFFICER = Principal("officer-1", "compliance_officer", provider="P")
@@ -77,6 +78,7 @@ def test_an_export_cut_at_an_earlier_checkpoint_fails_with_no_options(
         assert verify(tmp_path, earlier, "--public-key", str(_key_file(tmp_path, earlier))).exit_code == 0
         cut = verify(tmp_path, earlier)
         assert cut.exit_code == 1 and "anchored outside the log" in " ".join(cut.output.split())
+        record("audit_forgeries", 1, 0)
 
 
 @given(edit=st.integers(1, 14), seed=st.binary(min_size=32, max_size=32))
@@ -90,6 +92,7 @@ def test_a_re_signed_export_fails_with_no_options_and_against_the_published_fing
     assert refused.exit_code == 1 and "re-signed" in " ".join(refused.output.split())
     published = key_fingerprint(current_services().audit.public_key_pem())
     assert verify(tmp_path, forged, "--fingerprint", published).exit_code == 1
+    record("audit_forgeries", 1, 0)
     assert verify(tmp_path, exports[-1], "--fingerprint", published).exit_code == 0
 
 

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beian.synthetic import filing_payload
+from benchmarks.stress_figures import record
 from tests.archive.test_integrity import stored
 
 pytestmark = pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
@@ -74,6 +75,7 @@ def test_a_rollback_of_exactly_the_last_step_is_flagged(live_server: str, steps:
     assert kinds_for(services, f"filing:{filing_id}") == []  # as it stands: nothing to find
     put_back(filing_id, before_last.version, dict(before_last.body), before_last.indexes)
     assert kinds_for(services, f"filing:{filing_id}") == ["rolled_back_record"]
+    record("audit_forgeries", 1, 0)
 
 
 @given(seed=st.integers(0, 10_000))
@@ -108,6 +110,7 @@ def test_a_filing_deleted_whole_is_flagged(live_server: str, count: int, seed: i
     flagged = {f.subject for f in findings if f.kind == "deleted_record"}
     assert {f"filing:{filing_id}" for filing_id in deleted} <= flagged
     assert f"filing:{kept}" not in flagged
+    record("audit_forgeries", count, 0)
 
 
 @given(name=st.text(st.characters(categories=["L"]), min_size=1, max_size=10))
@@ -127,3 +130,4 @@ def test_a_deleted_revocation_is_found_and_put_back_from_the_audit_log(live_serv
     assert [f for f in reconciler_for(services).run().findings if f.subject == f"staff:{name}"] == []
     with pytest.raises(Unauthorized):
         services.auth.authenticate(f"Bearer {token}")
+    record("audit_forgeries", 1, 0)
