@@ -50,7 +50,7 @@ FIGURES: dict[str, tuple[str, str]] = {
                            "a filing shown or a token issued"),
     "upload_slot_cases": ("upload slots expired, withdrawn, or posted to twice", "a slot counted or used twice, "
                           "or a second upload left in staging"),
-    "purpose_cases": ("key releases asked with a purpose that is not one of the rules file's with its reference",
+    "purpose_cases": ("key releases asked with a purpose that is not text (a list, an object, a number, blank)",
                       "a key released"),
     "rate_limit_cases": ("requests past a limit, per route class, per address and per token",
                          "one served without 429 and Retry-After"),
