@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from chalicelib.audit import key_fingerprint, verify_export
+from chalicelib.config import Settings
 from chalicelib.services import current_services
 from cryptography.exceptions import UnsupportedAlgorithm
 from rich.console import Console
@@ -61,6 +62,11 @@ def verify(export: Path = typer.Argument(..., exists=True, help="审计导出文
         if not pinned:
             problems.append("the export's key does not have the published fingerprint (re-signed with another key)")
     elif not pinned:
+        settings = Settings.from_env()
+        if settings.backend == "embedded" and not settings.data_dir.exists():  # never make an archive here
+            err.print("[red]此处没有档案[/red]：请用 --public-key 或 --fingerprint 指定公布的检查点公钥 / "
+                      "No archive here: pin the published checkpoint key with --public-key or --fingerprint")
+            raise typer.Exit(2)
         published = current_services().audit.published()
         pinned, pinned_anchor = published["public_key_pem"], pinned_anchor or published["anchor"]
     if pinned and embedded and _fingerprint(embedded) != _fingerprint(pinned):

@@ -108,3 +108,11 @@ def _key_file(tmp_path: Path, export: dict[str, Any]) -> Path:
     path = tmp_path / "key.pem"
     path.write_text(export["public_key"])
     return path
+
+
+def test_with_no_archive_here_the_key_must_be_pinned(exports: list[dict[str, Any]], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BEIAN_DATA_DIR", str(tmp_path / "nothing-here"))
+    refused = verify(tmp_path, exports[-1])
+    assert refused.exit_code == 2 and "--public-key" in refused.output
+    assert not (tmp_path / "nothing-here").exists()
