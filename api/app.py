@@ -7,7 +7,8 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Rate, Response
 from chalicelib.adapters.http import ThreadSafeChalice, guarded, install_error_handling, json_body, principal
 from chalicelib.auth import Principal
-from chalicelib.errors import DomainError, Invalid
+from chalicelib.documents import AWAITING_UPLOAD
+from chalicelib.errors import DomainError
 from chalicelib.filing_schema import filing_schema
 from chalicelib.openapi import openapi_document
 from chalicelib.rules import load_rules
@@ -37,6 +38,12 @@ def request_body() -> dict[str, Any]:
 
 def caller() -> Principal:
     return principal(app.current_request)
+
+
+def client_address() -> str:
+    """The caller's address as API Gateway (or the embedded server) saw it."""
+    request = app.current_request
+    return str(((request.context if request is not None else None) or {}).get("identity", {}).get("sourceIp", ""))
 
 
 def query_params() -> dict[str, str]:
@@ -79,8 +86,9 @@ def archive_key() -> dict[str, Any]:
 @guarded
 def submit_filing() -> Response:
     request = app.current_request
-    key = str((request.headers if request is not None else {}).get("idempotency-key", ""))[:200]
-    filing, token = current_services().filings.submit(request_body(), submission_key=key)
+    key = str((request.headers if request is not None else {}).get("idempotency-key", ""))
+    filing, token = current_services().filings.submit(request_body(), submission_key=key,
+                                                      caller=client_address())
     return Response(body={"filing": filing, "token": token}, status_code=201)
 
 
@@ -94,11 +102,8 @@ def filing_queue() -> dict[str, Any]:
 @app.route("/deadlines", authorizer=bearer)
 @guarded
 def deadlines() -> dict[str, Any]:
-    within = query_params().get("within_days", "3")
-    if not within.isdigit() or int(within) > 366:
-        raise Invalid("within_days 须为 0 到 366 的整数（工作日）",
-                      "within_days must be a whole number 0-366 (working days)", field="within_days")
-    return {"filings": current_services().filings.due(caller(), int(within))}
+    # The edge has checked it against the document: ASCII digits, 0-366.
+    return {"filings": current_services().filings.due(caller(), int(query_params().get("within_days", "3")))}
 
 
 @app.route("/session", authorizer=bearer)
@@ -182,16 +187,19 @@ def release_hold(filing_id: str, case_id: str) -> dict[str, Any]:
 @app.route("/filings/{filing_id}/documents/{document_id}", methods=["DELETE"], authorizer=bearer)
 @guarded
 def delete_document(filing_id: str, document_id: str) -> Response:
-    current_services().archive.delete_document(caller(), filing_id, document_id)
+    services = current_services()
+    document = services.documents.find(filing_id, document_id)
+    if document is not None and document.get("state") == AWAITING_UPLOAD:  # a slot withdrawn
+        services.documents.cancel_upload(caller(), filing_id, document_id)
+    else:  # an archived document deleted early (refused while retained)
+        services.archive.delete_document(caller(), filing_id, document_id)
     return Response(body="", status_code=204)
 
 
 @app.route("/archive/sweep", methods=["POST"], authorizer=bearer)
 @guarded
 def sweep_archive() -> dict[str, Any]:
-    dry_run = request_body().get("dry_run", True)
-    if not isinstance(dry_run, bool):
-        raise Invalid("dry_run 须为 true 或 false", "dry_run must be true or false", field="dry_run")
+    dry_run = request_body().get("dry_run", True) is not False  # the edge has checked it is a boolean
     return current_services().archive.sweep_for(caller(), dry_run=dry_run).to_dict()
 
 
@@ -221,8 +229,8 @@ def export_audit() -> dict[str, Any]:
 
 @app.route("/audit/public-key")
 @guarded
-def audit_public_key() -> dict[str, str]:
-    return {"public_key_pem": current_services().audit.public_key_pem(), "algorithm": "Ed25519"}
+def audit_public_key() -> dict[str, Any]:
+    return current_services().audit.published()
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

@@ -9,6 +9,7 @@ disk so document bytes never pass through the API.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mimetypes
@@ -33,6 +34,8 @@ from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
 from chalicelib.adapters.http import ThreadSafeChalice
 from chalicelib.ports import BlobMissing, Blobs
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from .ratelimit import RateLimiter, retry_after
 
@@ -66,14 +69,25 @@ MESSAGES = {
     "upload_too_large": ("文件超过上传凭证允许的大小，请重新申请上传",
                          "The file is larger than the upload slot allows; request a new slot"),
     "download_refused": ("下载链接无效或已过期", "The download link is invalid or expired"),
+    "upload_used": ("此上传凭证已使用过，请重新申请上传", "This upload slot was used already; request a new one"),
     "rate_limited": ("请求过于频繁，请 {} 秒后重试", "Too many requests; try again in {} seconds"),
+    "method_not_allowed": ("该地址不支持此请求方法", "This method is not allowed here"),
+    "malformed": ("请求格式有误，服务器无法读取", "The request is malformed"),
 }
-# The anonymous (or applicant-token) routes an outsider can hammer, as API Gateway throttles them.
+CLIENT_ADDRESS = "x-beian-client-address"  # set by the server from the connection, never the client
+BLOB_METHODS = {"/blobs/upload": "POST", "/blobs/part": "PUT", "/blobs/download": "GET"}
+# Every route class has a limit, per client address and, for a request with a token, per
+# token too. The anonymous (or applicant-token) routes an outsider can hammer have the tight
+# one, as API Gateway throttles them; every other read and write the general one.
+ANONYMOUS, GENERAL = "anonymous", "general"
 LIMITED_ROUTES = (
-    ("create", "POST", re.compile(r"^/filings/?$")),
-    ("upload_slot", "POST", re.compile(r"^/filings/[^/]+/documents/?$")),
-    ("status", "GET", re.compile(r"^/filings/[^/]+/?$")),
+    ("create", "POST", re.compile(r"^/filings/?$"), ANONYMOUS),
+    ("upload_slot", "POST", re.compile(r"^/filings/[^/]+/documents/?$"), ANONYMOUS),
+    ("status", "GET", re.compile(r"^/filings/[^/]+/?$"), ANONYMOUS),
+    ("read", "GET", re.compile(r""), GENERAL),
+    ("write", "", re.compile(r""), GENERAL),  # any other method
 )
+BLOBS_CLASS = ("blobs", GENERAL)
 
 
 def status_line(code: int) -> str:
@@ -93,6 +107,56 @@ def error_reply(start: StartResponse, code: int, kind: str, *detail: str) -> lis
                                     "message_en": en.format(*detail)})
 
 
+def method_not_allowed(start: StartResponse, allow: str) -> list[bytes]:
+    zh, en = MESSAGES["method_not_allowed"]
+    data = json.dumps({"code": "method_not_allowed", "message_zh": zh, "message_en": en},
+                      ensure_ascii=False).encode()
+    start(status_line(405), [("Content-Type", "application/json; charset=utf-8"), ("Allow", allow),
+                             ("Content-Length", str(len(data))), *SECURITY_HEADERS])
+    return [data]
+
+
+class JsonErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's own refusals (a malformed request line, header or length) in the project's
+    JSON error shape instead of its plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        zh, en = MESSAGES["malformed"]
+        body = json.dumps({"code": "invalid", "message_zh": zh, "message_en": f"{en} ({error.reason})"},
+                          ensure_ascii=False).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json; charset=utf-8"), *SECURITY_HEADERS])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = JsonErrorTask
+
+
+def rate_limited(start: StartResponse, wait: float) -> list[bytes]:
+    seconds = retry_after(wait)
+    zh, en = MESSAGES["rate_limited"]
+    data = json.dumps({"code": "rate_limited", "message_zh": zh.format(seconds),
+                       "message_en": en.format(seconds)}, ensure_ascii=False).encode()
+    start(status_line(429), [("Content-Type", "application/json; charset=utf-8"),
+                             ("Content-Length", str(len(data))), ("Retry-After", seconds), *SECURITY_HEADERS])
+    return [data]
+
+
+class ClientAddressConverter(LambdaEventConverter):
+    """Gives the view the caller's real address (``sourceIp``, as API Gateway does), not
+    chalice's fixed local one: idempotency keys and rate limits are bound to it."""
+
+    def create_lambda_event(self, method: str, path: str, headers: dict[str, str],
+                            body: bytes | None = None) -> dict[str, Any]:
+        event: dict[str, Any] = super().create_lambda_event(method, path, headers, body)
+        event["requestContext"]["identity"]["sourceIp"] = headers.get(CLIENT_ADDRESS, "")
+        return event
+
+
 class DecodingRouteMatcher(RouteMatcher):
     """Routes on the path as sent (percent-encoded), then decodes each path parameter, as
     API Gateway does: an encoded "/", "?" or "#" stays inside its parameter."""
@@ -110,7 +174,7 @@ class EmbeddedServer:
     point at /blobs/upload; on the AWS backend it is None, and clients upload to S3 directly."""
 
     def __init__(self, chalice_app: ThreadSafeChalice, site_dir: Path, blobs: Blobs, uploads: LocalBlobs | None,
-                 limits: Callable[[], RateLimiter]) -> None:
+                 limits: Callable[[str], RateLimiter]) -> None:
         # Waitress serves eight requests at once: an app holding one current request for all
         # of them would mix callers up.
         if not isinstance(chalice_app, ThreadSafeChalice):
@@ -118,12 +182,13 @@ class EmbeddedServer:
         config = Config.create(chalice_stage="local", app_name="beian",
                                lambda_timeout=60, lambda_memory_size=512)
         self._gateway = LocalGateway(chalice_app, config)
-        self._gateway.event_converter = LambdaEventConverter(
+        self._gateway.event_converter = ClientAddressConverter(
             DecodingRouteMatcher(list(chalice_app.routes)), chalice_app.api.binary_types)
         self._site = site_dir.resolve()
         self._blobs = uploads  # the store the upload route writes to (None: clients upload elsewhere)
         self._store = blobs
-        self._limits = {name: limits() for name, _, _ in LIMITED_ROUTES}
+        classes = [(name, kind) for name, _, _, kind in LIMITED_ROUTES] + [BLOBS_CLASS]
+        self._limits = {name: limits(kind) for name, kind in classes}
 
     def __call__(self, environ: Environ, start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/") or "/"
@@ -131,35 +196,40 @@ class EmbeddedServer:
         if path == "/api" or path.startswith("/api/"):
             # PATH_INFO is decoded: route on the path as sent, so "%2F" in an id stays in the id.
             raw = urlsplit(environ.get("REQUEST_URI") or quote(path)).path
-            return self._api(environ, start, raw[len("/api"):] or "/")
+            api_path = raw[len("/api"):] or "/"
+            wait = self._throttled(environ, self._route_class(method, api_path))
+            return rate_limited(start, wait) if wait else self._api(environ, start, api_path)
+        if path.startswith("/blobs/"):
+            wait = self._throttled(environ, BLOBS_CLASS[0])
+            if wait:
+                return rate_limited(start, wait)
         if self._blobs is not None and path == "/blobs/upload" and method == "POST":
             return self._upload(environ, start, self._blobs)
         if self._blobs is not None and path == "/blobs/part" and method == "PUT":
             return self._part(environ, start, self._blobs)
         if path == "/blobs/download" and method == "GET":
             return self._download(environ, start)
+        if self._blobs is not None and path in BLOB_METHODS:
+            return method_not_allowed(start, BLOB_METHODS[path])
         if method in ("GET", "HEAD"):
             return self._static(start, path)
-        return error_reply(start, 405 if path.startswith("/blobs/") else 404, "not_found")
+        return method_not_allowed(start, "GET, HEAD")
 
-    def _throttled(self, environ: Environ, path: str) -> float:
-        method = environ["REQUEST_METHOD"]
-        for name, route_method, pattern in LIMITED_ROUTES:
-            if method == route_method and pattern.match(path):
-                return self._limits[name].acquire(str(environ.get("REMOTE_ADDR", "")))
-        return 0.0
+    @staticmethod
+    def _route_class(method: str, path: str) -> str:
+        return next(name for name, route_method, pattern, _ in LIMITED_ROUTES
+                    if route_method in (method, "") and pattern.match(path))
+
+    def _throttled(self, environ: Environ, route_class: str) -> float:
+        """0 if both the client address and the token (if any) may go ahead, else the wait."""
+        limiter = self._limits[route_class]
+        waits = [limiter.acquire(f"address:{environ.get('REMOTE_ADDR', '')}")]
+        token = str(environ.get("HTTP_AUTHORIZATION", ""))
+        if token:  # only its digest is kept: no token in memory longer than the request
+            waits.append(limiter.acquire(f"token:{hashlib.sha256(token.encode()).hexdigest()}"))
+        return max(waits)
 
     def _api(self, environ: Environ, start: StartResponse, path: str) -> Iterable[bytes]:
-        wait = self._throttled(environ, path)
-        if wait:
-            seconds = retry_after(wait)
-            zh, en = MESSAGES["rate_limited"]
-            data = json.dumps({"code": "rate_limited", "message_zh": zh.format(seconds),
-                               "message_en": en.format(seconds)}, ensure_ascii=False).encode()
-            start(status_line(429), [("Content-Type", "application/json; charset=utf-8"),
-                                     ("Content-Length", str(len(data))), ("Retry-After", seconds),
-                                     *SECURITY_HEADERS])
-            return [data]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_API_BODY:
             return error_reply(start, 413, "too_large")
@@ -169,6 +239,7 @@ class EmbeddedServer:
                    for key, value in environ.items() if key.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
+        headers[CLIENT_ADDRESS] = str(environ.get("REMOTE_ADDR", ""))  # replaces any the client sent
         try:
             response = self._gateway.handle_request(
                 method=environ["REQUEST_METHOD"], path=path + (f"?{query}" if query else ""),
@@ -207,6 +278,8 @@ class EmbeddedServer:
                     continue
                 if event.name == "file":
                     key, max_bytes = blobs.verify_upload_fields(fields)
+                    if blobs.info(key) is not None:  # a slot is single-use: this one is archived
+                        return error_reply(start, 409, "upload_used")
                     blobs.write_staged(key, _segment_body(events), max_bytes)
                     start(status_line(204), list(SECURITY_HEADERS))
                     return [b""]
@@ -222,6 +295,8 @@ class EmbeddedServer:
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         try:
             key, upload_id, part, part_size = blobs.verify_part(query)
+            if blobs.info(key) is not None:  # a slot is single-use, in parts too: this one is archived
+                return error_reply(start, 409, "upload_used")
             length = int(environ.get("CONTENT_LENGTH") or 0)
             if length > part_size:
                 raise TooLargeUpload(f"a part is at most {part_size} bytes")
@@ -315,8 +390,9 @@ def build_server(chalice_app: ThreadSafeChalice, site_dir: Path) -> EmbeddedServ
     blobs = current_backend().blobs
     # Only the embedded store's upload slots point at this server (S3's at S3).
     uploads = blobs if isinstance(blobs, LocalBlobs) else None
-    return EmbeddedServer(chalice_app, site_dir, blobs, uploads,
-                          lambda: RateLimiter(settings.anonymous_rate, settings.anonymous_burst))
+    limits = {ANONYMOUS: (settings.anonymous_rate, settings.anonymous_burst),
+              GENERAL: (settings.general_rate, settings.general_burst)}
+    return EmbeddedServer(chalice_app, site_dir, blobs, uploads, lambda kind: RateLimiter(*limits[kind]))
 
 
 class Listener:
@@ -335,6 +411,7 @@ class Listener:
         self._sockets: dict[int, Any] = {}
         self._server = waitress.create_server(app, map=self._sockets, host=host, port=port, threads=8,
                                               ident="beian", clear_untrusted_proxy_headers=True)
+        self._server.channel_class = JsonErrorChannel
         self.port = int(self._server.effective_port)
         self._stopping = threading.Lock()
 

@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Load"
 STARTUP_SECONDS = 30
 # The server's rate limit is per client address and every client here is 127.0.0.1.
-UNTHROTTLED = {"BEIAN_ANONYMOUS_RATE": "100000", "BEIAN_ANONYMOUS_BURST": "100000"}
+UNTHROTTLED = {"BEIAN_ANONYMOUS_RATE": "100000", "BEIAN_ANONYMOUS_BURST": "100000",
+               "BEIAN_RATE": "100000", "BEIAN_BURST": "100000"}
 
 
 def free_port() -> int:

@@ -40,6 +40,23 @@ FIGURES: dict[str, tuple[str, str]] = {
     "damage_cases": ("damage at rest tried on the reconciler (lost, stray or edited envelopes and entries)",
                      "damage neither repaired nor flagged"),
     "load_requests": ("requests under concurrent load", "a lost or duplicated record"),
+    # One row per class of bad input the outside test found (issue: hardening, second round).
+    "edge_bad_input": ("bad input at the edge (deep or repeated-key JSON, other scripts' digits, calendar-edge "
+                       "times, lists or objects for text, non-JSON bodies, unsupported methods)",
+                       "a 5xx, or a refusal that does not name the field"),
+    "forged_tokens": ("staff tokens in another algorithm, and names issued, revoked and looked up in "
+                      "other forms or with the revocation record deleted", "a token accepted"),
+    "idempotency_reuses": ("Idempotency-Keys reused with another body, and expired",
+                           "a filing shown or a token issued"),
+    "upload_slot_cases": ("upload slots expired, withdrawn, or posted to twice", "a slot counted or used twice, "
+                          "or a second upload left in staging"),
+    "purpose_cases": ("key releases asked with a purpose that is not text (a list, an object, a number, blank)",
+                      "a key released"),
+    "rate_limit_cases": ("requests past a limit, per route class, per address and per token",
+                         "one served without 429 and Retry-After"),
+    "audit_forgeries": ("audit exports re-signed with another key, cut at an earlier checkpoint, or records "
+                        "rolled back or deleted behind the log", "one passing `beian audit verify` with no "
+                        "options, or the reconciler"),
 }
 # Tests that tamper with envelopes or the audit log, counted from the JUnit report.
 TAMPER_TESTS = re.compile(r"tests\.crypto\.test_(tamper|header)|tests\.crypto\.test_vectors.*negative|"

@@ -23,8 +23,8 @@ from .audit import AuditLog
 from .auth import Principal
 from .documents import DOCUMENT, MIN_PURPOSE_CHARS, RECEIVED, retain_until, retention_entry
 from .errors import Conflict, Invalid, RetentionLocked, invalid_cursor, not_found
-from .filings import FILING, FilingService, stale
-from .ports import BadCursor, BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
+from .filings import FILING, FilingService
+from .ports import BadCursor, BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records
 from .sensitive import SensitiveFields
 from .validators import ValidationError, resident_id
 
@@ -132,13 +132,12 @@ class ArchiveService:
         if any(hold["case_id"] == case_id for hold in filing.body.get("holds", [])):
             raise Conflict(f"该备案已有案件 {case_id} 的保全", f"The filing is already held for case {case_id}",
                            field="case_id")
-        self._audit.record(principal, "archive.hold", f"filing:{filing_id}", purpose=reason[:500],
-                           details={"case_id": case_id})
         body = dict(filing.body)
         body["holds"] = [*body.get("holds", []), {"case_id": case_id, "reason": reason[:500],
                                                   "by": principal.subject,
                                                   "at": self._clock().isoformat()}]
-        self._save(filing, body)
+        self._filings.save_step(principal, "archive.hold", filing, body, {"case_id": case_id},
+                                purpose=reason[:500])
         for document in self._documents(filing_id):
             if document.body.get("state") == RECEIVED:
                 self._blobs.set_legal_hold(document.body["archive_key"], True)
@@ -150,9 +149,8 @@ class ArchiveService:
         holds = [hold for hold in filing.body.get("holds", []) if hold["case_id"] != case_id]
         if len(holds) == len(filing.body.get("holds", [])):
             raise not_found("保全", "Legal hold")
-        self._audit.record(principal, "archive.release_hold", f"filing:{filing_id}",
-                           details={"case_id": case_id})
-        self._save(filing, {**filing.body, "holds": holds})
+        self._filings.save_step(principal, "archive.release_hold", filing, {**filing.body, "holds": holds},
+                                {"case_id": case_id})
         if not holds:
             for document in self._documents(filing_id):
                 if document.body.get("state") == RECEIVED:
@@ -270,11 +268,6 @@ class ArchiveService:
     def _documents(self, filing_id: str) -> list[Record]:
         return self._records.query("documents", filing_id, limit=1000).records
 
-    def _save(self, filing: Record, body: Mapping[str, Any]) -> None:
-        try:
-            self._records.save(Record(FILING, filing.key, body, filing.version, filing.indexes))
-        except VersionConflict as conflict:
-            raise stale(filing.version) from conflict
 
 
 def _date(criteria: Mapping[str, str], name: str) -> str:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from . import policy
 from .auth import Principal
 from .errors import Unavailable
-from .ports import AuditStore, StorageError, VersionConflict
+from .ports import AuditStore, Blobs, StorageError, VersionConflict
 from .vault import Vault
 
 CHECKPOINT_KEY = "audit-checkpoint-key"
@@ -56,10 +57,33 @@ def _unavailable() -> Unavailable:
                        "The audit log is unavailable; nothing was done. Try again later")
 
 
+ANCHORS = "audit/anchors/"
+ANCHOR_KEPT = timedelta(days=366 * 6)  # as long as what the log is evidence for (five years and a margin)
+log = logging.getLogger("beian.audit")
+
+
+def anchor_of(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """What is published of a checkpoint outside the log: enough to tell an export that ends
+    before it (cut) or differs at it (rewritten)."""
+    return {"seq": checkpoint["seq"], "hash": checkpoint["hash"], "at": checkpoint["at"],
+            "head_seq": checkpoint["details"]["head_seq"]}
+
+
+def key_fingerprint(public_key_pem: str) -> str:
+    """SHA-256 of the key's DER SubjectPublicKeyInfo, hex: what the site publishes."""
+    key = serialization.load_pem_public_key(public_key_pem.encode())
+    return hashlib.sha256(key.public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
 class AuditLog:
-    def __init__(self, store: AuditStore, vault: Vault) -> None:
+    """``anchors`` (the archive's blob store: on AWS the Object Lock bucket) keeps every
+    checkpoint outside the log, each locked for as long as the log is evidence."""
+
+    def __init__(self, store: AuditStore, vault: Vault, anchors: Blobs | None = None) -> None:
         self._store = store
         self._vault = vault
+        self._anchors = anchors
 
     def _key(self) -> Ed25519PrivateKey:
         return self._vault.ed25519_key(CHECKPOINT_KEY)
@@ -96,7 +120,35 @@ class AuditLog:
                             "signature": base64.b64encode(signature).decode()},
             }
 
-        return self._append(signed_head)
+        entry = self._append(signed_head)
+        self._anchor(entry)
+        return entry
+
+    def _anchor(self, checkpoint: Mapping[str, Any]) -> None:
+        if self._anchors is None:
+            return
+        data = json.dumps(anchor_of(checkpoint), sort_keys=True).encode()
+        try:
+            self._anchors.put(f"{ANCHORS}{int(checkpoint['seq']):012d}.json", data,
+                              retain_until=datetime.now(UTC) + ANCHOR_KEPT)
+        except StorageError:  # the next checkpoint anchors again; the log itself is intact
+            log.exception("checkpoint %s could not be anchored outside the log", checkpoint["seq"])
+
+    def latest_anchor(self) -> dict[str, Any] | None:
+        """The newest checkpoint anchored outside the log, or None before the first."""
+        if self._anchors is None:
+            return None
+        keys = sorted(blob.key for blob in self._anchors.list_archived(ANCHORS))
+        if not keys:
+            return None
+        with self._anchors.open(keys[-1]) as stream:
+            return dict(json.loads(stream.read()))
+
+    def published(self) -> dict[str, Any]:
+        """The checkpoint key, its fingerprint and the latest anchor: what the site publishes."""
+        pem = self.public_key_pem()
+        return {"public_key_pem": pem, "algorithm": "Ed25519", "fingerprint": key_fingerprint(pem),
+                "anchor": self.latest_anchor()}
 
     def sign(self, statement: Mapping[str, Any]) -> str:
         """An Ed25519 signature (base64) over a statement's canonical JSON, e.g. a disposal
@@ -160,7 +212,8 @@ class Verification:
     signed_at: str = ""
 
 
-def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str) -> Verification:
+def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str,
+                  anchor: Mapping[str, Any] | None = None) -> Verification:
     """Check a log export offline: hashes, links, sequence and checkpoint signatures.
 
     The export must end with a checkpoint, so nothing after the last signature can be
@@ -175,6 +228,7 @@ def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str) -> 
         return Verification(False, problems=["the checkpoint key is not an Ed25519 public key in PEM"])
     result = Verification(ok=True)
     prev_hash, prev_seq, last_action = GENESIS, None, ""
+    hashes: dict[int, str] = {}
     for entry in entries:
         result.entries += 1
         if not isinstance(entry, Mapping):
@@ -212,10 +266,23 @@ def verify_export(entries: Iterable[Mapping[str, Any]], public_key_pem: str) -> 
             except (InvalidSignature, KeyError, ValueError, TypeError):
                 result.problems.append(f"{where}: the disposal certificate's signature does not verify")
         prev_hash, prev_seq = str(entry.get("hash")), seq
+        hashes[seq] = prev_hash
         last_action = str(entry.get("action"))
+    if anchor is not None:
+        _check_anchor(anchor, hashes, result)
     if result.entries and last_action != CHECKPOINT:
         result.problems.append("the export does not end with a signed checkpoint")
     if result.entries == 0:
         result.problems.append("the export holds no entries")
     result.ok = not result.problems
     return result
+
+
+def _check_anchor(anchor: Mapping[str, Any], hashes: Mapping[int, str], result: Verification) -> None:
+    """The export must reach the checkpoint anchored outside the log, and hold it unchanged."""
+    seq = anchor.get("seq")
+    if not isinstance(seq, int) or seq not in hashes:
+        result.problems.append(f"the export ends before checkpoint {seq}, anchored outside the log "
+                               "(cut at an earlier checkpoint)")
+    elif hashes[seq] != anchor.get("hash"):
+        result.problems.append(f"entry {seq} differs from the checkpoint anchored outside the log (rewritten)")

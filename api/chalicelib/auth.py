@@ -15,6 +15,7 @@ import hmac
 import logging
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -37,6 +38,7 @@ SIGNING_KEY = "jwt-signing-key"
 DEFAULT_TTL_SECONDS = 12 * 3600
 MAX_TTL_SECONDS = 31 * 24 * 3600  # a month; a lost token is revoked, but should not live on unnoticed
 MAX_SUBJECT_CHARS = 100
+LOCAL_ALGORITHM, JWKS_ALGORITHM = "EdDSA", "RS256"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,13 @@ def new_filing_token(filing_id: str) -> tuple[str, str]:
     """A fresh capability token for ``filing_id`` and the hash to store instead of it."""
     token = f"{FILING_TOKEN_PREFIX}{filing_id}.{secrets.token_urlsafe(32)}"
     return token, token_hash(token)
+
+
+def staff_name(raw: object) -> str:
+    """A staff member's name as tokens carry it, the same for issuing, revoking and looking up:
+    Unicode NFKC (full-width letters, compatibility forms), trimmed, inner spaces collapsed.
+    Without it a token issued to ``"name "`` could not be revoked as ``"name"``."""
+    return " ".join(unicodedata.normalize("NFKC", str(raw)).split())
 
 
 def token_hash(token: str) -> str:
@@ -90,7 +99,8 @@ class Authenticator:
         """A staff token from the local issuer."""
         if role not in STAFF_ROLES:
             raise Invalid(f"未知角色：{role}", f"Unknown role: {role}", field="role")
-        if not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
+        subject = staff_name(subject)
+        if not subject or len(subject) > MAX_SUBJECT_CHARS:
             # Every action of the token is audited under this name: it must name someone.
             raise Invalid(f"请填写姓名或工号（{MAX_SUBJECT_CHARS} 字以内）",
                           f"Give a name or staff id (up to {MAX_SUBJECT_CHARS} characters)", field="name")
@@ -103,7 +113,7 @@ class Authenticator:
             "iss": self._settings.jwt_issuer, "aud": self._settings.jwt_audience,
             "iat": now, "exp": now + ttl_seconds,
         }
-        return jwt.encode(claims, self._signing_key(), algorithm="EdDSA")
+        return jwt.encode(claims, self._signing_key(), algorithm=LOCAL_ALGORITHM)
 
     def _is_revoked(self, subject: str, issued_at: int) -> bool:
         """Revoked, or unknown because the revocation record fails its integrity check: a
@@ -130,21 +140,28 @@ class Authenticator:
         return Principal(subject=f"applicant:{filing_id}", role=APPLICANT, filing=filing_id)
 
     def _staff(self, token: str) -> Principal:
+        # One algorithm per issuer: the local issuer signs EdDSA, a JWKS issuer (Cognito) RS256.
+        # A token naming any other is refused before a key is even chosen for it.
+        algorithm = JWKS_ALGORITHM if self._settings.jwks_url else LOCAL_ALGORITHM
         try:
+            if jwt.get_unverified_header(token).get("alg") != algorithm:
+                raise invalid_token()
             key: Any = (_jwks_client(self._settings.jwks_url).get_signing_key_from_jwt(token).key
                         if self._settings.jwks_url else self._signing_key().public_key())
             claims = jwt.decode(
-                token, key, algorithms=["EdDSA", "RS256"],
+                token, key, algorithms=[algorithm],
                 audience=self._settings.jwt_audience, issuer=self._settings.jwt_issuer,
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )
-        except jwt.PyJWTError as error:
+            issued_at = int(claims.get("iat", 0))
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise invalid_token() from error
         role = str(claims.get("role") or claims.get("custom:role") or "")
-        if role not in STAFF_ROLES or self._is_revoked(str(claims["sub"]), int(claims.get("iat", 0))):
+        subject = staff_name(claims["sub"])
+        if role not in STAFF_ROLES or not subject or self._is_revoked(subject, issued_at):
             raise invalid_token()
         return Principal(
-            subject=str(claims["sub"]), role=role,
+            subject=subject, role=role,
             provider=str(claims.get("provider") or claims.get("custom:provider") or ""),
             province=str(claims.get("province") or claims.get("custom:province") or ""),
         )

@@ -26,6 +26,9 @@ class Settings:
     max_documents_per_filing: int
     anonymous_rate: float  # requests per second per client on the anonymous routes
     anonymous_burst: int
+    general_rate: float  # requests per second per client address and per token on every other route
+    general_burst: int
+    idempotency_seconds: int  # how long a submission's Idempotency-Key answers a retry
     jwt_issuer: str
     jwt_audience: str
     jwks_url: str  # production: a JWKS issuer such as a Cognito user pool; empty: the local issuer
@@ -54,6 +57,9 @@ class Settings:
             max_documents_per_filing=int(env.get("BEIAN_MAX_DOCUMENTS_PER_FILING", "30")),
             anonymous_rate=float(env.get("BEIAN_ANONYMOUS_RATE", "10")),
             anonymous_burst=int(env.get("BEIAN_ANONYMOUS_BURST", "60")),
+            general_rate=float(env.get("BEIAN_RATE", "100")),
+            general_burst=int(env.get("BEIAN_BURST", "500")),
+            idempotency_seconds=int(env.get("BEIAN_IDEMPOTENCY_SECONDS", str(24 * 3600))),
             jwt_issuer=env.get("BEIAN_JWT_ISSUER", "beian-local"),
             jwt_audience=env.get("BEIAN_JWT_AUDIENCE", "beian"),
             jwks_url=env.get("BEIAN_JWKS_URL", ""),

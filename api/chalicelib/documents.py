@@ -38,6 +38,7 @@ DOCUMENT = "document"
 AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
 MIN_PURPOSE_CHARS = 2
+EMPTY_FILE = ("文件是空的，请选择原件的扫描件或照片", "The file is empty; choose the scan or photo of the original")
 # The on-site photo (evidence in the rules, 二.(二)1(4)) carries what the verifier's client
 # checked; the verification form is made by the system, never uploaded.
 FACE_PHOTO = "face_photo"
@@ -67,6 +68,7 @@ DOWNLOAD_SECONDS = 300
 # A browser uploads in parts of this size (S3's smallest part but the last), so that it never
 # holds more than a few parts of ciphertext: constant memory whatever the file's size.
 UPLOAD_PART_BYTES = 5 * 1024 * 1024
+SLOTS_EXAMINED = 1000  # a filing's documents read to count them: the cap, and slots that expired
 
 
 def retention_entry(until: datetime) -> IndexEntry:
@@ -132,8 +134,7 @@ class DocumentService:
             raise Invalid("文件大小须为非负整数（字节）", "size must be a whole number of bytes",
                           field="size")
         if size == 0:  # said before its type, which an empty file cannot show
-            raise Invalid("文件是空的，请选择原件的扫描件或照片",
-                          "The file is empty; choose the scan or photo of the original", field="size")
+            raise Invalid(*EMPTY_FILE, field="size")
         if size > self._settings.max_document_bytes:
             limit_mb = self._settings.max_document_bytes // (1024 * 1024)
             raise TooLarge(f"文件过大，单个文件不得超过 {limit_mb} MB",
@@ -142,8 +143,7 @@ class DocumentService:
         if media_type not in ACCEPTED:
             raise Invalid("仅接受 PDF、JPEG、PNG 文件（按文件内容判断）",
                           "Only PDF, JPEG and PNG files are accepted (judged by content)", field="media_type")
-        existing = self._records.query("documents", filing_id, limit=self._settings.max_documents_per_filing + 1)
-        if len(existing.records) >= self._settings.max_documents_per_filing:
+        if self._counted(filing_id) >= self._settings.max_documents_per_filing:
             raise TooLarge(f"每个备案最多上传 {self._settings.max_documents_per_filing} 份材料",
                            f"A filing takes at most {self._settings.max_documents_per_filing} documents",
                            field="documents")
@@ -161,6 +161,8 @@ class DocumentService:
             "state": AWAITING_UPLOAD, "declared_size": size, "staged_key": staged_key,
             "created_at": now.isoformat(), "uploaded_by": principal.subject,
             "media_type": media_type, "upload_id": parts.upload_id,
+            # On the archive's clock, as the expiry is judged (the slot's own is the storage's).
+            "slot_expires_at": (now + timedelta(seconds=self._settings.upload_slot_seconds)).isoformat(),
         }
         if photo:
             body["photo"] = photo
@@ -175,6 +177,41 @@ class DocumentService:
             "envelope": {"context": self.context(filing.body, body),
                          "recipients": [self._keys.public_key_info()]},
         }
+
+    def _counted(self, filing_id: str) -> int:
+        """Documents that count toward the cap: all but slots that expired unused. Those are
+        removed here (nothing was uploaded to them, so nothing is lost)."""
+        counted = 0
+        now = self._clock()
+        for record in self._records.query("documents", filing_id, limit=SLOTS_EXAMINED).records:
+            if record.kind != DOCUMENT:
+                continue
+            if record.body.get("state") == AWAITING_UPLOAD and self._expired_unused(record.body, now):
+                self._records.delete(record)
+                continue
+            counted += 1
+        return counted
+
+    def _expired_unused(self, body: Mapping[str, Any], now: datetime) -> bool:
+        expires = body.get("slot_expires_at")
+        if not isinstance(expires, str) or datetime.fromisoformat(expires) > now:
+            return False
+        try:
+            self._blobs.read_staged(str(body["staged_key"]), 1)
+        except BlobMissing:
+            return True
+        return False  # uploaded in time: it can still be completed
+
+    def cancel_upload(self, principal: Principal, filing_id: str, document_id: str) -> None:
+        """The applicant (or verifier) withdraws a slot not yet completed; it stops counting."""
+        self._filings.load_for(principal, filing_id, "upload")
+        record = self._load(filing_id, document_id)
+        if record.body["state"] != AWAITING_UPLOAD:
+            raise Conflict("只有尚未上传完成的材料可以撤回", "Only a document still awaiting its upload can be "
+                           "withdrawn", field="state")
+        self._audit.record(principal, "document.cancel", f"document:{filing_id}/{document_id}")
+        self._blobs.delete_staged(str(record.body["staged_key"]))
+        self._records.delete(record)
 
     @staticmethod
     def _photo_metadata(document_type: object, photo: object, now: datetime) -> dict[str, Any] | None:

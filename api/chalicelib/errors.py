@@ -70,6 +70,12 @@ class TooLarge(DomainError):
     code = "too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    """A body sent as something other than JSON to an operation that takes JSON."""
+
+    code = "unsupported_media_type"
+
+
 class Unavailable(DomainError):
     """A dependency failed (e.g. the audit log): nothing was released or changed."""
 

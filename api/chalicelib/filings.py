@@ -16,12 +16,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import policy, workflow
-from .audit import AuditLog
+from .audit import AuditLog, canonical
 from .auth import APPLICANT, Principal, new_filing_token
 from .config import Settings
 from .consent import consent_errors, consent_record
 from .deadlines import Deadlines, china_day
-from .errors import Conflict, Invalid, not_found
+from .errors import Conflict, Invalid, Unavailable, not_found
 from .oversight.idcheck import IdChecker, check_on_arrival
 from .oversight.periods import month_entry
 from .ports import IndexEntry, Notifier, Record, Records, StorageError, VersionConflict
@@ -37,6 +37,7 @@ FILING = "filing"
 DOMAIN_CLAIM = "domain_claim"
 CLAIM_IN_FLIGHT = timedelta(minutes=10)
 FOLLOW_UP_OUTCOMES = ("confirmed", "changed", "unreachable")
+STEP_SAVED = "filing.saved"
 log = logging.getLogger("beian.filings")
 SENSITIVE_PATHS = (("subject", "id_number"), ("responsible_person", "id_number"))
 
@@ -102,6 +103,7 @@ class FilingService:
         body.pop("token_hash", None)
         body.pop("id_hashes", None)
         body.pop("submission", None)
+        body.pop("submission_binding", None)
         for section, name in SENSITIVE_PATHS:
             stored = body.get("payload", {}).get(section, {}).get(name)
             if isinstance(stored, dict):
@@ -158,20 +160,30 @@ class FilingService:
 
     # -- submission ----------------------------------------------------------------------
 
-    def submit(self, payload: Mapping[str, Any], submission_key: str = "") -> tuple[dict[str, Any], str]:
+    def submit(self, payload: Mapping[str, Any], submission_key: str = "",
+               caller: str = "") -> tuple[dict[str, Any], str]:
         """A new filing from an applicant: validated whole, all errors at once.
 
         ``submission_key`` (the client's Idempotency-Key) makes a retry safe: when the reply
         to the first attempt was lost after the filing was saved, the retry gets that filing
-        back with a fresh token (the first token never reached anyone), not a duplicate."""
+        back with a fresh token (the first token never reached anyone), not a duplicate.
+        The key is bound to the caller (its client address) and to a digest of the body, and
+        answers for ``idempotency_seconds``: a reuse with another body or from another caller
+        is a conflict that shows nothing of the first filing and issues no token."""
         request = dict(payload)
         consent = request.pop("consent", None)
         normalised = validated(request, extra_errors=consent_errors(consent))
-        submission = hashlib.sha256(submission_key.encode()).hexdigest() if submission_key else ""
-        earlier = self._records.query("submission", submission, limit=1).records if submission else []
-        if earlier:
-            return self._reissue(earlier[0])
         now = self._clock()
+        submission = hashlib.sha256(submission_key.encode()).hexdigest() if submission_key else ""
+        binding = {"digest": hashlib.sha256(canonical(payload)).hexdigest(),
+                   "caller": hashlib.sha256(caller.encode()).hexdigest()}
+        earlier = self._unexpired_submission(submission, now) if submission else None
+        if earlier is not None:
+            if earlier.body.get("submission_binding") != binding:
+                raise Conflict("该 Idempotency-Key 已用于另一份提交；请为新的提交使用新的键",
+                               "This Idempotency-Key was used for another submission; use a new key "
+                               "for a new submission", field="Idempotency-Key")
+            return self._reissue(earlier)
         filing_id = new_filing_id(now.date())
         token, token_hash = new_filing_token(filing_id)
         body: dict[str, Any] = {
@@ -187,6 +199,7 @@ class FilingService:
             "deadlines": {},
             "consent": consent_record(consent or {}, now.isoformat()),
             "submission": submission,
+            "submission_binding": binding,
         }
         self.apply_payload(body, normalised)
         self.move(body, workflow.SUBMIT, now)
@@ -202,18 +215,21 @@ class FilingService:
         except BaseException:
             self.release_domains(filing_id, claimed)
             raise
+        self.confirm_saved(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id), saved)
         check_on_arrival(self._id_checker, saved)
         return self.present(saved), token
 
+    def _unexpired_submission(self, submission: str, now: datetime) -> Record | None:
+        """The newest filing submitted under this key within the key's lifetime."""
+        since = now - timedelta(seconds=self._settings.idempotency_seconds)
+        found = [record for record in self._records.query("submission", submission, limit=20).records
+                 if record.kind == FILING and datetime.fromisoformat(str(record.body["created_at"])) >= since]
+        return max(found, key=lambda record: str(record.body["created_at"]), default=None)
+
     def _reissue(self, record: Record) -> tuple[dict[str, Any], str]:
         token, token_hash = new_filing_token(record.key)
-        self._audit.record(Principal(f"applicant:{record.key}", "applicant", filing=record.key),
-                           "filing.token_reissued", f"filing:{record.key}")
-        try:
-            saved = self._records.save(Record(FILING, record.key, {**record.body, "token_hash": token_hash},
-                                              record.version, record.indexes))
-        except VersionConflict as error:
-            raise stale(record.version) from error
+        saved = self.save_step(Principal(f"applicant:{record.key}", "applicant", filing=record.key),
+                               "filing.token_reissued", record, {**record.body, "token_hash": token_hash})
         return self.present(saved), token
 
     def apply_payload(self, body: dict[str, Any], normalised: Mapping[str, Any]) -> None:
@@ -254,15 +270,9 @@ class FilingService:
         added = set(_domains(body)) - set(_domains(record.body))
         claimed = self.claim_domains(body) if added and step.target in workflow.LIVE_STATES else []
         try:
-            # Audited first: no change without its entry (a lost race leaves an entry for an attempt).
-            self._audit.record(principal, f"filing.{action}", f"filing:{filing_id}",
-                               details={"from_version": record.version})
-            saved = self._records.save(Record(FILING, filing_id, body, record.version,
-                                              filing_indexes(body)))
-        except BaseException as error:
+            saved = self.save_step(principal, f"filing.{action}", record, body)
+        except BaseException:
             self.release_domains(filing_id, claimed)
-            if isinstance(error, VersionConflict):
-                raise stale(record.version) from error
             raise
         kept = set(_domains(saved.body)) if step.target in workflow.LIVE_STATES else set()
         self.release_domains(filing_id, [domain for domain in _domains(record.body) if domain not in kept])
@@ -342,6 +352,30 @@ class FilingService:
 
     def domain_conflicts(self, body: Mapping[str, Any]) -> list[int]:
         return domain_conflicts(self._records, body)
+
+    def save_step(self, principal: Principal, action: str, record: Record, body: dict[str, Any],
+                  details: Mapping[str, Any] | None = None, *, purpose: str = "") -> Record:
+        """Save a changed filing, audited first with the version it changes (no change without
+        its entry), then confirmed with the version it saved (``confirm_saved``)."""
+        self._audit.record(principal, action, f"filing:{record.key}", purpose=purpose,
+                           details={**(details or {}), "from_version": record.version})
+        try:
+            saved = self._records.save(Record(FILING, record.key, body, record.version, filing_indexes(body)))
+        except VersionConflict as error:
+            raise stale(record.version) from error
+        self.confirm_saved(principal, saved)
+        return saved
+
+    def confirm_saved(self, principal: Principal, saved: Record) -> None:
+        """Audit that a filing was saved at this version. The reconciler compares records with
+        these: a filing below a version confirmed here was put back (the last step rolled back
+        too), a filing confirmed here and gone was deleted whole. A step that failed or died
+        before its save has no confirmation, so it raises no false alarm. The step stands if
+        only this entry fails: it is logged, and the next step confirms the filing again."""
+        try:
+            self._audit.record(principal, STEP_SAVED, f"filing:{saved.key}", details={"version": saved.version})
+        except Unavailable:
+            log.error("filing %s was saved at version %s, unconfirmed in the audit log", saved.key, saved.version)
 
     def _notify(self, body: Mapping[str, Any], notice: str) -> None:
         """Send the notice's official text; the step stands even if the SMS gateway fails."""

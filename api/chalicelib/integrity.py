@@ -9,7 +9,9 @@ keeps sealed; a record whose tag is missing or wrong is refused on every read
 
 Not detected here: putting back an earlier signed version of the same record, or deleting
 a record whole. The audit chain records every step and every disposal, so both show there;
-the reconciler flags a filing older than a step the audit log records (reconcile.py).
+the reconciler compares records with the audit log (reconcile.py): a filing at or below the
+version a step was taken from (the last step rolled back too), a filing deleted whole, a
+staff revocation deleted.
 The vault's own records are exempt: key custody already authenticates them, and the
 signing key is one of them.
 """

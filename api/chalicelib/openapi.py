@@ -6,12 +6,14 @@ exactly, so the document cannot drift from the code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from .archive import DISPOSED
-from .documents import AWAITING_UPLOAD, RECEIVED, uploadable_types
+from .documents import AWAITING_UPLOAD, EMPTY_FILE, MIN_PURPOSE_CHARS, RECEIVED, uploadable_types
 from .filetypes import ACCEPTED
+from .photo import PhotoInfo
+from .rules import load_rules
 from .workflow import STATE_NAMES, TRANSITIONS
 
 
@@ -71,6 +73,13 @@ SUMMARY = shape({"id": STRING, "state": STRING, "provider": STRING, "province": 
                  "domains": {"type": "array", "items": STRING}, "holds": {"type": "array", "items": STRING}})
 
 
+JSON_TYPES = {"int": "integer", "bool": "boolean", "str": "string"}
+# The on-site photo's metadata: what the verifier's client checked and stamped (photo.py).
+PHOTO = {"type": "object", "description": "The on-site photo only: what the verifier's client checked",
+         "required": ["width", "height", "colour", "captured_at", "curtain_marker"],
+         "properties": {spec.name: {"type": JSON_TYPES[str(spec.type)]} for spec in fields(PhotoInfo)}}
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -85,12 +94,38 @@ class Operation:
     links: dict[str, Any] = field(default_factory=dict)
 
 
+def filing_request() -> dict[str, Any]:
+    """The filing's shape, from the rules file's fields: each section an object of text fields
+    (lists of text where a field takes many). What each value must be (a checksum, a
+    province, which fields a subject type needs) the rules file's validators judge, and
+    report every problem at once."""
+    sections: dict[str, dict[str, Any]] = {}
+    for spec in load_rules().fields:
+        text = {"type": "string", **({"maxLength": spec.max_length} if spec.max_length else {})}
+        sections.setdefault(spec.section, {"type": "object", "properties": {}})["properties"][spec.key] = (
+            {"type": "array", "items": text, **({"maxItems": spec.max_items} if spec.max_items else {})}
+            if spec.many else text)
+    return {
+        "type": "object",
+        "description": "The filing as validated by the rules file; see /api/rules for its fields.",
+        "properties": {
+            "subject_type": {"type": "string", "enum": [kind.id for kind in load_rules().subject_types]},
+            **sections,
+            "consent": {"type": "object", "properties": {
+                "privacy_notice_version": {"type": "string"},
+                "sensitive_processing": {"type": "boolean"}}},
+        },
+        "required": ["subject_type"],
+    }
+
+
+FILING_REQUEST = filing_request()
 STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
 # What the steps read from ``params``, per step (see steps.py); each step ignores the rest.
 STEP_PARAMS: dict[str, Any] = {"type": "object", "properties": {
     "note": STRING, "reasons": STRINGS,
     "contact_verified_by": {"type": "string", "enum": ["phone", "email", "sms"]},
-    "filing": OBJECT,
+    "filing": FILING_REQUEST,
     "originals": {"type": "object", "additionalProperties": STRING},
     "checks": {"type": "object", "additionalProperties": {"type": "boolean"},
                "description": "Each item of the form's checklist, confirmed by the verifier"},
@@ -98,25 +133,11 @@ STEP_PARAMS: dict[str, Any] = {"type": "object", "properties": {
     "agreement_accepted": {"type": "boolean"}, "contract_clause_accepted": {"type": "boolean"},
     "corrections": {"type": "array", "items": {"type": "object", "required": ["field"], "properties": {
         "field": STRING, "value": {}, "note": STRING}}},
-    "access": OBJECT,
+    "access": FILING_REQUEST["properties"].get("access", OBJECT),
     "checked": {"type": "object", "additionalProperties": STRING,
                 "description": "What the reviewer checked, per key item of the rules"},
     "outcome": {"type": "string", "enum": ["confirmed", "changed", "unreachable"]},
 }}
-
-FILING_REQUEST = {
-    "type": "object",
-    "description": "The filing as validated by the rules file; see /api/rules for its fields.",
-    "properties": {
-        "subject_type": {"type": "string"},
-        "subject": OBJECT, "responsible_person": OBJECT, "contact": OBJECT,
-        "website": OBJECT, "access": OBJECT,
-        "consent": {"type": "object", "properties": {
-            "privacy_notice_version": {"type": "string"},
-            "sensitive_processing": {"type": "boolean"}}},
-    },
-    "required": ["subject_type"],
-}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/health", "Liveness and configuration summary",
@@ -128,7 +149,7 @@ OPERATIONS: tuple[Operation, ...] = (
               response=shape({"key_id": STRING, "fingerprint": STRING, "algorithm": STRING,
                               "public_key_pem": STRING, "spki": STRING})),
     Operation("post", "/filings", "Submit a filing; returns it and the applicant's token",
-              request=FILING_REQUEST, status="201", errors=("400", "413"),
+              request=FILING_REQUEST, status="201", errors=("400", "409", "413"),
               response=shape({"filing": FILING_REF, "token": STRING}), links=FILING_LINKS),
     Operation("get", "/filings", "A work queue: filings in one state within the caller's scope",
               auth=True, query=("state",), errors=("400", "401", "403"), response=listing("filings", FILING_REF)),
@@ -156,13 +177,10 @@ OPERATIONS: tuple[Operation, ...] = (
               auth=True, status="201",
               request={"type": "object", "required": ["document_type", "size", "media_type"], "properties": {
                   "document_type": {"type": "string", "enum": sorted(uploadable_types())},
-                  "size": {"type": "integer", "minimum": 0},
+                  "size": {"type": "integer", "minimum": 1,
+                           "x-refusal": dict(zip(("zh", "en"), EMPTY_FILE, strict=True))},
                   "media_type": {"type": "string", "enum": list(ACCEPTED)},
-                  "photo": {"type": "object", "description": "The on-site photo's check (face_photo only)",
-                            "properties": {"width": INTEGER, "height": INTEGER, "colour": {"type": "boolean"},
-                                           "captured_at": {"type": "string", "description":
-                                                           "ISO 8601 with its zone, e.g. +08:00"},
-                                           "curtain_marker": STRING, "stamped_by_client": {"type": "boolean"}}}}},
+                  "photo": PHOTO}},
               errors=("400", "401", "403", "404", "409", "413"),
               response=shape({"document": DOCUMENT_REF,
                               "upload": shape({"url": STRING, "fields": OBJECT, "max_bytes": INTEGER,
@@ -178,7 +196,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "Release one document's key, wrapped to the caller's public key, for a stated "
               "purpose (audited first)", auth=True,
               request={"type": "object", "required": ["purpose", "public_key"], "properties": {
-                  "purpose": {"type": "string"}, "public_key": {"type": "string"}}},
+                  "purpose": {"type": "string", "minLength": MIN_PURPOSE_CHARS, "pattern": r"\S"},
+                  "public_key": {"type": "string"}}},
               errors=("400", "401", "403", "404", "409", "503"),
               response=shape({"document": DOCUMENT_REF, "wrapped_key": STRING, "context": OBJECT,
                               "download_url": STRING})),
@@ -200,7 +219,8 @@ OPERATIONS += (
     Operation("delete", "/filings/{filing_id}/holds/{case_id}", "Release a legal hold (audited)",
               auth=True, errors=("401", "403", "404", "409"), response=HOLDS),
     Operation("delete", "/filings/{filing_id}/documents/{document_id}",
-              "Delete a document: refused before its retain-until date, for every role", auth=True,
+              "Withdraw a document still awaiting its upload (the uploader), or delete an archived one: "
+              "refused before its retain-until date, for every role", auth=True,
               status="204", response={}, errors=("401", "403", "404", "409")),
     Operation("post", "/archive/sweep", "Dispose of what is due and not held (dry_run by default)",
               auth=True, request={"type": "object", "properties": {"dry_run": {"type": "boolean"}}},
@@ -229,8 +249,12 @@ OPERATIONS += (
     Operation("get", "/audit/export", "The whole audit log with a fresh signed checkpoint (audited)",
               auth=True, errors=("401", "403", "503"),
               response=shape({"format": STRING, "public_key": STRING, "entries": {"type": "array", "items": OBJECT}})),
-    Operation("get", "/audit/public-key", "The audit log's Ed25519 checkpoint key",
-              response=shape({"public_key_pem": STRING, "algorithm": STRING})),
+    Operation("get", "/audit/public-key",
+              "The audit log's Ed25519 checkpoint key, its fingerprint, and the latest checkpoint "
+              "anchored outside the log (an export must reach it)",
+              response=shape({"public_key_pem": STRING, "algorithm": STRING, "fingerprint": STRING,
+                              "anchor": {"type": "object", "nullable": True, "properties": {
+                                  "seq": INTEGER, "hash": STRING, "at": STRING, "head_seq": INTEGER}}})),
 )
 
 # The staff console asks who a pasted token belongs to before it shows anything.
@@ -244,17 +268,49 @@ ERROR_TEXT = {
     "400": "Invalid input; every field error is listed", "401": "No or bad token",
     "403": "Not allowed for this role", "404": "Not found, or outside the caller's scope",
     "409": "Not allowed in the current state, or changed by someone else",
-    "413": "Too large", "429": "Too many requests from this client: retry after Retry-After seconds",
+    "413": "Too large", "415": "The body is not sent as JSON (Content-Type: application/json)",
+    "429": "Too many requests from this client: retry after Retry-After seconds",
     "500": "A stored record fails its integrity check (changed outside the system); nothing was done",
     "503": "A dependency (such as the audit log) failed; nothing was done",
 }
 
 
+# What the server accepts in each parameter: the edge validates every request against these
+# (edge.py), so they are exactly as strict as the server, never looser.
+ID = {"type": "string", "minLength": 1, "maxLength": 200}
+ISO_DATE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "state": {"type": "string", "enum": list(STATE_NAMES)},
+    "within_days": {"type": "integer", "minimum": 0, "maximum": 366},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+    "month": {"type": "string", "pattern": r"^\s*[0-9]{4}-(0[1-9]|1[0-2])\s*$"},
+    "from": ISO_DATE, "to": ISO_DATE,
+}
+# Request headers an operation reads, beyond Authorization.
+HEADERS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("post", "/filings"): {"Idempotency-Key": {"type": "string", "pattern": r"^[\x21-\x7e]{8,200}$"}},
+}
+
+
+def closed(schema: Any) -> Any:
+    """Objects that list their properties take no others: an undeclared field is refused, not
+    silently dropped. Objects that list none (a step's params) stay open."""
+    if isinstance(schema, dict):
+        inner = {key: closed(value) for key, value in schema.items()}
+        if schema.get("type") == "object" and "properties" in schema:
+            inner.setdefault("additionalProperties", False)
+        return inner
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    return schema
+
+
 def _operation(op: Operation) -> dict[str, Any]:
-    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-              for name in _path_params(op.path)]
-    params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+    params = [{"name": name, "in": "path", "required": True, "schema": ID} for name in _path_params(op.path)]
+    params += [{"name": name, "in": "query", "required": False, "schema": PARAMETERS.get(name, STRING)}
                for name in op.query]
+    params += [{"name": name, "in": "header", "required": False, "schema": schema}
+               for name, schema in HEADERS.get((op.method, op.path), {}).items()]
     success: dict[str, Any] = {"description": "OK"}
     if op.response:  # a 204 has no body
         success["content"] = {"application/json": {"schema": op.response}}
@@ -267,7 +323,10 @@ def _operation(op: Operation) -> dict[str, Any]:
     }
     # Any body may be too large, a throttled route may refuse, and any route but this
     # document's may find storage unavailable or a record tampered with.
-    errors = (*op.errors, *(("413",) if op.request else ()), *(("429",) if (op.method, op.path) in THROTTLED else ()),
+    # Any request may break its parameters' schemas (400, edge.py); a body may be sent as
+    # something other than JSON (415).
+    errors = ("400", *op.errors, *(("413", "415") if op.request else ()),
+              *(("429",) if (op.method, op.path) in THROTTLED else ()),
               *((STORAGE, TAMPERED) if op.path != "/openapi.json" else ()))
     for status in dict.fromkeys(errors):
         doc["responses"][status] = {"description": ERROR_TEXT[status], "content": {
@@ -277,8 +336,9 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.auth:
         doc["security"] = [{"bearer": []}]
     if op.request is not None:
-        doc["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": op.request}}}
+        # A body of optional fields may be left out (the archive sweep's dry run).
+        doc["requestBody"] = {"required": bool(op.request.get("required")), "content": {
+            "application/json": {"schema": closed(op.request)}}}
     return doc
 
 

@@ -22,9 +22,11 @@ retention sweep). This module looks for each half-done pair from the records' si
   left as it is, never re-signed;
 * a live filing that shares a domain with another live filing (filed before one website,
   one live filing was enforced, or a race): flagged for a person, who cancels or refuses one;
-* a filing older than a version the audit log records a step from (an earlier signed copy
-  put back: versions only grow): flagged and left as it is, never repaired, which would
-  sign the old copy anew.
+* a filing older than a version the audit log records, stepped from or confirmed saved (an
+  earlier signed copy put back, the last step's included: versions only grow): flagged and
+  left as it is, never repaired, which would sign the old copy anew;
+* a filing the audit log confirmed saved whose record is gone (deleted whole): flagged;
+* a staff revocation the audit log holds whose record is gone or older: put back from the log.
 
 It never deletes an archived envelope that is still retained or held, and every repair
 is written to the audit log first.
@@ -42,10 +44,11 @@ from .audit import CERTIFICATE, AuditLog
 from .auth import Principal
 from .config import Settings
 from .documents import AWAITING_UPLOAD, DOCUMENT, RECEIVED, DocumentService, retain_until, retention_entry
-from .filings import FILING, domain_conflicts, filing_indexes
+from .filings import FILING, STEP_SAVED, domain_conflicts, filing_indexes
 from .integrity import RecordTampered, SignedRecords
 from .keyring import HEADER_READ_BYTES, ArchiveKeys, EnvelopeRejected
 from .ports import BlobLocked, BlobMissing, Blobs, IndexEntry, Record, VersionConflict
+from .staff import REVOCATION, REVOKE_ACTION, StaffTokens
 from .workflow import STATE_NAMES
 
 RECONCILER = Principal(subject="system:reconciler", role="system")
@@ -67,10 +70,19 @@ KINDS: dict[str, str] = {
     "uncertified_disposal": "disposed, but no signed disposal certificate names it",
     "index_mismatch": "its index entries disagree with its body",
     "tampered_record": "its signature does not match it: it was changed outside the archive",
-    "rolled_back_record": "older than a version the audit log records a step from: an earlier copy was put back",
+    "rolled_back_record": "older than a version the audit log records: an earlier copy was put back",
     "domain_conflict": "a live filing that shares a domain with another live filing",
+    "deleted_record": "the audit log records it saved, but the record is gone",
+    "missing_revocation": "the audit log records a revocation its record no longer shows",
 }
 REPAIRED, FLAGGED, FOUND = "repaired", "flagged", "found"
+
+
+@dataclass
+class AuditHistory:
+    least_version: dict[str, int] = field(default_factory=dict)  # filing -> the version it has at least
+    saved: set[str] = field(default_factory=set)  # filings the log saw saved
+    revoked: dict[str, int] = field(default_factory=dict)  # staff name -> latest not_before
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,8 @@ class Report:
 
 class Reconciler:
     def __init__(self, settings: Settings, records: SignedRecords, blobs: Blobs, keys: ArchiveKeys,
-                 audit: AuditLog, clock: Callable[[], datetime]) -> None:
+                 audit: AuditLog, clock: Callable[[], datetime], staff: StaffTokens) -> None:
+        self._staff = staff
         self._settings = settings
         self._records = records
         self._blobs = blobs
@@ -128,15 +141,15 @@ class Reconciler:
         filings = list(self._all("provider", self._settings.provider, report))
         stale = self._stale_state_entries(report)
         certified = self._certified()
-        stepped_from = self._audited_versions()
+        history = self._audit_history()
         uncertified: list[Record] = []
         for filing in filings:
             report.filings += 1
-            if filing.version < stepped_from.get(filing.key, 0):
+            if filing.version < history.least_version.get(filing.key, 0):
                 report.findings.append(Finding(
                     "rolled_back_record", _subject(filing), FLAGGED,
-                    f"version {filing.version}, but the audit log records a step taken from version "
-                    f"{stepped_from[filing.key]}; left as it is for a person"))
+                    f"version {filing.version}, but the audit log records version "
+                    f"{history.least_version[filing.key]}; left as it is for a person"))
                 continue
             self._check_filing(filing, stale, report)
             for document in list(self._all("documents", filing.key, report)):
@@ -145,6 +158,8 @@ class Reconciler:
                 if document.body.get("state") == DISPOSED and self._document_ref(document) not in certified:
                     uncertified.append(document)
         self._certify(uncertified, report)
+        self._check_deleted(history, {filing.key for filing in filings}, report)
+        self._check_revocations(history, report)
         self._check_staging(report)
         self._check_archive(report)
         return report
@@ -219,22 +234,63 @@ class Reconciler:
                 return
             cursor = page.cursor
 
-    def _audited_versions(self) -> dict[str, int]:
-        """Per filing, the highest version the audit log records a step taken from.
+    def _audit_history(self) -> AuditHistory:
+        """What the audit log says records should show, read a page at a time.
 
-        A step is audited before it is saved, so the record may have stayed at that version
-        (a lost race, a failed save) but can never be older: versions only grow."""
-        highest: dict[str, int] = {}
+        A step is audited (with the version it changes) before it is saved, so a filing older
+        than that version was put back; a save is confirmed (with the version saved) after it,
+        so a filing older than a confirmed version was put back too, its last step included,
+        and one confirmed and gone was deleted whole. A step that failed or died before its
+        save is never confirmed; a lost race leaves the other writer's newer version."""
+        history = AuditHistory()
         start = 1
         while batch := self._audit.entries(start, start + AUDIT_PAGE - 1):
             for entry in batch:
-                version = (entry.get("details") or {}).get("from_version")
-                subject = str(entry.get("object", ""))
-                if isinstance(version, int) and subject.startswith("filing:"):
-                    key = subject.removeprefix("filing:")
-                    highest[key] = max(highest.get(key, 0), version)
+                details, subject, action = entry.get("details") or {}, str(entry.get("object", "")), entry.get("action")
+                if subject.startswith("filing:"):
+                    key = subject[len("filing:"):]
+                    # Stepped from v: the record is at least v. Saved at v: the record is at least v.
+                    least = details.get("version") if action == STEP_SAVED else details.get("from_version")
+                    if isinstance(least, int):
+                        history.least_version[key] = max(history.least_version.get(key, 0), least)
+                    if action == STEP_SAVED:
+                        history.saved.add(key)
+                if action == REVOKE_ACTION and isinstance(details.get("not_before"), int):
+                    name = str(details.get("subject", ""))
+                    history.revoked[name] = max(history.revoked.get(name, 0), details["not_before"])
             start += len(batch)
-        return highest
+        return history
+
+    def _check_deleted(self, history: AuditHistory, present: set[str], report: Report) -> None:
+        """A filing the audit log saw saved must exist: one deleted whole is flagged."""
+        for filing_id in sorted(history.saved - present):
+            try:
+                if self._records.get(FILING, filing_id) is not None:
+                    continue  # another provider's, or listed under another scope
+            except RecordTampered as error:
+                report.tampered(error)
+                continue
+            report.findings.append(Finding("deleted_record", f"filing:{filing_id}", FLAGGED,
+                                           "the audit log records it saved; a person decides"))
+
+    def _check_revocations(self, history: AuditHistory, report: Report) -> None:
+        """Every revocation the audit log holds must have its record: a deleted one is put back
+        (restoring a revocation only refuses tokens that were refused already)."""
+        for subject, not_before in sorted(history.revoked.items()):
+            try:
+                record = self._records.get(REVOCATION, subject)
+            except RecordTampered as error:
+                report.tampered(error)
+                continue
+            if record is not None and int(record.body.get("not_before", 0)) >= not_before:
+                continue
+            if report.repair:
+                self._audit.record(RECONCILER, "archive.reconcile", f"staff:{subject}",
+                                   details={"repair": "missing_revocation"})
+                self._staff.restore(subject, not_before)
+            report.findings.append(Finding("missing_revocation", f"staff:{subject}",
+                                           REPAIRED if report.repair else FOUND,
+                                           "put back from the audit log's signed entry"))
 
     def _stale_state_entries(self, report: Report) -> set[str]:
         """Filings that a state queue of this provider or province lists under another state."""

@@ -50,7 +50,7 @@ class Services:
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:
     backend, integrity, vault = signed_backend(build_backend(settings))
-    audit = AuditLog(backend.audit, vault)
+    audit = AuditLog(backend.audit, vault, anchors=backend.blobs)
     keys = ArchiveKeys(vault, backend.custody)
     sensitive = SensitiveFields(vault)
     id_checker = IdChecker(backend.records, sensitive, clock)
@@ -74,7 +74,7 @@ def reconciler_for(services: Services, clock: Callable[[], datetime] = utc_now) 
     """The reconciler wired to the services' backend (it reads the records unverified, to list
     tampered ones instead of stopping at the first)."""
     return Reconciler(services.settings, services.integrity, services.backend.blobs, services.keys,
-                      services.audit, clock)
+                      services.audit, clock, services.staff)
 
 
 def signed_records(settings: Settings) -> Records:

@@ -30,38 +30,75 @@ archive = typer.Typer(help="档案检索与保全 / Archive search and holds", n
 @audit.command("verify")
 def verify(export: Path = typer.Argument(..., exists=True, help="审计导出文件 / An audit export"),
            public_key: Path | None = typer.Option(
-               None, exists=True, help="检查点公钥（缺省用导出中的）/ Checkpoint public key PEM "
-               "(default: the one in the export; pass the published one to trust nothing inside)"),
+               None, exists=True, help="检查点公钥文件 / The checkpoint public key PEM to pin"),
+           fingerprint: str = typer.Option(
+               "", help="网站公布的检查点公钥指纹（SHA-256）/ The key fingerprint the site publishes"),
+           anchor: Path | None = typer.Option(
+               None, exists=True, help="网站公布的最新检查点（JSON）/ The latest anchored checkpoint, as published"),
            at_least: int = typer.Option(
                0, min=0, help="须至少签到第 N 条（如先前导出或公布的检查点）/ "
                "The export must be signed through entry N at least (a head you noted earlier)")) -> None:
-    """离线核验审计日志 / Verify an audit export offline: hashes, links, order, signatures."""
+    """离线核验审计日志 / Verify an audit export: hashes, links, order, signatures, anchor.
+
+    The key is pinned, never taken on the export's word: a file (--public-key), the published
+    fingerprint (--fingerprint), or by default this archive's own key and its latest checkpoint
+    anchored outside the log. An export signed with another key, or ending before the anchored
+    checkpoint, fails."""
     try:
         data = json.loads(export.read_text(encoding="utf-8"))
-        key = public_key.read_text(encoding="utf-8") if public_key else str(data.get("public_key", ""))
+        embedded = str(data.get("public_key", ""))
         entries = data.get("entries", [])
+        pinned_anchor = json.loads(anchor.read_text(encoding="utf-8")) if anchor else None
+        pinned = public_key.read_text(encoding="utf-8") if public_key else ""
     except (ValueError, UnicodeDecodeError, AttributeError):
         err.print("[red]无法读取[/red]：导出文件须为审计导出的 JSON 对象，公钥须为 PEM 文本 / "
                   "Cannot read: the export must be an audit export's JSON object and the key PEM text")
         raise typer.Exit(2) from None
     from chalicelib.audit import verify_export
+    from chalicelib.config import Settings
+    from chalicelib.services import current_services
 
-    result = verify_export(entries if isinstance(entries, list) else [], key)
-    if result.ok and result.signed_through < at_least:
+    problems: list[str] = []
+    if not pinned and fingerprint:
+        pinned = embedded if _fingerprint(embedded) == fingerprint.strip().lower().replace(":", "") else ""
+        if not pinned:
+            problems.append("the export's key does not have the published fingerprint (re-signed with another key)")
+    elif not pinned:
+        settings = Settings.from_env()
+        if settings.backend == "embedded" and not settings.data_dir.exists():  # never make an archive here
+            err.print("[red]此处没有档案[/red]：请用 --public-key 或 --fingerprint 指定公布的检查点公钥 / "
+                      "No archive here: pin the published checkpoint key with --public-key or --fingerprint")
+            raise typer.Exit(2)
+        published = current_services().audit.published()
+        pinned, pinned_anchor = published["public_key_pem"], pinned_anchor or published["anchor"]
+    if pinned and embedded and _fingerprint(embedded) != _fingerprint(pinned):
+        problems.append("the export carries a key other than the pinned one (re-signed with another key)")
+    result = verify_export(entries if isinstance(entries, list) else [], pinned or embedded,
+                           anchor=pinned_anchor if isinstance(pinned_anchor, dict) else None)
+    result.problems[:0] = problems
+    if not result.problems and result.signed_through < at_least:
         result.problems.append(f"signed only through entry {result.signed_through}, not {at_least}: "
                                "entries after it are missing (cut at an earlier checkpoint)")
-    if result.ok and not result.problems:
+    if not result.problems:
         console.print(f"[green]通过 / verified[/green]: {result.entries} 条记录 entries, "
                       f"{result.checkpoints} 个签名检查点 signed checkpoints")
-        console.print(f"签名覆盖至第 {result.signed_through} 条（{result.signed_at[:19]}）；请与已知的最新检查点比对，"
-                      f"在较早检查点处截断的导出同样能通过 / Signed through entry {result.signed_through} "
-                      f"({result.signed_at[:19]}): compare with the newest head you know of (--at-least); "
-                      "an export cut at an earlier checkpoint verifies as well")
+        console.print(f"签名覆盖至第 {result.signed_through} 条（{result.signed_at[:19]}）"
+                      f" / Signed through entry {result.signed_through} ({result.signed_at[:19]})")
         return
     err.print(f"[red]未通过 / FAILED[/red]: {len(result.problems)} 个问题 problems")
     for problem in result.problems[:50]:
         err.print(f"  - {problem}")
     raise typer.Exit(1)
+
+
+def _fingerprint(pem: str) -> str:
+    from chalicelib.audit import key_fingerprint
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        return key_fingerprint(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return ""
 
 
 @audit.command("export")

@@ -290,6 +290,11 @@ def test_the_archive_key_page_shows_the_live_key(
     assert page.inner_text("#key-fingerprint") == info["fingerprint"]
     assert page.get_attribute("#key-check", "data-match") == "true"
     assert page.inner_text("#key-pem").strip() == info["public_key_pem"].strip()
+    published = current_services().audit.published()
+    assert page.inner_text("#audit-fingerprint") == published["fingerprint"]
+    anchor = page.inner_text("#audit-anchor")  # the latest checkpoint anchored outside the log
+    assert (str(published["anchor"]["seq"]) in anchor and published["anchor"]["hash"] in anchor
+            if published["anchor"] else anchor in ("尚无", "none yet"))
     screenshot(page, "archive-key")
 
 

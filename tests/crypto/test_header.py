@@ -110,10 +110,47 @@ def test_largest_valid_header_is_bounded(seal: Seal) -> None:
     assert header.length <= MAX_HEADER and len(header.recipients) == 16
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=600))
-def test_fuzz_random_bytes(data: bytes) -> None:
-    _parse_or_reject(MAGIC + b"\x01" + data)
+def header_bytes() -> st.SearchStrategy[bytes]:
+    """Well-formed headers built field by field (random contexts, recipients, chunk sizes),
+    so that what follows the random bytes below is often a header that parses."""
+    text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40)
+    key_id = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=30)
+    recipient = st.one_of(
+        st.builds(crypto.RecipientEntry, st.just(crypto.RecipientKind.RSA_OAEP_3072_SHA256), key_id,
+                  st.binary(min_size=384, max_size=384)),
+        st.builds(crypto.RecipientEntry, st.just(crypto.RecipientKind.KEY_WRAPPER), key_id,
+                  st.binary(min_size=1, max_size=80)))
+    recipients = st.lists(recipient, min_size=1, max_size=4, unique_by=lambda entry: entry.key_id)
+    return st.builds(lambda chunk, context, entries, nonce, commitment: crypto.Header(
+        1, chunk, context, tuple(entries), nonce, commitment).encode(),
+        st.sampled_from([64, 1024, 65536, 1024 * 1024]), st.builds(crypto.Context, text, text, text, text),
+        recipients, st.binary(min_size=7, max_size=7), st.binary(min_size=32, max_size=32))
+
+
+def test_fuzz_random_bytes() -> None:
+    """Random bytes after the magic, and well-formed headers with random bytes cut, flipped or
+    appended: both outcomes (rejected, and parsed then re-encoded identically) must occur."""
+    reached = {"rejected": 0, "round_trip": 0}
+
+    @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+    @given(st.one_of(st.binary(max_size=600).map(lambda data: MAGIC + b"\x01" + data),
+                     st.tuples(header_bytes(), st.binary(max_size=40), st.integers(0, 3)).map(_damaged)))
+    def fuzz(data: bytes) -> None:
+        reached["round_trip" if _parse_or_reject(data) else "rejected"] += 1
+
+    fuzz()
+    assert all(count >= 200 for count in reached.values()), reached
+
+
+def _damaged(parts: tuple[bytes, bytes, int]) -> bytes:
+    """A header with ``tail`` appended (0), cut short (1), one byte flipped (2), or left whole (3)."""
+    header, tail, how = parts
+    if how == 1 and tail:
+        return header[: len(header) - 1 - tail[0] % len(header)]
+    if how == 2 and tail:
+        position = int.from_bytes(tail[:2].rjust(2, b"\0"), "big") % len(header)
+        return header[:position] + bytes([header[position] ^ 0xFF]) + header[position + 1:]
+    return header + tail if how == 0 else header
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +169,12 @@ def test_fuzz_mutated_valid_header(valid_header: bytes, data: st.DataObject) -> 
     _parse_or_reject(bytes(raw[:cut]))
 
 
-def _parse_or_reject(data: bytes) -> None:
+def _parse_or_reject(data: bytes) -> bool:
+    """Whether ``data`` parsed (and then re-encoded to exactly its own bytes)."""
     stream = CountingStream(data)
     try:
         header = crypto.read_header(stream)
     except (crypto.MalformedHeader, crypto.UnsupportedVersion):
-        return
+        return False
     assert header.encode() == data[: header.length]  # canonical: parse then encode is identity
+    return True

@@ -16,10 +16,12 @@ from cfnlint.helpers import load_resource
 from cfnlint.template.transforms._sam_globals import merge_globals
 from chalicelib.adapters.http import CHALICE_ERRORS
 from chalicelib.audit import CHECKPOINT_KEY
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beian.cli.deploy import lint
 from beian.provision import load_template
-from beian.server import LIMITED_ROUTES, MESSAGES, SECURITY_HEADERS
+from beian.server import ANONYMOUS, LIMITED_ROUTES, MESSAGES, SECURITY_HEADERS
 
 Template = dict[str, Any]
 FUNCTIONS = ("APIHandler", "Bearer", "RetentionSweep")
@@ -95,8 +97,7 @@ def test_the_archive_is_locked_versioned_private_encrypted_and_cools_after_90_da
     (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["StorageKey", "Arn"]}}
-    assert properties["PublicAccessBlockConfiguration"] == dict.fromkeys(
-        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+    assert fully_private(properties["PublicAccessBlockConfiguration"])
     (rule,) = properties["LifecycleConfiguration"]["Rules"]
     assert rule["Transitions"] == [{"StorageClass": {"Ref": "ArchiveColdStorageClass"}, "TransitionInDays": 90}]
     # Only the audited sweep disposes of documents: no lifecycle rule expires anything.
@@ -112,11 +113,39 @@ def test_staging_forgets_abandoned_uploads_after_a_day_and_takes_posts_from_the_
     assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST"], [{"Ref": "PublicUrl"}])
 
 
+PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def fully_private(configuration: object) -> bool:
+    """All four public-access blocks on: ``all()`` of an empty or partial mapping is true too."""
+    return configuration == dict.fromkeys(PUBLIC_ACCESS_BLOCKS, True)
+
+
+def test_a_partial_public_access_block_is_not_private() -> None:
+    """What ``all(configuration.values())`` let through: empty and partial mappings of true."""
+    reached = {"partial_all_true": 0, "complete": 0}
+
+    @given(st.dictionaries(st.sampled_from(PUBLIC_ACCESS_BLOCKS), st.booleans()))
+    @settings(max_examples=300, database=None)
+    def check(configuration: dict[str, bool]) -> None:
+        if set(configuration) == set(PUBLIC_ACCESS_BLOCKS) and all(configuration.values()):
+            reached["complete"] += 1
+            assert fully_private(configuration)
+        elif all(configuration.values()):
+            reached["partial_all_true"] += 1
+            assert not fully_private(configuration)
+        else:
+            assert not fully_private(configuration)
+
+    check()
+    assert all(reached.values()), reached
+
+
 def test_every_bucket_is_private_and_refuses_plain_http(template: Template) -> None:
     policies = {policy["Properties"]["Bucket"]["Ref"]: policy["Properties"]["PolicyDocument"]["Statement"]
                 for policy in _of_type(template, "AWS::S3::BucketPolicy").values()}
     for name, bucket in _of_type(template, "AWS::S3::Bucket").items():
-        assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values()), name
+        assert fully_private(bucket["Properties"].get("PublicAccessBlockConfiguration")), name
         assert {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
                 "Resource": [{"Fn::GetAtt": [name, "Arn"]}, {"Fn::Sub": f"${{{name}.Arn}}/*"}],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Sid": "TlsOnly"} in policies[name]
@@ -223,9 +252,9 @@ def test_api_gateway_throttles_exactly_the_routes_the_embedded_server_limits(tem
                  and setting["ThrottlingBurstLimit"] == {"Ref": "AnonymousBurstLimit"}}
     limited = {(method, path) for path, methods in api["DefinitionBody"]["paths"].items()
                for method in (name.upper() for name in methods)
-               for _, route_method, pattern in LIMITED_ROUTES
-               if method == route_method and pattern.match(re.sub(r"\{\w+\}", "F1", path))}
-    assert throttled == limited and len(limited) == len(LIMITED_ROUTES)
+               for _, route_method, pattern, kind in LIMITED_ROUTES
+               if kind == ANONYMOUS and method == route_method and pattern.match(re.sub(r"\{\w+\}", "F1", path))}
+    assert throttled == limited and len(limited) == sum(kind == ANONYMOUS for *_, kind in LIMITED_ROUTES)
 
 
 def test_the_site_has_the_embedded_server_s_headers_and_may_post_only_to_the_upload_bucket(

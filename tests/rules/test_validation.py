@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from chalicelib.rules import load_rules
-from chalicelib.validation import FieldError, validate_field, validate_filing
+from chalicelib.validation import FieldError, ValidationResult, validate_field, validate_filing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -290,7 +291,20 @@ JSON = st.recursive(
 @settings(database=None, max_examples=200, deadline=None)
 @given(payload=JSON)
 def test_arbitrary_json_never_raises(payload: object) -> None:
-    validate_filing(payload)
+    result = validate_filing(payload)
+    assert_well_formed(result)
+    if not isinstance(payload, dict):
+        assert [error.code for error in result.errors] == ["type"]
+
+
+def assert_well_formed(result: ValidationResult) -> None:
+    """What callers rely on: errors each naming a field and saying why in both languages, and
+    the values that passed as a JSON object; no error, no refusal."""
+    assert isinstance(result, ValidationResult) and isinstance(result.normalised, dict)
+    for error in result.errors:
+        assert isinstance(error, FieldError) and isinstance(error.field, str)
+        assert error.code and error.message_zh.strip() and error.message_en.strip()
+    json.dumps(result.to_dict(), ensure_ascii=False)  # serialisable as the API sends it
 
 
 # The filing fixture is copied before each change, so sharing it between examples is safe.
@@ -310,7 +324,11 @@ def test_arbitrary_values_in_a_filing_never_raise(
 ) -> None:
     filing = copy.deepcopy(unit_filing)
     filing[section][key] = value
-    validate_filing(filing)
+    result = validate_filing(filing)
+    assert_well_formed(result)
+    single = {spec.key for spec in load_rules().fields if spec.section == section and not spec.many}
+    if key in single and isinstance(value, (bool, int, float, list, dict)) and value not in ([], {}):
+        assert any(error.field.startswith(f"{section}.{key}") for error in result.errors), (key, value)
 
 
 def test_validate_field_alone(make_resident_id: MakeResidentId) -> None:

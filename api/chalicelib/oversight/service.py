@@ -22,6 +22,8 @@ from .periods import Month
 from .sites import ConnectedSite, save_site
 
 MAX_PAGE = 500
+# Times a record can hold: converting anything nearer the calendar's ends to China time overflows.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzinfo=UTC)
 MAX_SITES_PER_REQUEST = 500
 PROVINCE_CHARACTERS = frozenset(province.character for province in filing_numbers.PROVINCES)
 FilingLoader = Callable[[Principal, str, str], Record]
@@ -152,7 +154,7 @@ class OversightService:
 
 
 def _limit(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise Invalid(f"limit 须为 1 到 {MAX_PAGE} 的整数", f"limit must be a whole number 1-{MAX_PAGE}", field="limit")
     return int(raw)
 
@@ -163,12 +165,13 @@ def _china_day(moment: str) -> date:
 
 def _moment(raw: object, name: str, error: Callable[[str, str, str], None]) -> str | None:
     """An ISO 8601 time with its UTC offset, as UTC ISO text (how records are ordered)."""
-    try:
-        moment = datetime.fromisoformat(str(raw))
-    except ValueError:
+    try:  # at the calendar's ends an offset can carry a time past year 1 or 9999
+        given = datetime.fromisoformat(str(raw))
+        moment = given.astimezone(UTC) if given.tzinfo is not None else None
+    except (ValueError, OverflowError):
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or not EARLIEST <= moment <= LATEST:
         error(name, f"{name} 须为带时区的 ISO 8601 时间，如 2024-01-05T09:00:00+08:00",
               f"{name} must be an ISO 8601 time with its offset, e.g. 2024-01-05T09:00:00+08:00")
         return None
-    return moment.astimezone(UTC).isoformat()
+    return moment.isoformat()

@@ -2,7 +2,7 @@
 
 import { api, showError } from "./lib/api.js";
 import { fingerprint, fromBase64 } from "./lib/envelope.js";
-import { h, mount, say } from "./lib/page.js";
+import { formatDate, h, mount, say } from "./lib/page.js";
 
 function copyButton(text) {
   const status = h("span", { class: "beian-hint", role: "status" });
@@ -28,8 +28,9 @@ function copyButton(text) {
 
 mount("archive-key", async (root) => {
   let key;
+  let audit;
   try {
-    key = await api("/archive-key");
+    [key, audit] = await Promise.all([api("/archive-key"), api("/audit/public-key")]);
   } catch (error) {
     showError(root, error);
     return;
@@ -54,6 +55,16 @@ mount("archive-key", async (root) => {
       h("dd", {}, h("code", { id: "key-id" }, key.key_id)),
       h("dt", {}, say("算法", "Algorithm")),
       h("dd", {}, `${key.algorithm}, ${key.format}, ${say("分块", "chunks of")} ${key.chunk_size / 1024} KiB`),
+      h("dt", {}, say("审计日志检查点公钥指纹", "Audit log checkpoint key fingerprint")),
+      h("dd", {}, h("code", { id: "audit-fingerprint" }, audit.fingerprint)),
+      h("dt", {}, say("最新锚定的审计检查点", "Latest anchored audit checkpoint")),
+      h(
+        "dd",
+        { id: "audit-anchor" },
+        audit.anchor
+          ? [say("第 ", "entry "), h("code", {}, String(audit.anchor.seq)), say(" 条，哈希 ", ", hash "), h("code", {}, audit.anchor.hash), ` (${formatDate(audit.anchor.at)} +08:00)`]
+          : say("尚无", "none yet"),
+      ),
     ),
     h("pre", { id: "key-pem", tabindex: "0", "aria-label": say("PEM 格式的公钥", "The public key in PEM") }, h("code", {}, key.public_key_pem)),
     copyButton(key.public_key_pem),
