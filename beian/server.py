@@ -129,7 +129,12 @@ class JsonErrorTask(ErrorTask):  # type: ignore[misc]
         self.response_headers.extend([("Content-Type", "application/json; charset=utf-8"), *SECURITY_HEADERS])
         self.set_close_on_finish()
         self.content_length = len(body)
-        self.write(body)
+        # Head and body in one write, so the refusal leaves in one piece (the loop could send
+        # the head alone, and a client that reads once would see no body).
+        head = self.build_response_header()
+        self.wrote_header = True
+        self.content_bytes_written = len(body)
+        self.channel.write_soon(head + body)
 
 
 class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]

@@ -125,7 +125,7 @@ STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
 STEP_PARAMS: dict[str, Any] = {"type": "object", "properties": {
     "note": STRING, "reasons": STRINGS,
     "contact_verified_by": {"type": "string", "enum": ["phone", "email", "sms"]},
-    "filing": FILING_REQUEST,
+    "filing": OBJECT,  # a new payload: the rules judge it, every error at once (after the state)
     "originals": {"type": "object", "additionalProperties": STRING},
     "checks": {"type": "object", "additionalProperties": {"type": "boolean"},
                "description": "Each item of the form's checklist, confirmed by the verifier"},

@@ -35,6 +35,8 @@ def opens(url: str, filing_id: str, token: str) -> bool:
 def test_a_key_reused_with_another_body_reveals_nothing_and_issues_no_token(
         live_server: str, first_seed: int, second_seed: int, kinds: tuple[str, str]) -> None:
     owner_body = filing_payload(random.Random(first_seed), kinds[0])
+    # One website, one live filing: each example files a website of its own (seeds repeat).
+    owner_body["website"]["domains"] = [f"idem-{uuid.uuid4().hex[:12]}.cn"]
     other_body = filing_payload(random.Random(second_seed + 20_000), kinds[1])
     key = f"key-{uuid.uuid4()}"
     created = submit(live_server, owner_body, key)
@@ -59,5 +61,14 @@ def test_keys_expire(monkeypatch: pytest.MonkeyPatch, backend_env: dict[str, str
     first = submit(live_server, body, key).json()["filing"]["id"]
     assert submit(live_server, body, key).json()["filing"]["id"] == first
     time.sleep(1.5)
-    assert submit(live_server, body, key).json()["filing"]["id"] != first
+    # The key has expired: it no longer answers with the first filing. The same website is
+    # still live in that filing, so the same body is refused (no token); another body is a
+    # new filing under the freed key.
+    again = submit(live_server, body, key)
+    assert again.status_code == 409 and again.json()["field"] == "website.domains[0]", again.text
+    assert "token" not in again.json() and first not in again.text
+    other = filing_payload(random.Random(8), "individual")
+    renewed = submit(live_server, other, key)
+    assert renewed.status_code == 201, renewed.text
+    assert renewed.json()["filing"]["id"] != first
     record("idempotency_reuses", 1, 0)
