@@ -30,6 +30,7 @@ from . import policy
 from .auth import Principal
 from .errors import Unavailable
 from .ports import AuditStore, Blobs, StorageError, VersionConflict
+from .rules import load_rules
 from .vault import Vault
 
 CHECKPOINT_KEY = "audit-checkpoint-key"
@@ -58,8 +59,12 @@ def _unavailable() -> Unavailable:
 
 
 ANCHORS = "audit/anchors/"
-ANCHOR_KEPT = timedelta(days=366 * 6)  # as long as what the log is evidence for (five years and a margin)
 log = logging.getLogger("beian.audit")
+
+
+def anchor_kept() -> timedelta:
+    """As long as what the log is evidence for: the rules' retention period, and a year more."""
+    return timedelta(days=366 * (load_rules().deadline("retention").amount + 1))
 
 
 def anchor_of(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,7 +135,7 @@ class AuditLog:
         data = json.dumps(anchor_of(checkpoint), sort_keys=True).encode()
         try:
             self._anchors.put(f"{ANCHORS}{int(checkpoint['seq']):012d}.json", data,
-                              retain_until=datetime.now(UTC) + ANCHOR_KEPT)
+                              retain_until=datetime.now(UTC) + anchor_kept())
         except StorageError:  # the next checkpoint anchors again; the log itself is intact
             log.exception("checkpoint %s could not be anchored outside the log", checkpoint["seq"])
 

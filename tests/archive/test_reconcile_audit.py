@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,7 @@ from chalicelib.auth import Principal, staff_name
 from chalicelib.errors import Unauthorized
 from chalicelib.filings import FILING
 from chalicelib.ports import StorageError
-from chalicelib.reconcile import reconciler_for
-from chalicelib.services import Services, current_services
+from chalicelib.services import Services, current_services, reconciler_for
 from chalicelib.staff import REVOCATION
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,6 +34,8 @@ STEPS = ("pre_verify_return", "resubmit")
 def walk(services: Services, rng: random.Random, steps: int) -> tuple[str, list[int]]:
     """A filing taken ``steps`` steps; the versions it had before each step."""
     payload = filing_payload(rng, "enterprise")
+    # One website, one live filing: each walk files a website of its own (seeds repeat).
+    payload["website"]["domains"] = [f"walk-{uuid.uuid4().hex[:12]}.cn"]
     filing_id = str(services.filings.submit(payload)[0]["id"])
     where = {"provider": services.settings.provider, "province": services.settings.province}
     before = []
@@ -70,8 +72,10 @@ def test_a_rollback_of_exactly_the_last_step_is_flagged(live_server: str, steps:
     if walk_one_more == "pre_verify_return":
         services.filings.act(Principal("v1", "verifier", **where), filing_id, walk_one_more, {"reasons": ["核对"]})
     else:
+        again = filing_payload(random.Random(seed), "enterprise")
+        again["website"]["domains"] = list(before_last.body["payload"]["website"]["domains"])  # its own website
         services.filings.act(Principal(f"applicant:{filing_id}", "applicant", filing=filing_id), filing_id,
-                             walk_one_more, {"filing": filing_payload(random.Random(seed), "enterprise")})
+                             walk_one_more, {"filing": again})
     assert kinds_for(services, f"filing:{filing_id}") == []  # as it stands: nothing to find
     put_back(filing_id, before_last.version, dict(before_last.body), before_last.indexes)
     assert kinds_for(services, f"filing:{filing_id}") == ["rolled_back_record"]
