@@ -38,6 +38,8 @@ DOCUMENT = "document"
 AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
 MIN_PURPOSE_CHARS = 2
+UNACCEPTED_TYPE = ("仅接受 PDF、JPEG、PNG 文件（按文件内容判断）",
+                   "Only PDF, JPEG and PNG files are accepted (judged by content)")
 EMPTY_FILE = ("文件是空的，请选择原件的扫描件或照片", "The file is empty; choose the scan or photo of the original")
 # The on-site photo (evidence in the rules, 二.(二)1(4)) carries what the verifier's client
 # checked; the verification form is made by the system, never uploaded.
@@ -141,8 +143,7 @@ class DocumentService:
                            f"The file is too large; the limit is {limit_mb} MB", field="size")
         media_type = request.get("media_type")
         if media_type not in ACCEPTED:
-            raise Invalid("仅接受 PDF、JPEG、PNG 文件（按文件内容判断）",
-                          "Only PDF, JPEG and PNG files are accepted (judged by content)", field="media_type")
+            raise Invalid(*UNACCEPTED_TYPE, field="media_type")
         if self._counted(filing_id) >= self._settings.max_documents_per_filing:
             raise TooLarge(f"每个备案最多上传 {self._settings.max_documents_per_filing} 份材料",
                            f"A filing takes at most {self._settings.max_documents_per_filing} documents",

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from .archive import DISPOSED
-from .documents import AWAITING_UPLOAD, EMPTY_FILE, MIN_PURPOSE_CHARS, RECEIVED, uploadable_types
+from .documents import (
+    AWAITING_UPLOAD,
+    EMPTY_FILE,
+    MIN_PURPOSE_CHARS,
+    RECEIVED,
+    UNACCEPTED_TYPE,
+    uploadable_types,
+)
 from .filetypes import ACCEPTED
 from .photo import PhotoInfo
 from .rules import load_rules
@@ -179,7 +186,9 @@ OPERATIONS: tuple[Operation, ...] = (
                   "document_type": {"type": "string", "enum": sorted(uploadable_types())},
                   "size": {"type": "integer", "minimum": 1,
                            "x-refusal": dict(zip(("zh", "en"), EMPTY_FILE, strict=True))},
-                  "media_type": {"type": "string", "enum": list(ACCEPTED)},
+                  # A file judged none of these by its content is sent without a type (null).
+                  "media_type": {"type": "string", "enum": list(ACCEPTED),
+                                 "x-refusal": dict(zip(("zh", "en"), UNACCEPTED_TYPE, strict=True))},
                   "photo": PHOTO}},
               errors=("400", "401", "403", "404", "409", "413"),
               response=shape({"document": DOCUMENT_REF,
