@@ -64,7 +64,8 @@ def rules() -> dict[str, Any]:
 @app.route("/archive-key")
 @guarded
 def archive_key() -> dict[str, Any]:
-    return current_services().keys.public_key_info()
+    # The deployment's first request initialises the archive: every secret, not only this key.
+    return current_services().initialise()
 
 
 @app.route("/filings", methods=["POST"])

@@ -92,6 +92,10 @@ class Authenticator:
         )
         return Ed25519PrivateKey.from_private_bytes(raw)
 
+    def prepare(self) -> None:
+        """Load (or create) the local issuer's signing key now."""
+        self._signing_key()
+
     def issue(self, subject: str, role: str, *, provider: str = "", province: str = "",
               ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
         """A staff token from the local issuer."""

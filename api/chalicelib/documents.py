@@ -117,6 +117,8 @@ class DocumentService:
                            f"A filing takes at most {self._settings.max_documents_per_filing} documents",
                            field="documents")
         photo = self._photo_metadata(principal, document_type, request.get("photo"))
+        # The archive key first: it is made before any document can depend on it (vault.py).
+        recipients = [self._keys.public_key_info()]
         document_id = new_document_id()
         staged_key = f"documents/{filing_id}/{document_id}"
         max_bytes = ciphertext_bound(size)
@@ -138,7 +140,7 @@ class DocumentService:
             "upload": {"url": slot.url, "fields": slot.fields, "max_bytes": slot.max_bytes,
                        "expires_at": slot.expires_at.isoformat()},
             "envelope": {"context": self.context(filing.body, body),
-                         "recipients": [self._keys.public_key_info()]},
+                         "recipients": recipients},
         }
 
     @staticmethod

@@ -20,6 +20,9 @@ from .errors import Invalid
 from .vault import Vault
 
 ARCHIVE_KEY = "archive-key-v1"
+# The record kind whose envelopes are encrypted to the archive key (documents.DOCUMENT, which
+# imports this module): while one exists, a lost archive key is never replaced by a new one.
+ENCRYPTS = "document"
 # A header is at most about 75 KB (16 recipients, 1 KiB context fields): read this much.
 HEADER_READ_BYTES = 80 * 1024
 TRAILER_ALLOWANCE = 256
@@ -49,7 +52,8 @@ class ArchiveKeys:
         # the vault's own cache of the PEM it comes from.
         with self._lock:
             if self._key is None:
-                pem = self._vault.secret(ARCHIVE_KEY, lambda: crypto.PrivateKey.generate().dump_pem(None))
+                pem = self._vault.secret(ARCHIVE_KEY, lambda: crypto.PrivateKey.generate().dump_pem(None),
+                                         used_by=(ENCRYPTS,))
                 self._key = crypto.PrivateKey.load(pem, None)
             return self._key
 

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from .archive import ArchiveService
 from .audit import AuditLog
@@ -45,6 +46,16 @@ class Services:
     id_checker: IdChecker
     oversight: OversightService
     integrity: SignedRecords  # the same port as backend.records
+
+    def initialise(self) -> dict[str, Any]:
+        """Every secret of the archive, created now while nothing depends on them (a later
+        request never has to, and a lost one is never replaced: vault.py); the archive key's
+        public information. Cheap once done: each secret is then read from memory."""
+        self.integrity.prepare()
+        self.sensitive.prepare()
+        self.auth.prepare()
+        self.audit.public_key_pem()
+        return self.keys.public_key_info()
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:

@@ -40,9 +40,7 @@ def load_api() -> Any:
 def initialise() -> Settings:
     """Create the archive's keys on first run; later runs find and reuse them."""
     services = current_services()
-    services.keys.public_key_info()
-    services.audit.public_key_pem()
-    services.auth.issue("init-check", "admin", ttl_seconds=1)
+    services.initialise()
     return services.settings
 
 

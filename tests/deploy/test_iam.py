@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 from chalicelib.adapters import aws
+from chalicelib.audit import CHECKPOINT_KEY
 from chalicelib.auth import Authenticator, Principal
 from chalicelib.config import Settings
 from chalicelib.services import Services, build_services
@@ -34,14 +35,27 @@ LOCK_SECONDS = 3
 # S3 uses the storage key (the archive's SSE-KMS) with the API function's credentials to
 # write the promoted copy and to serve the presigned download; moto shows no such call.
 THROUGH_S3: set[Grant] = {("kms:GenerateDataKey", "StorageKey"), ("kms:Decrypt", "StorageKey")}
+# The API or the sweep, whichever signs first (an audit checkpoint, a disposal certificate),
+# seals the audit key; the other only unseals it.
+FIRST_TO_SIGN: set[Grant] = {("kms:Encrypt", CHECKPOINT_KEY)}
+# Lambda itself sends a failed scheduled run to the sweep's dead-letter queue, with its role.
+THROUGH_LAMBDA: set[Grant] = {("sqs:SendMessage", "SweepDeadLetters")}
+
+
+def _statements_of(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = template["Resources"][role]["Properties"]["Policies"]
+    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
+    return statements
 
 
 def _grants_of(template: dict[str, Any], function: str) -> set[Grant]:
-    """What the function's role allows, on which resource (its log group left out)."""
-    role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
-    (policy,) = template["Resources"][role]["Properties"]["Policies"]
+    """What the function's role allows, on which resource (its log group left out; a Deny
+    narrows an Allow and is judged in test_worm.py and test_custody.py)."""
     granted = set()
-    for statement in policy["PolicyDocument"]["Statement"]:
+    for statement in _statements_of(template, function):
+        if statement["Effect"] != "Allow":
+            continue
         resource = statement["Resource"]
         target = "*" if resource == "*" else (
             resource.get("Fn::GetAtt", [None])[0] or resource["Fn::Sub"][2:].split(".")[0])
@@ -50,11 +64,24 @@ def _grants_of(template: dict[str, Any], function: str) -> set[Grant]:
     return granted
 
 
+def _custody_purposes_of(template: dict[str, Any], function: str) -> set[Grant]:
+    """(KMS action, purpose) the role allows on the custody key, from its StringEquals."""
+    granted = set()
+    for statement in _statements_of(template, function):
+        if statement["Effect"] == "Allow" and statement["Resource"] == {"Fn::GetAtt": ["CustodyKey", "Arn"]}:
+            purposes = statement["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"]
+            granted |= {(action, purpose) for action in statement["Action"]
+                        for purpose in (purposes if isinstance(purposes, list) else [purposes])}
+    return granted
+
+
 class Recorder:
-    """The IAM actions each function's boto3 calls need, keyed by the function."""
+    """The IAM actions each function's boto3 calls need, keyed by the function, and the
+    purposes it states to the custody key."""
 
     def __init__(self, settings: Settings) -> None:
         self.used: dict[str, set[Grant]] = {}
+        self.purposes: dict[str, set[Grant]] = {}
         self._names = {settings.table: "Table", settings.archive_bucket: "ArchiveBucket",
                        settings.staging_bucket: "StagingBucket", settings.kms_key_id: "CustodyKey"}
 
@@ -68,6 +95,8 @@ class Recorder:
         if service == "dynamodb":
             return {(f"dynamodb:{operation}", "Table")}
         if service == "kms":
+            self.purposes.setdefault(FUNCTION.get(), set()).add(
+                (f"kms:{operation}", params["EncryptionContext"]["purpose"]))
             return {(f"kms:{operation}", self._names[params["KeyId"]])}
         if service == "sns":
             return {("sns:Publish", "*")}
@@ -81,7 +110,7 @@ class Recorder:
         needs = {(action, bucket) for action in actions}
         if operation == "CopyObject":
             needs = {("s3:GetObject", self._names[params["CopySource"]["Bucket"]]), ("s3:PutObject", bucket)}
-        if operation == "PutObject" and "ObjectLockMode" in params:
+        if operation in ("PutObject", "CopyObject") and "ObjectLockMode" in params:
             needs.add(("s3:PutObjectRetention", bucket))
         return needs
 
@@ -141,11 +170,16 @@ def test_each_role_grants_what_its_function_calls_and_no_more(
     received_long_ago(rng, live_server, LOCK_SECONDS)
     time.sleep(LOCK_SECONDS + 1)
     assert _cold("RetentionSweep", lambda services: services.archive.sweep()).disposed
+    anonymous.call("GET", "/audit/public-key")  # the API unseals the key the sweep sealed
 
     used = recorder.used
     used["APIHandler"] |= THROUGH_S3
+    used["RetentionSweep"] |= THROUGH_LAMBDA
     assert set(used) == {"APIHandler", "Bearer", "RetentionSweep"}
     for function, grants in used.items():
         granted = _grants_of(template, function)
         assert (function, grants - granted) == (function, set()), "used but not granted"
         assert (function, granted - grants) == (function, set()), "granted but never used"
+        stated, allowed = recorder.purposes[function], _custody_purposes_of(template, function)
+        assert (function, stated - allowed) == (function, set()), "purpose stated but not allowed"
+        assert (function, allowed - stated - FIRST_TO_SIGN) == (function, set()), "purpose allowed but never stated"

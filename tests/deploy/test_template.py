@@ -89,8 +89,10 @@ def test_the_archive_is_locked_versioned_private_encrypted_and_cools_after_90_da
     archive = template["Resources"]["ArchiveBucket"]
     properties = archive["Properties"]
     assert properties["ObjectLockEnabled"] is True
-    # No default retention: every object is locked until its own date (scale-and-cost page).
-    assert properties["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled"}
+    # A default retention as long as the application's own: a version written without lock
+    # headers is locked all the same (the bucket policy refuses such a write anyway).
+    assert properties["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled", "Rule": {
+        "DefaultRetention": {"Mode": "COMPLIANCE", "Days": {"Ref": "ArchiveRetentionDays"}}}}
     assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
     (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"] == {
@@ -140,7 +142,12 @@ def test_keys_rotate_and_only_the_break_glass_role_may_disable_delete_or_repolic
         template: Template, key: str) -> None:
     properties = template["Resources"][key]["Properties"]
     assert properties["EnableKeyRotation"] is True
-    allow, deny = properties["KeyPolicy"]["Statement"]
+    statements = {statement["Sid"]: statement for statement in properties["KeyPolicy"]["Statement"]}
+    allow, deny = statements["AccountGrantsUseThroughIam"], statements["OnlyBreakGlassDisablesDeletesOrRepolicies"]
+    # Besides the account's IAM, the key policy allows only AWS services, each on a condition.
+    for sid, statement in statements.items():
+        if statement["Effect"] == "Allow" and statement is not allow:
+            assert set(statement["Principal"]) == {"Service"} and statement["Condition"], sid
     # The account's IAM grants use; nothing else is allowed in the key policy itself.
     assert (allow["Effect"], allow["Principal"]) == (
         "Allow", {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}})
@@ -153,7 +160,6 @@ def test_each_function_has_a_reviewed_role_naming_the_template_s_own_resources(t
     known_actions = load_resource(AdditionalSpecs, "Policies.json")
     for function in FUNCTIONS:
         for statement in _statements(template, function):
-            assert statement["Effect"] == "Allow"
             for action in statement["Action"]:
                 service, _, name = action.partition(":")
                 # cfn-lint skips this check on SAM templates (serverless-application-model#3633).
@@ -163,7 +169,7 @@ def test_each_function_has_a_reviewed_role_naming_the_template_s_own_resources(t
                 assert (function, statement["Action"]) == ("APIHandler", ["sns:Publish"])
                 continue
             for name in _references(statement["Resource"]):
-                assert name in template["Resources"], (function, name)
+                assert name in template["Resources"] or name.startswith("AWS::"), (function, name)
 
 
 def test_the_authorizer_only_reads_and_the_sweep_neither_uploads_nor_texts(template: Template) -> None:
@@ -247,3 +253,11 @@ def test_the_site_has_the_embedded_server_s_headers_and_may_post_only_to_the_upl
     for behaviour in (config["DefaultCacheBehavior"], *config["CacheBehaviors"]):
         assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "SiteHeaders"}
         assert behaviour["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
+
+
+def test_the_site_takes_tls_1_2_or_later_in_either_partition(template: Template) -> None:
+    config = template["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"]
+    condition, china, elsewhere = config["ViewerCertificate"]["Fn::If"]
+    assert condition == "InChina"
+    for certificate in (china, elsewhere):
+        assert (certificate["MinimumProtocolVersion"], certificate["SslSupportMethod"]) == ("TLSv1.2_2021", "sni-only")
