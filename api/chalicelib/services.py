@@ -10,7 +10,7 @@ from typing import Any
 
 from .archive import ArchiveService
 from .audit import AuditLog
-from .auth import Authenticator
+from .auth import Authenticator, Principal
 from .backend import build_backend
 from .config import Settings
 from .deadlines import Deadlines
@@ -46,6 +46,14 @@ class Services:
     id_checker: IdChecker
     oversight: OversightService
     integrity: SignedRecords  # the same port as backend.records
+
+    def issue_staff_token(self, operator: Principal, name: str, role: str, *, provider: str = "",
+                          province: str = "", hours: int = 12) -> str:
+        """A staff token from the local issuer, audited under the operator who asked for it."""
+        token = self.auth.issue(name, role, provider=provider or self.settings.provider,
+                                province=province or self.settings.province, ttl_seconds=hours * 3600)
+        self.audit.record(operator, "staff.issue", f"staff:{name}", details={"role": role, "hours": hours})
+        return token
 
     def initialise(self) -> dict[str, Any]:
         """Every secret of the archive, created now while nothing depends on them (a later

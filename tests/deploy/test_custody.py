@@ -24,11 +24,12 @@ Template = dict[str, Any]
 PURPOSES = (ARCHIVE_KEY, CHECKPOINT_KEY, SIGNING_KEY, MAC_KEY, FIELD_KEY, INDEX_KEY)
 ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant",
            "kms:GenerateDataKey")
-FUNCTIONS = ("APIHandler", "Bearer", "RetentionSweep")
+FUNCTIONS = ("APIHandler", "Bearer", "RetentionSweep", "StaffTokens")
 # What each caller may unseal and seal; everything else is refused.
 UNSEALS = {"APIHandler": set(PURPOSES), "Bearer": {SIGNING_KEY, MAC_KEY},
-           "RetentionSweep": {CHECKPOINT_KEY, MAC_KEY}}
-SEALS = {"APIHandler": set(PURPOSES), "RetentionSweep": {CHECKPOINT_KEY}}  # the first to sign seals its key
+           "RetentionSweep": {CHECKPOINT_KEY, MAC_KEY}, "StaffTokens": {SIGNING_KEY, CHECKPOINT_KEY}}
+# Only the API seals: it creates every secret when the archive is initialised (services.py).
+SEALS = {"APIHandler": set(PURPOSES)}
 # Callers outside the functions, each holding AdministratorAccess in IAM.
 ADMINISTRATORS = {"administrator": f"arn:aws-cn:iam::{ACCOUNT}:role/administrator",
                   "break-glass": f"arn:aws-cn:iam::{ACCOUNT}:role/beian-break-glass",
