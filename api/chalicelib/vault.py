@@ -26,6 +26,13 @@ class SecretMissing(StorageError):
     message_en = ("An archive secret is missing while records that depend on it exist; no new one is made. "
                   "Restore it from a backup and tell the compliance officer")
 
+    def __init__(self, name: str) -> None:
+        super().__init__(f"sealed secret {name} is missing while records depending on it exist")
+        self.name = name
+
+    def __reduce__(self) -> tuple[type[SecretMissing], tuple[str]]:
+        return type(self), (self.name,)
+
 
 class Vault:
     def __init__(self, records: Records, custody: KeyCustody) -> None:
@@ -59,7 +66,7 @@ class Vault:
         stored = self._records.get(SEALED, name)
         if stored is None:
             if self._in_use(used_by):
-                raise SecretMissing(f"sealed secret {name} is missing while records depending on it exist")
+                raise SecretMissing(name)
             sealed = self._custody.seal(create(), purpose=name)
             body = {"sealed": base64.b64encode(sealed).decode(), "custody": self._custody.key_id}
             try:

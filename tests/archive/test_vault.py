@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import requests
 from chalicelib.auth import Principal
 from chalicelib.config import Settings
 from chalicelib.keyring import ARCHIVE_KEY
@@ -62,3 +63,18 @@ def test_a_secret_nothing_depends_on_yet_is_created(backend_env: dict[str, str])
     first = services.keys.public_key_info()["fingerprint"]
     delete_secret(services, ARCHIVE_KEY)  # no document was ever encrypted to it
     assert cold().keys.public_key_info()["fingerprint"] != first
+
+
+def test_the_api_says_integrity_when_the_archive_key_is_gone(live_server: str, rng: random.Random) -> None:
+    from chalicelib import services as services_module
+
+    services = services_module.current_services()
+    filing, _ = services.filings.submit(filing_payload(rng, "enterprise"))
+    applicant = Principal(f"applicant:{filing['id']}", "applicant", filing=filing["id"])
+    services.documents.request_upload(applicant, filing["id"], {
+        "document_type": "business_licence", "size": 2000, "media_type": "application/pdf"})
+    delete_secret(services, ARCHIVE_KEY)
+    services_module._services_for.cache_clear()  # a new process: nothing in memory
+    reply = requests.get(f"{live_server}/api/archive-key", timeout=30)
+    assert reply.status_code == 500
+    assert reply.json()["code"] == "integrity" and reply.json()["record"] == f"{SEALED}:{ARCHIVE_KEY}"
