@@ -90,7 +90,7 @@ def test_a_filing_s_life_costs_what_the_scale_page_says(
         rng: random.Random, tmp_path: Path) -> None:
     settings = Settings.from_env()
     verifier, reviewer = staff("verifier"), staff("reviewer")
-    build_services(settings).keys.public_key_info()  # the archive exists before anyone files
+    build_services(settings).initialise()  # the archive exists before anyone files
     table = boto3.client("dynamodb", region_name=settings.region)
     before = {(item["pk"]["S"], item["sk"]["S"]) for item in table.scan(TableName=settings.table)["Items"]}
     meter.counts.clear()

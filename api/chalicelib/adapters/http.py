@@ -18,6 +18,7 @@ from ..auth import Principal
 from ..errors import DomainError, Invalid, TooLarge, Unauthorized
 from ..integrity import RecordTampered
 from ..ports import StorageError
+from ..vault import SEALED, SecretMissing
 
 MAX_JSON_BYTES = 256 * 1024
 JSON = "application/json"
@@ -111,6 +112,10 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
             logging.getLogger("beian.api").error("%s", error)
             return error_response(500, "integrity", error.message_zh, error.message_en,
                                   {"record": f"{error.kind}:{error.key}"})
+        except SecretMissing as error:
+            logging.getLogger("beian.api").error("%s", error)
+            return error_response(500, "integrity", error.message_zh, error.message_en,
+                                  {"record": f"{SEALED}:{error.name}"})
         except StorageError:
             logging.getLogger("beian.api").exception("storage failed")
             return error_response(503, "unavailable", "存储暂不可用，本次操作未完成，请稍后重试",
