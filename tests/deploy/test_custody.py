@@ -14,14 +14,17 @@ import pytest
 from chalicelib.audit import CHECKPOINT_KEY
 from chalicelib.auth import SIGNING_KEY
 from chalicelib.integrity import MAC_KEY
-from chalicelib.keyring import ARCHIVE_KEY
+from chalicelib.keyring import ARCHIVE_KEY, ENVELOPE_PURPOSE
 from chalicelib.sensitive import FIELD_KEY, INDEX_KEY
 
 from beian.provision import Stack
 from tests.deploy.policies import ACCOUNT, ROOT, Request, allowed, role_of, template_stack
 
 Template = dict[str, Any]
-PURPOSES = (ARCHIVE_KEY, CHECKPOINT_KEY, SIGNING_KEY, MAC_KEY, FIELD_KEY, INDEX_KEY)
+# A document's file key sealed for the custody key (envelope kind 0x02) states the document's
+# header digest: one example stands for all of them.
+DOCUMENT_KEY = f"{ENVELOPE_PURPOSE}:{'ab' * 32}"
+PURPOSES = (ARCHIVE_KEY, CHECKPOINT_KEY, SIGNING_KEY, MAC_KEY, FIELD_KEY, INDEX_KEY, DOCUMENT_KEY)
 ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant",
            "kms:GenerateDataKey")
 FUNCTIONS = ("APIHandler", "Bearer", "RetentionSweep", "StaffTokens")
