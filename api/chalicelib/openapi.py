@@ -128,7 +128,7 @@ OPERATIONS: tuple[Operation, ...] = (
               response=shape({"key_id": STRING, "fingerprint": STRING, "algorithm": STRING,
                               "public_key_pem": STRING, "spki": STRING})),
     Operation("post", "/filings", "Submit a filing; returns it and the applicant's token",
-              request=FILING_REQUEST, status="201", errors=("400", "413"),
+              request=FILING_REQUEST, status="201", errors=("400", "409", "413"),
               response=shape({"filing": FILING_REF, "token": STRING}), links=FILING_LINKS),
     Operation("get", "/filings", "A work queue: filings in one state within the caller's scope",
               auth=True, query=("state",), errors=("400", "401", "403"), response=listing("filings", FILING_REF)),

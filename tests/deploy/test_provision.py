@@ -81,7 +81,7 @@ def test_the_buckets_are_as_the_template_describes(backend_env: dict[str, str]) 
     assert archive["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
         "KMSMasterKeyID"] == stack.arns["StorageKey"]
     (cors,) = s3.get_bucket_cors(Bucket=settings.staging_bucket)["CORSRules"]
-    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST"], [settings.public_url])
+    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST", "PUT"], [settings.public_url])
 
 
 def test_the_table_is_as_the_template_describes(backend_env: dict[str, str]) -> None:

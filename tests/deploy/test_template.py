@@ -110,7 +110,7 @@ def test_staging_forgets_abandoned_uploads_after_a_day_and_takes_posts_from_the_
     (rule,) = properties["LifecycleConfiguration"]["Rules"]
     assert (rule["ExpirationInDays"], rule["AbortIncompleteMultipartUpload"]) == (1, {"DaysAfterInitiation": 1})
     (cors,) = properties["CorsConfiguration"]["CorsRules"]
-    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST"], [{"Ref": "PublicUrl"}])
+    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST", "PUT"], [{"Ref": "PublicUrl"}])
 
 
 def test_every_bucket_is_private_and_refuses_plain_http(template: Template) -> None:
