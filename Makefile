@@ -77,10 +77,19 @@ test: $(STAMP) system-deps node-deps zensical-deps lint typecheck
 	$(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest -q
 
-package: $(STAMP)
+# The bundle embeds the CJK font the verification form needs, so packaging installs it too.
+package: $(STAMP) system-deps
 	$(BIN)/beian package --output build/package
 
-deploy-check: $(STAMP) system-deps
+# checkov gets a virtual environment of its own: its pins clash with the project's.
+CHECKOV_VENV := .checkov
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.3,<4'
+	touch $@
+
+# The site is built first: the deployment tests publish it as CloudFront would serve it.
+deploy-check: $(STAMP) system-deps site $(CHECKOV_VENV)/.installed
 	$(BIN)/beian deploy-check
 
 stress: $(STAMP) system-deps site

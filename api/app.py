@@ -79,7 +79,8 @@ def rules() -> dict[str, Any]:
 @app.route("/archive-key")
 @guarded
 def archive_key() -> dict[str, Any]:
-    return current_services().keys.public_key_info()
+    # The deployment's first request initialises the archive: every secret, not only this key.
+    return current_services().initialise()
 
 
 @app.route("/filings", methods=["POST"])
@@ -231,6 +232,23 @@ def export_audit() -> dict[str, Any]:
 @guarded
 def audit_public_key() -> dict[str, Any]:
     return current_services().audit.published()
+
+
+@app.lambda_function(name="staff_tokens")
+def staff_tokens(event: dict[str, Any], context: object) -> dict[str, str]:
+    """Issue a staff token to an operator allowed to invoke this function (``beian users add``
+    with BEIAN_STAFF_TOKEN_FUNCTION): no operator needs the table and the custody key."""
+    services = current_services()
+    operator = Principal(f"operator:{event.get('operator', '')}", "admin", services.settings.provider,
+                         services.settings.province)
+    try:
+        token = services.issue_staff_token(
+            operator, str(event.get("name", "")), str(event.get("role", "")),
+            provider=str(event.get("provider", "")), province=str(event.get("province", "")),
+            hours=int(event.get("hours", 12)))
+    except DomainError as error:
+        return {"code": error.code, "message_zh": error.message_zh, "message_en": error.message_en}
+    return {"token": token}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

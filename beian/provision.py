@@ -39,6 +39,13 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "resources.json"
 BACKEND_RESOURCES = ("StorageKey", "CustodyKey", "Table", "StagingBucket", "ArchiveBucket")
 # The template's parameters that name what the settings name.
 NAMED_BY_SETTINGS = ("TableName", "ArchiveBucketName", "StagingBucketName", "CustodyKeyAliasName")
+# Bucket properties that point at resources only CloudFormation creates (the log bucket, the
+# replica in the second region): provisioning leaves them out, and the template tests check them.
+CLOUDFORMATION_ONLY = {
+    "LoggingConfiguration": "access logs go to the log bucket, which the backend never reads",
+    "ReplicationConfiguration": "the replica lives in the second region's own stack (infra/replica.json)",
+}
+STACK_NAME = "beian"
 _SUB = re.compile(r"\$\{([^}!]+)\}")
 
 
@@ -115,7 +122,8 @@ class Stack:
 def pseudo_parameters(settings: Settings) -> dict[str, str]:
     china = settings.region.startswith("cn-")
     account = boto3.client("sts", region_name=settings.region).get_caller_identity()["Account"]
-    return {"AWS::Region": settings.region, "AWS::AccountId": account,
+    # The key policy names the functions' roles by the stack's name: moto runs no stack.
+    return {"AWS::Region": settings.region, "AWS::AccountId": account, "AWS::StackName": STACK_NAME,
             "AWS::Partition": "aws-cn" if china else "aws",
             "AWS::URLSuffix": "amazonaws.com.cn" if china else "amazonaws.com"}
 
@@ -130,6 +138,25 @@ def provision_aws(settings: Settings, template_path: Path = TEMPLATE) -> None:
         resource = resources[logical]
         create = _CREATORS[resource["Type"]]
         create(_Context(clients, stack, resources, logical), dict(resource.get("Properties", {})))
+
+
+REPLICA_TEMPLATE = TEMPLATE.with_name("replica.json")
+REPLICA_RESOURCES = ("ReplicaKey", "ReplicaBucket")
+
+
+def provision_replica(settings: Settings, bucket: str, template_path: Path = REPLICA_TEMPLATE) -> None:
+    """Create (or find) the second region's replica bucket and its key, in ``settings.region``."""
+    template = load_template(template_path)
+    declared = template["Parameters"]
+    parameters = {name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec}
+    if not re.fullmatch(declared["ReplicaBucketName"]["AllowedPattern"], bucket):
+        raise ValueError(f"{bucket!r} cannot be the ReplicaBucketName")
+    stack = Stack({**parameters, "ReplicaBucketName": bucket, **pseudo_parameters(settings)})
+    clients = AwsClients(settings)
+    for logical in REPLICA_RESOURCES:
+        resource = template["Resources"][logical]
+        _CREATORS[resource["Type"]](_Context(clients, stack, template["Resources"], logical),
+                                    dict(resource.get("Properties", {})))
 
 
 @dataclass(frozen=True)
@@ -218,8 +245,9 @@ def _table(context: _Context, properties: dict[str, Any]) -> None:
 
 
 def _bucket(context: _Context, properties: dict[str, Any]) -> None:
-    context.refuse_unknown(properties, "BucketName", "ObjectLockEnabled", *_BUCKET_SETTINGS)
-    spec = context.stack.resolve(properties)
+    context.refuse_unknown(properties, "BucketName", "ObjectLockEnabled", *_BUCKET_SETTINGS, *CLOUDFORMATION_ONLY)
+    spec = context.stack.resolve({name: value for name, value in properties.items()
+                                  if name not in CLOUDFORMATION_ONLY})
     name = spec["BucketName"]
     s3 = context.clients.s3
     region = context.stack.parameters["AWS::Region"]
@@ -243,12 +271,20 @@ def _bucket(context: _Context, properties: dict[str, Any]) -> None:
 def _object_lock(s3: S3Client, name: str, configuration: dict[str, Any]) -> None:
     # Set only when different: this also turns Object Lock on for an archive bucket made
     # without it, and moto refuses it on a bucket holding objects even when nothing changes.
+    current: dict[str, Any]
     try:
-        current = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+        current = dict(s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"])
     except ClientError as error:
         if error_code(error) != "ObjectLockConfigurationNotFoundError":
             raise
         current = {}
+    if "Rule" in current:  # S3 answers the unit not set as 0 (moto does): compare what is set
+        current["Rule"] = {"DefaultRetention": {unit: value for unit, value in
+                                                current["Rule"].get("DefaultRetention", {}).items() if value != 0}}
+    retention = configuration.get("Rule", {}).get("DefaultRetention")
+    if retention:  # a Number parameter resolves to its text
+        configuration = {**configuration, "Rule": {"DefaultRetention": {
+            **retention, **{unit: int(retention[unit]) for unit in ("Days", "Years") if unit in retention}}}}
     if current != configuration:
         s3.put_object_lock_configuration(
             Bucket=name, ObjectLockConfiguration=cast("ObjectLockConfigurationTypeDef", configuration))

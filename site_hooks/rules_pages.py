@@ -21,6 +21,7 @@ site needs no CDN.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -474,6 +475,12 @@ def retention(rules: Rules, lang: Lang) -> str:
     return f"**{deadline_text(rule, lang)}**{aside(facts, lang)}\n"
 
 
+def one_folder_down(markdown: str) -> str:
+    """A snippet for a page one folder down (operators/): its links to the top-level pages
+    (the notice, the coverage page) climb one level."""
+    return re.sub(r"\]\((?=[a-z-]+\.md)", "](../", markdown)
+
+
 def privacy_version(_rules: Rules, lang: Lang) -> str:
     """The version applicants consent to; the API refuses consent to any other."""
     label = {"zh": "本告知版本", "en": "Version of this notice"}
@@ -619,6 +626,7 @@ SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
     "agreement": agreement,
     "verification-form": verification_form,
     "retention": retention,
+    "retention-operators": lambda rules, lang: one_folder_down(retention(rules, lang)),
     "privacy-version": privacy_version,
     "notice": notice,
     "coverage": coverage,

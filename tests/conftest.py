@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chalicelib.backend import build_backend
@@ -22,8 +23,11 @@ from chalicelib.services import current_services
 
 from beian.client import BeianClient
 
-# pytest-localstack resolves endpoints in the "aws" partition only (not aws-cn).
-REGION = "us-east-1"
+# The AWS tests run in the China partition, as a cn-north-1 deployment does: aws-cn ARNs from
+# moto, the .com.cn suffix. pytest-localstack resolves endpoints in the "aws" partition only,
+# so it is asked for the endpoint in us-east-1 and boto3 then signs for cn-north-1.
+REGION = "cn-north-1"
+LOCALSTACK_REGION = "us-east-1"
 BACKENDS = ["embedded", "aws"] + (["localstack"] if os.environ.get("BEIAN_LOCALSTACK_HOST") else [])
 # The logs of the whole session are scanned for ID numbers, tokens and keys when it ends.
 pytest_plugins = ("tests.logscan",)
@@ -38,11 +42,28 @@ def _free_port() -> int:
 def _running_session(host: str, port: int) -> str:
     from pytest_localstack.session import RunningSession
 
-    session = RunningSession(host, services=["s3", "dynamodb", "sns"], region_name=REGION)
+    session = RunningSession(host, services=["s3", "dynamodb", "sns"], region_name=LOCALSTACK_REGION)
     # RunningSession assumes LocalStack's single edge port; point it at ours.
     session.services = dict.fromkeys(session.services, port)
-    session.start(timeout=60)
+    os.environ.update(AWS_DEFAULT_REGION=LOCALSTACK_REGION, AWS_REGION=LOCALSTACK_REGION)
+    session.start(timeout=60)  # its readiness checks make clients for the environment's region
+    os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
     return str(session.endpoint_url("s3"))
+
+
+def _add_sdk_checksum_header(request: Any, **_: Any) -> None:
+    request.headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
+
+
+def _moto_takes_locked_copies() -> None:
+    """moto refuses a CopyObject carrying Object Lock headers unless it also names a checksum
+    algorithm (S3 itself asks that only of uploads with a body); the test sessions add it:
+    the application's and boto3's default one (the operators' commands)."""
+    import boto3
+    from chalicelib.adapters import aws
+
+    for session in (aws._session(), boto3._get_default_session()):
+        session.events.register("before-sign.s3.CopyObject", _add_sdk_checksum_header)
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +78,7 @@ def aws_endpoint() -> Iterator[str]:
     # Port 0: several suites may run at once on one machine; each gets its own moto.
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    _moto_takes_locked_copies()
     host, port = server.get_host_and_port()
     try:
         yield _running_session(host, port)
@@ -113,6 +135,7 @@ def live_server(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
 
     url = f"http://127.0.0.1:{_free_port()}"
     monkeypatch.setenv("BEIAN_PUBLIC_URL", url)
+    current_services().initialise()  # as `beian serve` does before it listens
     listener = create_listener(build_server(chalice_app, SITE_DIR), "127.0.0.1",
                                int(url.rsplit(":", 1)[1]))
     thread = threading.Thread(target=listener.run, daemon=True)

@@ -94,6 +94,10 @@ class Authenticator:
     def _signing_key(self) -> Ed25519PrivateKey:
         return self._vault.ed25519_key(SIGNING_KEY)
 
+    def prepare(self) -> None:
+        """Load (or create) the local issuer's signing key now."""
+        self._signing_key()
+
     def issue(self, subject: str, role: str, *, provider: str = "", province: str = "",
               ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
         """A staff token from the local issuer."""

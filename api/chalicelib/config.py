@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 BackendName = Literal["embedded", "aws"]
+SMS_GATEWAYS = frozenset({"", "sns", "tencent"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class Settings:
     kms_key_id: str
     sms_sender_id: str
     region: str
+    # Text messages: "" is the backend's own (the outbox on one machine, SNS on AWS); "tencent"
+    # is Tencent Cloud SMS with a registered signature and one template per text. Its
+    # credentials stay out of the settings: the SDK reads TENCENTCLOUD_SECRET_ID and _KEY.
+    sms_gateway: str = ""
+    sms_sign_name: str = ""
+    sms_sdk_app_id: str = ""
+    sms_templates: str = ""  # text id=template id, comma separated
+    sms_region: str = "ap-guangzhou"
+    sms_endpoint: str = "https://sms.tencentcloudapi.com"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -69,4 +79,17 @@ class Settings:
             kms_key_id=env.get("BEIAN_KMS_KEY_ID", "alias/beian-archive"),
             sms_sender_id=env.get("BEIAN_SMS_SENDER_ID", "BEIAN"),
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "cn-north-1")),
+            sms_gateway=_sms_gateway(env.get("BEIAN_SMS_GATEWAY", "")),
+            sms_sign_name=env.get("BEIAN_SMS_SIGN_NAME", ""),
+            sms_sdk_app_id=env.get("BEIAN_SMS_SDK_APP_ID", ""),
+            sms_templates=env.get("BEIAN_SMS_TEMPLATES", ""),
+            sms_region=env.get("BEIAN_SMS_REGION", "ap-guangzhou"),
+            sms_endpoint=env.get("BEIAN_SMS_ENDPOINT", "https://sms.tencentcloudapi.com"),
         )
+
+
+def _sms_gateway(name: str) -> str:
+    """"" and "sns" both mean the backend's own notifier (SNS is the AWS backend's)."""
+    if name not in SMS_GATEWAYS:
+        raise ValueError(f"BEIAN_SMS_GATEWAY must be one of {sorted(SMS_GATEWAYS)}, not {name!r}")
+    return "" if name == "sns" else name

@@ -149,6 +149,8 @@ class DocumentService:
                            f"A filing takes at most {self._settings.max_documents_per_filing} documents",
                            field="documents")
         photo = self._photo_metadata(document_type, request.get("photo"), self._clock())
+        # The archive key first: it is made before any document can depend on it (vault.py).
+        recipients = [self._keys.public_key_info()]
         document_id = new_document_id()
         staged_key = f"documents/{filing_id}/{document_id}"
         max_bytes = ciphertext_bound(size)
@@ -176,7 +178,7 @@ class DocumentService:
                        # Or the same slot in parts: PUT each part to its URL, in any order.
                        "parts": {"part_size": parts.part_size, "urls": list(parts.urls)}},
             "envelope": {"context": self.context(filing.body, body),
-                         "recipients": [self._keys.public_key_info()]},
+                         "recipients": recipients},
         }
 
     def _counted(self, filing_id: str) -> int:

@@ -305,7 +305,9 @@ class FilingService:
                 if self._claim(filing_id, subject, domain, index):
                     claimed.append(domain)
         except BaseException:
-            self.release_domains(filing_id, claimed)
+            # Every domain of the body, not only those claimed for sure: a claim whose write
+            # landed but whose reply was lost is this filing's too, and must not block a retry.
+            self.release_domains(filing_id, list(_domains(body)))
             raise
         return claimed
 

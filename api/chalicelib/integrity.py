@@ -26,7 +26,7 @@ import os
 from collections.abc import Iterable
 
 from .ports import Backend, IndexEntry, Page, Record, Records, StorageError
-from .vault import SEALED, Vault
+from .vault import ANY_RECORD, SEALED, Vault
 
 MAC_FIELD = "_mac"
 MAC_KEY = "record-mac-key"
@@ -64,7 +64,11 @@ class SignedRecords:
         return hmac.new(self._key(), signed.encode(), hashlib.sha256).hexdigest()
 
     def _key(self) -> bytes:
-        return self._vault.secret(MAC_KEY, lambda: os.urandom(32))
+        return self._vault.secret(MAC_KEY, lambda: os.urandom(32), used_by=(ANY_RECORD,))
+
+    def prepare(self) -> None:
+        """Load (or, in an empty archive, create) the signing key now."""
+        self._key()
 
     def _signed(self, record: Record) -> Record:
         """``record`` as it is stored: saving gives it the next version."""

@@ -24,6 +24,9 @@ from .vault import Vault
 
 ARCHIVE_KEY = "archive-key-v1"
 ENVELOPE_PURPOSE = "beian-envelope"
+# The record kind whose envelopes are encrypted to the archive key (documents.DOCUMENT, which
+# imports this module): while one exists, a lost archive key is never replaced by a new one.
+ENCRYPTS = "document"
 # A header is at most about 75 KB (16 recipients, 1 KiB context fields): read this much.
 HEADER_READ_BYTES = 80 * 1024
 TRAILER_ALLOWANCE = 256
@@ -80,7 +83,8 @@ class ArchiveKeys:
         # the vault's own cache of the PEM it comes from.
         with self._lock:
             if self._key is None:
-                pem = self._vault.secret(ARCHIVE_KEY, lambda: crypto.PrivateKey.generate().dump_pem(None))
+                pem = self._vault.secret(ARCHIVE_KEY, lambda: crypto.PrivateKey.generate().dump_pem(None),
+                                         used_by=(ENCRYPTS,))
                 self._key = crypto.PrivateKey.load(pem, None)
             return self._key
 

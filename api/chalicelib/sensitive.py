@@ -20,6 +20,9 @@ from .vault import Vault
 
 FIELD_KEY = "id-field-key"
 INDEX_KEY = "id-index-key"
+# The record kind holding sealed ID numbers and their index hashes (filings.FILING, which
+# imports this module): while one exists, lost field keys are never replaced by new ones.
+SEALED_IN = "filing"
 
 
 def mask(value: str) -> str:
@@ -34,10 +37,15 @@ class SensitiveFields:
         self._vault = vault
 
     def _field_key(self) -> bytes:
-        return self._vault.secret(FIELD_KEY, lambda: AESGCM.generate_key(bit_length=256))
+        return self._vault.secret(FIELD_KEY, lambda: AESGCM.generate_key(bit_length=256), used_by=(SEALED_IN,))
 
     def _index_key(self) -> bytes:
-        return self._vault.secret(INDEX_KEY, lambda: os.urandom(32))
+        return self._vault.secret(INDEX_KEY, lambda: os.urandom(32), used_by=(SEALED_IN,))
+
+    def prepare(self) -> None:
+        """Load (or, before the first filing, create) both keys now."""
+        self._field_key()
+        self._index_key()
 
     def seal(self, value: str, *, filing_id: str, path: str) -> dict[str, str]:
         nonce = os.urandom(12)

@@ -6,10 +6,11 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from .archive import ArchiveService
 from .audit import AuditLog
-from .auth import Authenticator
+from .auth import Authenticator, Principal
 from .backend import build_backend
 from .config import Settings
 from .deadlines import Deadlines
@@ -46,6 +47,24 @@ class Services:
     id_checker: IdChecker
     oversight: OversightService
     integrity: SignedRecords  # the same port as backend.records
+
+    def issue_staff_token(self, operator: Principal, name: str, role: str, *, provider: str = "",
+                          province: str = "", hours: int = 12) -> str:
+        """A staff token from the local issuer, audited under the operator who asked for it."""
+        token = self.auth.issue(name, role, provider=provider or self.settings.provider,
+                                province=province or self.settings.province, ttl_seconds=hours * 3600)
+        self.audit.record(operator, "staff.issue", f"staff:{name}", details={"role": role, "hours": hours})
+        return token
+
+    def initialise(self) -> dict[str, Any]:
+        """Every secret of the archive, created now while nothing depends on them (a later
+        request never has to, and a lost one is never replaced: vault.py); the archive key's
+        public information. Cheap once done: each secret is then read from memory."""
+        self.integrity.prepare()
+        self.sensitive.prepare()
+        self.auth.prepare()
+        self.audit.public_key_pem()
+        return self.keys.public_key_info()
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Services:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import importlib
+import json
 import os
 import signal
 import sys
@@ -49,9 +50,7 @@ def services() -> Services:
 def initialise() -> Settings:
     """Create the archive's keys on first run; later runs find and reuse them."""
     built = services()
-    built.keys.public_key_info()
-    built.audit.public_key_pem()
-    built.auth.issue("init-check", "admin", ttl_seconds=1)
+    built.initialise()
     return built.settings
 
 
@@ -89,6 +88,8 @@ def serve(
 
 
 users = typer.Typer(help="工作人员 / Staff users", no_args_is_help=True)
+# On AWS, the name of the function that issues staff tokens (stack output StaffTokenFunction).
+STAFF_TOKEN_FUNCTION = "BEIAN_STAFF_TOKEN_FUNCTION"  # noqa: S105 (a variable name, not a secret)
 
 
 def cli_operator(settings: Settings) -> Principal:
@@ -107,16 +108,30 @@ def add_user(
     hours: int = typer.Option(12, help="有效小时数 / Hours the token is valid"),
 ) -> None:
     """签发工作人员令牌（只显示一次；记入审计日志）/ Issue a staff token (shown once; audited)."""
+    function = os.environ.get(STAFF_TOKEN_FUNCTION, "")
+    if function:  # on AWS: only the function may unseal the signing key (deployment page)
+        typer.echo(_invoke_staff_tokens(function, {"operator": getpass.getuser(), "name": name, "role": role,
+                                                   "provider": provider, "province": province, "hours": hours}))
+        return
     built = services()
     try:
-        token = built.auth.issue(
-            name, role, provider=provider or built.settings.provider,
-            province=province or built.settings.province, ttl_seconds=hours * 3600)
-        built.audit.record(cli_operator(built.settings), "staff.issue", f"staff:{name}",
-                              details={"role": role, "hours": hours})
+        token = built.issue_staff_token(cli_operator(built.settings), name, role, provider=provider,
+                                           province=province, hours=hours)
     except DomainError as error:
         fail(error)
     typer.echo(token)
+
+
+def _invoke_staff_tokens(function: str, request: dict[str, Any]) -> str:
+    """The token the deployment's staff-token function issues; its refusal as the API's error."""
+    import boto3
+
+    reply = boto3.client("lambda").invoke(FunctionName=function, Payload=json.dumps(request).encode())
+    answer = json.loads(reply["Payload"].read())
+    if "token" not in answer:
+        err.print(f"[red]{answer.get('message_zh', '')}[/red] / {answer.get('message_en', answer)}")
+        raise typer.Exit(2)
+    return str(answer["token"])
 
 
 @users.command("revoke")

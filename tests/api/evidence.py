@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib import steps
 from chalicelib.photo import cjk_font_path, prepare_photo
 from chalicelib.rules import load_rules
-from chalicelib.steps import spot_check_due
 from PIL import Image
 
 from beian.client import BeianClient
@@ -82,7 +82,7 @@ def review_trail(reviewer: BeianClient, filing: dict[str, Any], tmp_path: Path) 
     filing_id = filing["id"]
     reviewer.retrieve(filing_id, filing["province_submission"]["form_document_id"], "审核核验单",
                       tmp_path / "review-form.pdf")
-    if spot_check_due(filing_id, load_rules().review.spot_check.rate):
+    if steps.spot_check_due(filing_id, load_rules().review.spot_check.rate):
         open_spot_check_documents(reviewer, filing, tmp_path)
     kind = load_rules().subject_type(filing["payload"]["subject_type"]).kind
     return {"checked": {item.id: f"已逐项核对{item.name.zh}" for item in load_rules().review.items_for(kind)}}

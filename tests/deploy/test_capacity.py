@@ -31,7 +31,7 @@ pytestmark = pytest.mark.parametrize("backend_env", ["aws"], indirect=True)
 # The page's figures for this walk (two uploads, the face photo and the form: four
 # documents; one status view; one retrieval; a follow-up).
 FILING_WRITE_UNITS = 270
-FILING_READ_UNITS = 170
+FILING_READ_UNITS = 200  # a filing the review's spot-check picks: its photo and scans opened too
 AUDIT_ENTRIES = 16
 LARGEST_ITEM = 8 * 1024
 DISPOSAL_WRITE_UNITS = 6
@@ -90,7 +90,7 @@ def test_a_filing_s_life_costs_what_the_scale_page_says(
         rng: random.Random, tmp_path: Path) -> None:
     settings = Settings.from_env()
     verifier, reviewer = staff("verifier"), staff("reviewer")
-    build_services(settings).keys.public_key_info()  # the archive exists before anyone files
+    build_services(settings).initialise()  # the archive exists before anyone files
     table = boto3.client("dynamodb", region_name=settings.region)
     before = {(item["pk"]["S"], item["sk"]["S"]) for item in table.scan(TableName=settings.table)["Items"]}
     meter.counts.clear()
@@ -114,8 +114,8 @@ def test_a_filing_s_life_costs_what_the_scale_page_says(
     verifier.call("POST", f"/filings/{filing['id']}/follow-ups", {"outcome": "confirmed"})
 
     counts = dict(meter.counts)
-    assert counts["write_units"] <= FILING_WRITE_UNITS, counts
-    assert counts["read_units"] <= FILING_READ_UNITS, counts
+    assert counts["write_units"] <= FILING_WRITE_UNITS, sorted(counts.items())
+    assert counts["read_units"] <= FILING_READ_UNITS, sorted(counts.items())
     assert not any(operation.endswith(":Scan") for operation in counts)  # no Scan in any request
     new = [item for item in table.scan(TableName=settings.table)["Items"]
            if (item["pk"]["S"], item["sk"]["S"]) not in before]

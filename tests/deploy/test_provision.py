@@ -13,6 +13,7 @@ from chalicelib.config import Settings
 
 from beian.provision import (
     BACKEND_RESOURCES,
+    CLOUDFORMATION_ONLY,
     Stack,
     alias_of,
     load_template,
@@ -26,8 +27,9 @@ pytestmark = pytest.mark.parametrize("backend_env", ["aws"], indirect=True)
 
 
 def _properties(logical: str) -> dict[str, Any]:
+    """The resource's properties that provisioning creates."""
     properties: dict[str, Any] = SOURCE["Resources"][logical]["Properties"]
-    return properties
+    return {name: value for name, value in properties.items() if name not in CLOUDFORMATION_ONLY}
 
 
 def _stack(settings: Settings) -> Stack:
@@ -69,14 +71,17 @@ def test_the_buckets_are_as_the_template_describes(backend_env: dict[str, str]) 
             [(item["TransitionInDays"], item["StorageClass"]) for item in wanted_lifecycle.get("Transitions", [])]
         assert lifecycle.get("Expiration", {}).get("Days") == wanted_lifecycle.get("ExpirationInDays")
     archive = stack.resolve(_properties("ArchiveBucket"))
-    assert s3.get_object_lock_configuration(Bucket=settings.archive_bucket)["ObjectLockConfiguration"] == \
-        archive["ObjectLockConfiguration"]
+    lock = s3.get_object_lock_configuration(Bucket=settings.archive_bucket)["ObjectLockConfiguration"]
+    wanted_lock = archive["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == wanted_lock["ObjectLockEnabled"]
+    default = lock["Rule"]["DefaultRetention"]
+    assert (default["Mode"], default["Days"]) == ("COMPLIANCE", int(wanted_lock["Rule"]["DefaultRetention"]["Days"]))
     assert s3.get_bucket_versioning(Bucket=settings.archive_bucket)["Status"] == \
         archive["VersioningConfiguration"]["Status"]
     assert archive["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
         "KMSMasterKeyID"] == stack.arns["StorageKey"]
     (cors,) = s3.get_bucket_cors(Bucket=settings.staging_bucket)["CORSRules"]
-    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST"], [settings.public_url])
+    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST", "PUT"], [settings.public_url])
 
 
 def test_the_table_is_as_the_template_describes(backend_env: dict[str, str]) -> None:
@@ -105,7 +110,9 @@ def test_the_keys_carry_the_template_s_policy_and_rotate(backend_env: dict[str, 
     policy = json.loads(kms.get_key_policy(KeyId=stack.refs[key], PolicyName="default")["Policy"])
     assert policy == stack.resolve(_properties(key)["KeyPolicy"])
     assert kms.get_key_rotation_status(KeyId=stack.refs[key])["KeyRotationEnabled"]
-    assert policy["Statement"][1]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].endswith(":role/beian-break-glass")
+    (guard,) = [statement for statement in policy["Statement"]
+                if statement["Sid"] == "OnlyBreakGlassDisablesDeletesOrRepolicies"]
+    assert guard["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].endswith(":role/beian-break-glass")
     described = kms.describe_key(KeyId=stack.refs[key])["KeyMetadata"]
     assert (described["KeySpec"], described["KeyUsage"]) == (_properties(key)["KeySpec"], _properties(key)["KeyUsage"])
 
@@ -118,10 +125,10 @@ def test_custody_is_the_key_the_settings_name(backend_env: dict[str, str]) -> No
 
 def test_a_property_provisioning_cannot_create_is_refused(backend_env: dict[str, str], tmp_path: Path) -> None:
     template = load_template()
-    template["Resources"]["ArchiveBucket"]["Properties"]["ReplicationConfiguration"] = {"Role": "x", "Rules": []}
+    template["Resources"]["ArchiveBucket"]["Properties"]["AccelerateConfiguration"] = {"AccelerationStatus": "Enabled"}
     changed = tmp_path / "resources.json"
     changed.write_text(json.dumps(template), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"ArchiveBucket: provisioning does not create \['ReplicationConfiguration'\]"):
+    with pytest.raises(ValueError, match=r"ArchiveBucket: provisioning does not create \['AccelerateConfiguration'\]"):
         provision_aws(Settings.from_env(), changed)
 
 

@@ -15,7 +15,6 @@ from cfnlint.data import AdditionalSpecs
 from cfnlint.helpers import load_resource
 from cfnlint.template.transforms._sam_globals import merge_globals
 from chalicelib.adapters.http import CHALICE_ERRORS
-from chalicelib.audit import CHECKPOINT_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +23,7 @@ from beian.provision import load_template
 from beian.server import ANONYMOUS, LIMITED_ROUTES, MESSAGES, SECURITY_HEADERS
 
 Template = dict[str, Any]
-FUNCTIONS = ("APIHandler", "Bearer", "RetentionSweep")
+FUNCTIONS = ("APIHandler", "Bearer", "RetentionSweep", "StaffTokens")
 # What the AWS backend reads from the environment and must not leave to a default.
 BACKEND_VARIABLES = {"BEIAN_BACKEND", "BEIAN_TABLE", "BEIAN_ARCHIVE_BUCKET", "BEIAN_STAGING_BUCKET",
                      "BEIAN_KMS_KEY_ID", "BEIAN_PUBLIC_URL", "BEIAN_PROVIDER", "BEIAN_PROVINCE",
@@ -91,8 +90,10 @@ def test_the_archive_is_locked_versioned_private_encrypted_and_cools_after_90_da
     archive = template["Resources"]["ArchiveBucket"]
     properties = archive["Properties"]
     assert properties["ObjectLockEnabled"] is True
-    # No default retention: every object is locked until its own date (scale-and-cost page).
-    assert properties["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled"}
+    # A default retention as long as the application's own: a version written without lock
+    # headers is locked all the same (the bucket policy refuses such a write anyway).
+    assert properties["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled", "Rule": {
+        "DefaultRetention": {"Mode": "COMPLIANCE", "Days": {"Ref": "ArchiveRetentionDays"}}}}
     assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
     (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"] == {
@@ -110,7 +111,7 @@ def test_staging_forgets_abandoned_uploads_after_a_day_and_takes_posts_from_the_
     (rule,) = properties["LifecycleConfiguration"]["Rules"]
     assert (rule["ExpirationInDays"], rule["AbortIncompleteMultipartUpload"]) == (1, {"DaysAfterInitiation": 1})
     (cors,) = properties["CorsConfiguration"]["CorsRules"]
-    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST"], [{"Ref": "PublicUrl"}])
+    assert (cors["AllowedMethods"], cors["AllowedOrigins"]) == (["POST", "PUT"], [{"Ref": "PublicUrl"}])
 
 
 PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -169,7 +170,12 @@ def test_keys_rotate_and_only_the_break_glass_role_may_disable_delete_or_repolic
         template: Template, key: str) -> None:
     properties = template["Resources"][key]["Properties"]
     assert properties["EnableKeyRotation"] is True
-    allow, deny = properties["KeyPolicy"]["Statement"]
+    statements = {statement["Sid"]: statement for statement in properties["KeyPolicy"]["Statement"]}
+    allow, deny = statements["AccountGrantsUseThroughIam"], statements["OnlyBreakGlassDisablesDeletesOrRepolicies"]
+    # Besides the account's IAM, the key policy allows only AWS services, each on a condition.
+    for sid, statement in statements.items():
+        if statement["Effect"] == "Allow" and statement is not allow:
+            assert set(statement["Principal"]) == {"Service"} and statement["Condition"], sid
     # The account's IAM grants use; nothing else is allowed in the key policy itself.
     assert (allow["Effect"], allow["Principal"]) == (
         "Allow", {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}})
@@ -182,7 +188,6 @@ def test_each_function_has_a_reviewed_role_naming_the_template_s_own_resources(t
     known_actions = load_resource(AdditionalSpecs, "Policies.json")
     for function in FUNCTIONS:
         for statement in _statements(template, function):
-            assert statement["Effect"] == "Allow"
             for action in statement["Action"]:
                 service, _, name = action.partition(":")
                 # cfn-lint skips this check on SAM templates (serverless-application-model#3633).
@@ -192,7 +197,7 @@ def test_each_function_has_a_reviewed_role_naming_the_template_s_own_resources(t
                 assert (function, statement["Action"]) == ("APIHandler", ["sns:Publish"])
                 continue
             for name in _references(statement["Resource"]):
-                assert name in template["Resources"], (function, name)
+                assert name in template["Resources"] or name.startswith("AWS::"), (function, name)
 
 
 def test_the_authorizer_only_reads_and_the_sweep_neither_uploads_nor_texts(template: Template) -> None:
@@ -201,9 +206,8 @@ def test_the_authorizer_only_reads_and_the_sweep_neither_uploads_nor_texts(templ
     sweep = _statements(template, "RetentionSweep")
     assert not _actions(sweep) & {"s3:PutObject", "sns:Publish", "kms:GenerateDataKey"}
     assert not any("StagingBucket" in json.dumps(statement) for statement in sweep)
-    # It may seal one secret: the audit checkpoint key, if it is the first to sign anything.
-    (seal,) = [statement for statement in sweep if "kms:Encrypt" in statement["Action"]]
-    assert seal["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": CHECKPOINT_KEY}}
+    # It seals nothing: the API creates every secret when the archive is initialised.
+    assert "kms:Encrypt" not in _actions(sweep)
 
 
 def test_every_function_is_configured_for_the_aws_backend_and_no_emulator(template: Template) -> None:
@@ -276,3 +280,11 @@ def test_the_site_has_the_embedded_server_s_headers_and_may_post_only_to_the_upl
     for behaviour in (config["DefaultCacheBehavior"], *config["CacheBehaviors"]):
         assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "SiteHeaders"}
         assert behaviour["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
+
+
+def test_the_site_takes_tls_1_2_or_later_in_either_partition(template: Template) -> None:
+    config = template["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"]
+    condition, china, elsewhere = config["ViewerCertificate"]["Fn::If"]
+    assert condition == "InChina"
+    for certificate in (china, elsewhere):
+        assert (certificate["MinimumProtocolVersion"], certificate["SslSupportMethod"]) == ("TLSv1.2_2021", "sni-only")

@@ -434,17 +434,17 @@ class S3Blobs:
     def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
         until = retention_date(retain_until)
         refuse_if_locked(self.info(key))
-        # Copy, then lock that version: moto wants a Content-MD5 on a CopyObject carrying
-        # lock headers, which CopyObject cannot send. The staged original stays until the
-        # lock holds, so a failure here leaves nothing lost and promote can be retried.
+        # The copy carries its own lock: no unlocked version exists, not even briefly (the
+        # bucket policy refuses a write without it). The staged original stays until the
+        # copy is in, so a failure here leaves nothing lost and promote can be retried.
         try:
-            copied = self._clients.s3.copy_object(
-                Bucket=self._archive, Key=key, CopySource={"Bucket": self._staging, "Key": key})
+            self._clients.s3.copy_object(
+                Bucket=self._archive, Key=key, CopySource={"Bucket": self._staging, "Key": key},
+                ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
         except ClientError as error:
             if error_code(error) in _MISSING:
                 raise BlobMissing(f"nothing staged at {key}") from error
             raise
-        self._lock(key, copied["VersionId"], until)
         self._clients.s3.delete_object(Bucket=self._staging, Key=key)
         return self._existing(key)[0]
 

@@ -18,6 +18,7 @@ from ..edge import checked_request
 from ..errors import DomainError, Unauthorized
 from ..integrity import RecordTampered
 from ..ports import StorageError
+from ..vault import SEALED, SecretMissing
 
 JSON = "application/json"
 CHECKED_BODY = "beian_checked_body"  # where the edge leaves the parsed body on the request
@@ -101,6 +102,10 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
             logging.getLogger("beian.api").error("%s", error)
             return error_response(500, "integrity", error.message_zh, error.message_en,
                                   {"record": f"{error.kind}:{error.key}"})
+        except SecretMissing as error:
+            logging.getLogger("beian.api").error("%s", error)
+            return error_response(500, "integrity", error.message_zh, error.message_en,
+                                  {"record": f"{SEALED}:{error.name}"})
         except StorageError:
             logging.getLogger("beian.api").exception("storage failed")
             return error_response(503, "unavailable", "存储暂不可用，本次操作未完成，请稍后重试",

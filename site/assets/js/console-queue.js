@@ -14,7 +14,7 @@ const WHEN = [
   ["all", "全部", "All"],
   ["overdue", "已逾期", "Overdue"],
   ["3", "3 个工作日内到期或已逾期", "Due within 3 working days, or overdue"],
-  ["5", "5 个工作日内到期或已逾期", "Due within 5 working days, or overdue"],
+  ["7", "7 个工作日内到期或已逾期", "Due within 7 working days, or overdue"],
 ];
 
 /** One row per pending deadline, soonest first (as the CLI lists them). */
