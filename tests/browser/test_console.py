@@ -307,11 +307,11 @@ def test_a_missing_camera_offers_the_file_and_a_wrong_photo_gets_the_clis_messag
     Image.new("RGB", (600, 800), (40, 90, 160)).save(portrait)
     page.set_input_files("#photo-file", str(portrait))
     page.wait_for_selector("#photo-ready")
-    page.route("**/blobs/upload", lambda route: route.abort("connectionreset"))
+    page.route("**/blobs/part**", lambda route: route.abort("connectionreset"))  # uploads go in parts
     page.click("#record-on-site")
     dropped = page.wait_for_selector("#on-site-form [role=alert]").inner_text()
     assert "网络连接中断" in dropped and photos() == ["awaiting_upload"]
-    page.unroute("**/blobs/upload")
+    page.unroute("**/blobs/part**")
     page.click("#record-on-site")  # resumes: the same slot, the same ciphertext
     alert = "#on-site-form [role=alert]"
     page.wait_for_function(f"() => document.querySelector('{alert}')?.innerText.includes('params.checks')")
