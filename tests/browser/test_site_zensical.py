@@ -71,7 +71,9 @@ def zensical_name(mkdocs_page: str) -> str:
     if mkdocs_page == "en":
         return "index.en"
     if mkdocs_page.startswith("en/"):
-        return mkdocs_page.removeprefix("en/") + ".en"
+        page = mkdocs_page.removeprefix("en/")
+        # A folder's own index page keeps its file name there, as the site's top page does.
+        return f"{page}/index.en" if (PROJECT / "site" / page / "index.en.md").is_file() else f"{page}.en"
     return mkdocs_page
 
 
