@@ -201,8 +201,9 @@ def test_each_function_has_a_reviewed_role_naming_the_template_s_own_resources(t
 
 
 def test_the_authorizer_only_reads_and_the_sweep_neither_uploads_nor_texts(template: Template) -> None:
+    # dynamodb:Query: the revocations in the audit log, which a deleted record cannot hide.
     assert _actions(_statements(template, "Bearer")) == {
-        "dynamodb:GetItem", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents"}
+        "dynamodb:GetItem", "dynamodb:Query", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents"}
     sweep = _statements(template, "RetentionSweep")
     assert not _actions(sweep) & {"s3:PutObject", "sns:Publish", "kms:GenerateDataKey"}
     assert not any("StagingBucket" in json.dumps(statement) for statement in sweep)
