@@ -415,7 +415,9 @@ class Listener:
 
         self._sockets: dict[int, Any] = {}
         self._server = waitress.create_server(app, map=self._sockets, host=host, port=port, threads=8,
-                                              ident="beian", clear_untrusted_proxy_headers=True)
+                                              ident="beian", clear_untrusted_proxy_headers=True,
+                                              # select() stops the loop at descriptor 1024
+                                              asyncore_use_poll=True)
         self._server.channel_class = JsonErrorChannel
         self.port = int(self._server.effective_port)
         self._stopping = threading.Lock()

@@ -19,7 +19,7 @@ import pytest
 from chalicelib.backend import build_backend
 from chalicelib.config import Settings
 from chalicelib.ports import Backend
-from chalicelib.services import current_services
+from chalicelib.services import close_services, current_services
 
 from beian.client import BeianClient
 
@@ -115,10 +115,20 @@ def backend_env(request: pytest.FixtureRequest, tmp_path: Path,
     return env
 
 
+@pytest.fixture(autouse=True)
+def closed_afterwards() -> Iterator[None]:
+    """Each test's backends are closed when it ends (set up first, so torn down after its
+    server has stopped): hundreds of open databases would exhaust the process's descriptors."""
+    yield
+    close_services()
+
+
 @pytest.fixture
-def backend(backend_env: dict[str, str]) -> Backend:
+def backend(backend_env: dict[str, str]) -> Iterator[Backend]:
     """The ports of one freshly provisioned backend."""
-    return build_backend(Settings.from_env())
+    built = build_backend(Settings.from_env())
+    yield built
+    built.close()
 
 
 SITE_DIR = Path(__file__).resolve().parents[1] / "build" / "site"

@@ -7,7 +7,7 @@ test suite runs against both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
@@ -247,3 +247,6 @@ class Backend:
     custody: KeyCustody
     notifier: Notifier
     audit: AuditStore
+    # Lets go of what the adapters hold open (database connections, connection pools); a port
+    # used afterwards opens them again.
+    close: Callable[[], None]

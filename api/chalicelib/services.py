@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -107,11 +108,29 @@ def records_opener(settings: Settings) -> Callable[[], Records]:
     return functools.partial(signed_records, settings)
 
 
-@functools.cache
-def _services_for(settings: Settings) -> Services:
-    return build_services(settings)
+_BUILT: dict[Settings, Services] = {}
+_BUILDING = threading.Lock()
 
 
 def current_services() -> Services:
-    """The services for the environment as it is now (Chalice sets it per request)."""
-    return _services_for(Settings.from_env())
+    """The services for the environment as it is now (Chalice sets it per request), built once
+    per configuration."""
+    settings = Settings.from_env()
+    services = _BUILT.get(settings)
+    if services is None:
+        with _BUILDING:
+            services = _BUILT.get(settings)
+            if services is None:
+                services = _BUILT[settings] = build_services(settings)
+    return services
+
+
+def close_services() -> None:
+    """Close every backend built so far and forget its services, as a new process would start
+    (between tests: each test's own data directory would otherwise keep its database open to
+    the end of the run). Call it when no request is in flight."""
+    with _BUILDING:
+        built = list(_BUILT.values())
+        _BUILT.clear()
+    for services in built:
+        services.backend.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import resource
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,3 +96,26 @@ def test_the_server_refuses_an_app_that_shares_one_request_between_threads(
         backend_env: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="ThreadSafeChalice"):
         build_server(Chalice(app_name="shared"), tmp_path)  # type: ignore[arg-type]
+
+
+def test_the_server_answers_when_its_descriptors_are_past_select_s_limit(
+        backend_env: dict[str, str], tmp_path: Path, thread_errors: Callable[[], list[str]]) -> None:
+    """select() cannot watch a descriptor numbered 1024 or more; a server that has many
+    connections and files open must still answer (its loop polls)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard >= 2048, f"the test needs 2048 descriptors; the hard limit is {hard}"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    pipes = [os.pipe() for _ in range(600)]
+    try:
+        listener, loop, url = started(tmp_path)
+        assert listener._server.socket.fileno() >= 1024
+        assert requests.get(f"{url}/api/health", timeout=10).status_code == 200
+        listener.stop()
+        loop.join(timeout=40)
+        assert not loop.is_alive()
+    finally:
+        for pipe in pipes:
+            for descriptor in pipe:
+                os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert thread_errors() == []

@@ -74,7 +74,7 @@ def test_the_api_says_integrity_when_the_archive_key_is_gone(live_server: str, r
     services.documents.request_upload(applicant, filing["id"], {
         "document_type": "business_licence", "size": 2000, "media_type": "application/pdf"})
     delete_secret(services, ARCHIVE_KEY)
-    services_module._services_for.cache_clear()  # a new process: nothing in memory
+    services_module.close_services()  # a new process: nothing in memory
     reply = requests.get(f"{live_server}/api/archive-key", timeout=30)
     assert reply.status_code == 500
     assert reply.json()["code"] == "integrity" and reply.json()["record"] == f"{SEALED}:{ARCHIVE_KEY}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from chalicelib.adapters import embedded
@@ -52,3 +56,31 @@ def test_sealed_secrets_survive_a_restart(backend_env: dict[str, str],
         monkeypatch.delenv("BEIAN_MASTER_PASSPHRASE")
         with pytest.raises(StorageError):
             embedded.build(settings)
+
+
+def open_files_under(directory: Path) -> list[str]:
+    """What this process has open under ``directory`` (Linux's /proc/self/fd)."""
+    found = []
+    for link in Path("/proc/self/fd").iterdir():
+        with suppress(FileNotFoundError):
+            target = os.readlink(link)
+            if target.startswith(str(directory)):
+                found.append(target)
+    return found
+
+
+def test_a_closed_backend_lets_go_of_its_files_and_opens_them_again_on_use(
+        backend_env: dict[str, str]) -> None:
+    settings = Settings.from_env()
+    backend = build_backend.__wrapped__(settings)
+    saved = backend.records.save(Record("filing", "f-1", {"a": 1}))
+    workers = [threading.Thread(target=backend.records.get, args=("filing", "f-1")) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+        worker.join()
+    if backend.name == "embedded":
+        assert open_files_under(settings.data_dir)  # the database, from five threads
+    backend.close()
+    assert open_files_under(settings.data_dir) == []
+    assert backend.records.get("filing", "f-1") == saved
+    backend.close()

@@ -120,6 +120,13 @@ class AwsClients:
         with _SESSION_LOCK:
             return _session().client("sns", config=self.config)
 
+    def close(self) -> None:
+        """Close the connection pools of the clients made so far; the next use makes new ones."""
+        for name in ("dynamodb", "s3", "kms", "sns"):
+            client = self.__dict__.pop(name, None)
+            if client is not None:
+                client.close()
+
 
 # --- Records and audit (DynamoDB) ---------------------------------------------------
 
@@ -587,4 +594,5 @@ def build(settings: Settings) -> Backend:
         custody=KmsKeyCustody(clients, settings.kms_key_id),
         notifier=SnsNotifier(clients, settings.sms_sender_id),
         audit=DynamoAudit(clients, settings.table),
+        close=clients.close,
     )

@@ -191,8 +191,11 @@ class _Database:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._local = threading.local()
-        self._schema_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._schema_ready = False
+        # Every connection opened and its thread: ``close`` reaches them all, and a new one
+        # closes those whose thread has ended (each would hold its descriptors until collected).
+        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -200,17 +203,32 @@ class _Database:
             conn = self._local.conn = self._open()
         return conn
 
+    def close(self) -> None:
+        """Close every thread's connection; call it when no thread is using one."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._local = threading.local()
+        for _, conn in opened:
+            conn.close()
+
     def _open(self) -> sqlite3.Connection:
         _ensure_dir(self._path.parent)
         _create_private(self._path)
-        conn = sqlite3.connect(self._path, timeout=_BUSY_MS / 1000, isolation_level=None)
+        # Used only by the thread that opened it; ``close`` may come from another.
+        conn = sqlite3.connect(self._path, timeout=_BUSY_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        with self._schema_lock:
+        with self._lock:
             if not self._schema_ready:
                 conn.executescript(_SCHEMA)
                 self._schema_ready = True
+            ended = [pair for pair in self._opened if not pair[0].is_alive()]
+            self._opened = [pair for pair in self._opened if pair[0].is_alive()]
+            self._opened.append((threading.current_thread(), conn))
+        for _, stale in ended:
+            stale.close()
         return conn
 
     @contextmanager
@@ -725,4 +743,5 @@ def build(settings: Settings) -> Backend:
         custody=FileKeyCustody(settings),
         notifier=OutboxNotifier(settings),
         audit=SqliteAudit(db),
+        close=db.close,
     )
