@@ -18,7 +18,7 @@ from chalicelib.adapters.http import CHALICE_ERRORS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beian.cli.deploy import lint
+from beian.operator.deploy import lint
 from beian.provision import load_template
 from beian.server import ANONYMOUS, LIMITED_ROUTES, MESSAGES, SECURITY_HEADERS
 
