@@ -247,9 +247,9 @@ def on_site(filing_id: str,
     Nothing is uploaded unless the filing is in a state that allows the step and the
     access information is complete."""
     from chalicelib import workflow
+    from chalicelib.checklist import checklist_errors, declared_documents
     from chalicelib.photo import prepare_photo
     from chalicelib.rules import load_rules
-    from chalicelib.steps import checklist_errors, declared_documents
 
     client = client_for(url, token)
     with reported():
