@@ -18,6 +18,7 @@ err = Console(stderr=True)
 retention = typer.Typer(help="留存与销毁 / Retention and disposal", no_args_is_help=True)
 
 
+@audit.command("verify")  # in the audit group the remote door's ``audit export`` is in
 def verify(export: Path = typer.Argument(..., exists=True, help="审计导出文件 / An audit export"),
            public_key: Path | None = typer.Option(
                None, exists=True, help="检查点公钥文件 / The checkpoint public key PEM to pin"),
@@ -128,6 +129,4 @@ def overdue() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """``retention``, and ``audit verify`` in the ``audit`` group the remote commands share."""
-    audit.command("verify")(verify)
     app.add_typer(retention, name="retention")
