@@ -182,6 +182,13 @@ class AuditLog:
                       len(found) - len(intact), action)
         return intact
 
+    def list_by_action(self, seq: int) -> None:
+        """List the log's entry ``seq`` under its action again (the reconciler's repair)."""
+        try:
+            self._store.list_by_action(seq)
+        except StorageError as error:
+            raise _unavailable() from error
+
     def export_for(self, principal: Principal) -> dict[str, Any]:
         """An export for an officer or inspector; the export itself is audited first."""
         policy.require(principal, "audit_export")

@@ -245,6 +245,12 @@ class AuditStore(Protocol):
         in order, found through their index without reading any other entry."""
         ...
 
+    def list_by_action(self, seq: int) -> None:
+        """List the stored entry ``seq`` under its action, as ``append`` with ``by_action`` does:
+        the reconciler's repair of a listing deleted or changed. Raises KeyError if no entry
+        ``seq`` is stored."""
+        ...
+
 
 @dataclass(frozen=True)
 class Backend:

@@ -28,8 +28,7 @@ retention sweep). This module looks for each half-done pair from the records' si
 * a filing the audit log confirmed saved whose record is gone (deleted whole): flagged;
 * a staff revocation the audit log holds whose record is gone or older: put back from the log;
 * a staff revocation the audit log holds that its index of revocations no longer lists, or
-  lists changed (what the token check reads): flagged, since the check then rests on the
-  record alone.
+  lists changed (what the token check reads): listed again from the log.
 
 It never deletes an archived envelope that is still retained or held, and every repair
 is written to the audit log first.
@@ -285,10 +284,15 @@ class Reconciler:
         listed in the index the token check reads too, as the log holds it."""
         listed = {int(entry["seq"]): str(entry["hash"]) for entry in self._audit.entries_of(REVOKE_ACTION)}
         for seq, (name, entry_hash) in sorted(history.revocations.items()):
-            if listed.get(seq) != entry_hash:
-                report.findings.append(Finding("unindexed_revocation", f"staff:{name}", FLAGGED,
-                                               f"audit entry {seq}: its record alone keeps the tokens refused; "
-                                               "a person finds who removed or changed it in the index"))
+            if listed.get(seq) == entry_hash:
+                continue
+            if report.repair:
+                self._audit.record(RECONCILER, "archive.reconcile", f"staff:{name}",
+                                   details={"repair": "unindexed_revocation", "seq": seq})
+                self._audit.list_by_action(seq)
+            report.findings.append(Finding("unindexed_revocation", f"staff:{name}",
+                                           REPAIRED if report.repair else FOUND,
+                                           f"audit entry {seq} is listed again from the log"))
         for subject, not_before in sorted(history.revoked.items()):
             try:
                 record = self._records.get(REVOCATION, subject)

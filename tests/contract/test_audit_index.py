@@ -44,6 +44,17 @@ def test_a_taken_sequence_number_lists_nothing_under_its_action(backend: Backend
     assert list(backend.audit.read()) == [_entry(1, "filing.view")]
 
 
+def test_an_entry_is_listed_again_from_the_log(backend: Backend) -> None:
+    backend.audit.append(1, _entry(1, REVOKE_ACTION), by_action=True)
+    backend.audit.append(2, _entry(2, REVOKE_ACTION))
+    backend.audit.list_by_action(2)
+    backend.audit.list_by_action(1)  # listed already: stays listed once
+    assert list(backend.audit.read_action(REVOKE_ACTION)) == [_entry(1, REVOKE_ACTION), _entry(2, REVOKE_ACTION)]
+    with pytest.raises(KeyError):
+        backend.audit.list_by_action(3)
+    assert list(backend.audit.read_action(REVOKE_ACTION, 3)) == []
+
+
 class CountingAudit:
     """The audit store, counting the entries each read hands out."""
 

@@ -350,6 +350,14 @@ class DynamoAudit:
     def read_action(self, action: str, start: int = 1) -> Iterator[Mapping[str, Any]]:
         return self._pages(f"audit#{action}", start, None)
 
+    def list_by_action(self, seq: int) -> None:
+        stored = self._clients.dynamodb.get_item(
+            TableName=self._table, Key={"pk": _s("audit"), "sk": _s(f"{seq:020d}")}, ConsistentRead=True).get("Item")
+        if stored is None:
+            raise KeyError(f"no audit entry {seq}")
+        entry = json.loads(stored["entry"]["S"])
+        self._clients.dynamodb.put_item(TableName=self._table, Item=_audit_item(f"audit#{entry['action']}", seq, entry))
+
     def _pages(self, partition: str, start: int, end: int | None) -> Iterator[Mapping[str, Any]]:
         pages = self._clients.dynamodb.get_paginator("query").paginate(
             TableName=self._table, KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",

@@ -388,6 +388,13 @@ class SqliteAudit:
         return self._pages("SELECT seq, entry FROM audit WHERE seq <= ? AND seq >= ? ORDER BY seq LIMIT ?",
                            last, start)
 
+    def list_by_action(self, seq: int) -> None:
+        with self._db.transaction() as conn:
+            listed = conn.execute("INSERT OR IGNORE INTO audit_by_action (action, seq) "
+                                  "SELECT json_extract(entry, '$.action'), seq FROM audit WHERE seq = ?", (seq,))
+            if not listed.rowcount and conn.execute("SELECT 1 FROM audit WHERE seq = ?", (seq,)).fetchone() is None:
+                raise KeyError(f"no audit entry {seq}")
+
     def read_action(self, action: str, start: int = 1) -> Iterator[Mapping[str, Any]]:
         return self._pages("SELECT seq, audit.entry FROM audit_by_action JOIN audit USING (seq) "
                            "WHERE action = ? AND seq >= ? ORDER BY seq LIMIT ?", action, start)
