@@ -23,6 +23,7 @@ from chalicelib.config import Settings
 from .server import LIMITED_ROUTES, MESSAGES, route_limits
 
 WINDOW_SECONDS = 60  # the shortest evaluation window WAF offers
+LEAST_LIMIT = 10  # WAF refuses a rate-based rule with a lower limit
 API_PREFIX = "/api"  # the stage: the path WAF sees, from CloudFront or on the stage's own address
 RATE_LIMITED_BODY = "rate_limited"
 FORWARDED_IP = {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}
@@ -36,8 +37,9 @@ KEYS: dict[str, dict[str, Any]] = {
 
 
 def window_limit(rate: float, burst: int) -> int:
-    """The most a token bucket of ``rate`` a second and ``burst`` admits in one WAF window."""
-    return math.ceil(rate * WINDOW_SECONDS) + burst
+    """The most a token bucket of ``rate`` a second and ``burst`` admits in one WAF window (at
+    least what WAF accepts)."""
+    return max(LEAST_LIMIT, math.ceil(rate * WINDOW_SECONDS) + burst)
 
 
 def _all(statements: list[dict[str, Any]]) -> dict[str, Any]:

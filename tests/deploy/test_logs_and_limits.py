@@ -182,7 +182,7 @@ def test_the_waf_limits_follow_the_embedded_server_s_settings() -> None:
     from chalicelib.config import Settings
 
     from beian.cli.deploy import MERGE_TEMPLATE
-    from beian.firewall import WINDOW_SECONDS, rate_rules
+    from beian.firewall import LEAST_LIMIT, WINDOW_SECONDS, rate_rules
 
     settings = Settings.from_env({"BEIAN_RATE": "7", "BEIAN_BURST": "11",
                                   "BEIAN_ANONYMOUS_RATE": "0.5", "BEIAN_ANONYMOUS_BURST": "3"})
@@ -190,6 +190,9 @@ def test_the_waf_limits_follow_the_embedded_server_s_settings() -> None:
     assert limits["read-per-token"] == limits["write-per-address"] == 7 * WINDOW_SECONDS + 11
     assert limits["create-per-address"] == limits["status-per-token"] == WINDOW_SECONDS // 2 + 3
     assert "RateBasedStatement" not in MERGE_TEMPLATE.read_text(encoding="utf-8")
+    trickle = Settings.from_env({"BEIAN_ANONYMOUS_RATE": "0.01", "BEIAN_ANONYMOUS_BURST": "1"})
+    assert {rule["Statement"]["RateBasedStatement"]["Limit"] for rule in rate_rules(trickle)
+            if rule["Name"].startswith("create-")} == {LEAST_LIMIT}  # the least WAF accepts
 
 
 def test_a_failed_sweep_lands_in_a_dead_letter_queue_that_raises_an_alarm(template: Template) -> None:
