@@ -181,8 +181,8 @@ def test_the_waf_limits_follow_the_embedded_server_s_settings() -> None:
     WAF; the merge template holds no rate rule of its own."""
     from chalicelib.config import Settings
 
-    from beian.cli.deploy import MERGE_TEMPLATE
     from beian.firewall import LEAST_LIMIT, WINDOW_SECONDS, rate_rules
+    from beian.operator.deploy import MERGE_TEMPLATE
 
     settings = Settings.from_env({"BEIAN_RATE": "7", "BEIAN_BURST": "11",
                                   "BEIAN_ANONYMOUS_RATE": "0.5", "BEIAN_ANONYMOUS_BURST": "3"})
