@@ -92,7 +92,7 @@ $(CHECKOV_VENV)/.installed:
 deploy-check: $(STAMP) system-deps site $(CHECKOV_VENV)/.installed
 	$(BIN)/beian deploy-check
 
-stress: $(STAMP) system-deps site
+stress: $(STAMP) system-deps node-deps zensical-deps site
 	BEIAN_STRESS=1 $(BIN)/pytest -q -m "not browser" tests
 
 bench: $(STAMP) system-deps site

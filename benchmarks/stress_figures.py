@@ -8,7 +8,8 @@ count, ``make stress`` (BEIAN_STRESS=1) the long one.
 
 runs the suite as ``make stress`` does (every test but the browser ones), with BEIAN_FIGURES
 and a JUnit report, and writes the "Reliability figures" section of RESULTS.md. Like ``make
-stress``, it needs the built site (``make site``): some tests read it.
+stress``, it needs the built site (``make site``) and Zensical's environment (``make
+zensical-deps``): some tests read or build them.
 """
 
 from __future__ import annotations

@@ -160,6 +160,16 @@ def live_server(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
+def unthrottled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No rate limit in the way (set before the server starts): a fuzz or property test sends
+    more requests from one address than the limits let through, and would meet 429s."""
+    monkeypatch.setenv("BEIAN_ANONYMOUS_RATE", "100000")
+    monkeypatch.setenv("BEIAN_ANONYMOUS_BURST", "100000")
+    monkeypatch.setenv("BEIAN_RATE", "100000")
+    monkeypatch.setenv("BEIAN_BURST", "100000")
+
+
+@pytest.fixture
 def rng() -> random.Random:
     return random.Random(20101)
 

@@ -25,7 +25,8 @@ from beian.client import BeianClient
 from beian.synthetic import filing_payload
 from benchmarks.stress_figures import record, scaled
 
-pytestmark = pytest.mark.parametrize("backend_env", ["embedded"], indirect=True)
+pytestmark = [pytest.mark.parametrize("backend_env", ["embedded"], indirect=True),
+              pytest.mark.usefixtures("unthrottled")]  # hundreds of requests from one address
 PROPERTY = settings(max_examples=scaled(25, 200), deadline=None, suppress_health_check=list(HealthCheck))
 JSON_HEADERS = {"Content-Type": "application/json"}
 ADMIN = Principal("admin-1", "admin", provider="P")

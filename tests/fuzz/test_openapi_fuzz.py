@@ -197,15 +197,6 @@ class Fuzzing:
 
 
 @pytest.fixture
-def unthrottled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rate limits (per client address and token) would stop most chains at 429."""
-    monkeypatch.setenv("BEIAN_ANONYMOUS_RATE", "100000")
-    monkeypatch.setenv("BEIAN_ANONYMOUS_BURST", "100000")
-    monkeypatch.setenv("BEIAN_RATE", "100000")
-    monkeypatch.setenv("BEIAN_BURST", "100000")
-
-
-@pytest.fixture
 def fuzzing(unthrottled: None, live_server: str) -> Fuzzing:
     services = current_services()
     settings_ = services.settings
