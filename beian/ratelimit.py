@@ -1,8 +1,6 @@
-"""Per-client rate limits for the anonymous routes of the embedded server.
-
-The same limits as the API Gateway throttling in the AWS template: filing creation,
-upload slots and status reads, each a token bucket per client address. A refused
-request gets 429 with Retry-After.
+"""Per-client rate limits of the embedded server: a token bucket per client address and per
+token for each route class (``beian.server``). A refused request gets 429 with Retry-After.
+On AWS the regional WAF applies the same limits (``beian.firewall``).
 """
 
 from __future__ import annotations

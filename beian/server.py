@@ -32,6 +32,7 @@ from chalice.local import (
 )
 from chalicelib.adapters.embedded import LocalBlobs, TooLargeUpload
 from chalicelib.adapters.http import ThreadSafeChalice
+from chalicelib.config import Settings
 from chalicelib.ports import BlobMissing, Blobs
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
 from waitress.channel import HTTPChannel
@@ -88,6 +89,13 @@ LIMITED_ROUTES = (
     ("write", "", re.compile(r""), GENERAL),  # any other method
 )
 BLOBS_CLASS = ("blobs", GENERAL)
+
+
+def route_limits(settings: Settings) -> dict[str, tuple[float, int]]:
+    """Each kind of route class's limit (requests per second, burst), per client address and
+    per token: this server's, and the AWS deployment's WAF rules (``beian.firewall``)."""
+    return {ANONYMOUS: (settings.anonymous_rate, settings.anonymous_burst),
+            GENERAL: (settings.general_rate, settings.general_burst)}
 
 
 def status_line(code: int) -> str:
@@ -389,14 +397,12 @@ def _file_chunks(stream: Any) -> Iterator[bytes]:
 
 def build_server(chalice_app: ThreadSafeChalice, site_dir: Path) -> EmbeddedServer:
     from chalicelib.backend import current_backend
-    from chalicelib.config import Settings
 
     settings = Settings.from_env()
     blobs = current_backend().blobs
     # Only the embedded store's upload slots point at this server (S3's at S3).
     uploads = blobs if isinstance(blobs, LocalBlobs) else None
-    limits = {ANONYMOUS: (settings.anonymous_rate, settings.anonymous_burst),
-              GENERAL: (settings.general_rate, settings.general_burst)}
+    limits = route_limits(settings)
     return EmbeddedServer(chalice_app, site_dir, blobs, uploads, lambda kind: RateLimiter(*limits[kind]))
 
 

@@ -38,7 +38,7 @@ NOTE = (
     "at 1,000,000 filings): an earlier run with 8 GB of RAM taken by other benchmarks' files in "
     "/dev/shm gave 217.7 s (12.2x), its reads going to disk. A first run over an archive that is not "
     "in the page cache takes longer.")
-REPORT = ("import typer; from beian.cli.reports import register; app = typer.Typer(); "
+REPORT = ("import typer; from beian.operator.reports import register; app = typer.Typer(); "
           "register(app); app()")
 
 

@@ -98,16 +98,17 @@ class AuditLog:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
     def record(self, actor: Principal, action: str, obj: str, *, purpose: str = "",
-               details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               details: Mapping[str, Any] | None = None, by_action: bool = False) -> dict[str, Any]:
         """Append one entry. Raises Unavailable if it could not be stored: callers
-        do this before releasing anything, so a failed audit releases nothing."""
+        do this before releasing anything, so a failed audit releases nothing. With
+        ``by_action`` it is also listed under its action, for ``entries_of``."""
         content = {
             "action": action, "object": obj, "purpose": purpose,
             "actor": {"subject": actor.subject, "role": actor.role,
                       "provider": actor.provider, "province": actor.province},
             "details": dict(details or {}),
         }
-        entry = self._append(lambda _seq, _prev: content)
+        entry = self._append(lambda _seq, _prev: content, by_action=by_action)
         if entry["seq"] % CHECKPOINT_EVERY == 0:
             self.checkpoint()
         return entry
@@ -166,6 +167,28 @@ class AuditLog:
         except StorageError as error:
             raise _unavailable() from error
 
+    def entries_of(self, action: str, start: int = 1) -> list[dict[str, Any]]:
+        """The entries recorded ``by_action`` under ``action`` from ``start`` on, read through
+        their index and none other. Each must hash to what it holds and be of ``action``; one
+        that does not is no signed fact, and is left out and logged (the reconciler reads the
+        whole log, and ``beian audit verify`` its chain and signatures)."""
+        try:
+            found = [dict(entry) for entry in self._store.read_action(action, start)]
+        except StorageError as error:
+            raise _unavailable() from error
+        intact = [entry for entry in found if entry.get("action") == action and entry.get("hash") == entry_hash(entry)]
+        if len(intact) < len(found):
+            log.error("%d entries listed under %s do not match their hash or action: left out",
+                      len(found) - len(intact), action)
+        return intact
+
+    def list_by_action(self, seq: int) -> None:
+        """List the log's entry ``seq`` under its action again (the reconciler's repair)."""
+        try:
+            self._store.list_by_action(seq)
+        except StorageError as error:
+            raise _unavailable() from error
+
     def export_for(self, principal: Principal) -> dict[str, Any]:
         """An export for an officer or inspector; the export itself is audited first."""
         policy.require(principal, "audit_export")
@@ -187,7 +210,7 @@ class AuditLog:
         except StorageError as error:
             raise _unavailable() from error
 
-    def _append(self, content: Callable[[int, str], dict[str, Any]]) -> dict[str, Any]:
+    def _append(self, content: Callable[[int, str], dict[str, Any]], *, by_action: bool = False) -> dict[str, Any]:
         """Chain an entry onto the head; ``content(seq, prev_hash)`` makes its body."""
         for _ in range(APPEND_ATTEMPTS):
             last = self._last()
@@ -196,7 +219,7 @@ class AuditLog:
                      "prev": prev, **content(seq, prev)}
             entry["hash"] = entry_hash(entry)
             try:
-                self._store.append(seq, entry)
+                self._store.append(seq, entry, by_action=by_action)
                 return entry
             except VersionConflict:
                 continue  # another writer took this seq: chain onto theirs

@@ -230,13 +230,26 @@ class Notifier(Protocol):
 class AuditStore(Protocol):
     """Append-only storage for the audit chain; the chain logic lives in the domain."""
 
-    def append(self, seq: int, entry: Mapping[str, Any]) -> None:
-        """Store ``entry`` at ``seq``; raises VersionConflict if ``seq`` is taken."""
+    def append(self, seq: int, entry: Mapping[str, Any], *, by_action: bool = False) -> None:
+        """Store ``entry`` at ``seq``; raises VersionConflict if ``seq`` is taken. With
+        ``by_action`` the entry is also listed under its action, in the same transaction, for
+        ``read_action``."""
         ...
 
     def last(self) -> tuple[int, Mapping[str, Any]] | None: ...
 
     def read(self, start: int = 1, end: int | None = None) -> Iterator[Mapping[str, Any]]: ...
+
+    def read_action(self, action: str, start: int = 1) -> Iterator[Mapping[str, Any]]:
+        """The entries appended ``by_action`` under ``action`` from sequence number ``start`` on,
+        in order, found through their index without reading any other entry."""
+        ...
+
+    def list_by_action(self, seq: int) -> None:
+        """List the stored entry ``seq`` under its action, as ``append`` with ``by_action`` does:
+        the reconciler's repair of a listing deleted or changed. Raises KeyError if no entry
+        ``seq`` is stored."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ retention sweep). This module looks for each half-done pair from the records' si
   earlier signed copy put back, the last step's included: versions only grow): flagged and
   left as it is, never repaired, which would sign the old copy anew;
 * a filing the audit log confirmed saved whose record is gone (deleted whole): flagged;
-* a staff revocation the audit log holds whose record is gone or older: put back from the log.
+* a staff revocation the audit log holds whose record is gone or older: put back from the log;
+* a staff revocation the audit log holds that its index of revocations no longer lists, or
+  lists changed (what the token check reads): listed again from the log.
 
 It never deletes an archived envelope that is still retained or held, and every repair
 is written to the audit log first.
@@ -74,6 +76,7 @@ KINDS: dict[str, str] = {
     "domain_conflict": "a live filing that shares a domain with another live filing",
     "deleted_record": "the audit log records it saved, but the record is gone",
     "missing_revocation": "the audit log records a revocation its record no longer shows",
+    "unindexed_revocation": "the audit log records a revocation its index of revocations no longer lists as it is",
 }
 REPAIRED, FLAGGED, FOUND = "repaired", "flagged", "found"
 
@@ -83,6 +86,7 @@ class AuditHistory:
     least_version: dict[str, int] = field(default_factory=dict)  # filing -> the version it has at least
     saved: set[str] = field(default_factory=set)  # filings the log saw saved
     revoked: dict[str, int] = field(default_factory=dict)  # staff name -> latest not_before
+    revocations: dict[int, tuple[str, str]] = field(default_factory=dict)  # seq -> (staff name, entry hash)
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,7 @@ class Reconciler:
                 if action == REVOKE_ACTION and isinstance(details.get("not_before"), int):
                     name = str(details.get("subject", ""))
                     history.revoked[name] = max(history.revoked.get(name, 0), details["not_before"])
+                    history.revocations[int(entry["seq"])] = (name, str(entry.get("hash")))
             start += len(batch)
         return history
 
@@ -275,7 +280,19 @@ class Reconciler:
 
     def _check_revocations(self, history: AuditHistory, report: Report) -> None:
         """Every revocation the audit log holds must have its record: a deleted one is put back
-        (restoring a revocation only refuses tokens that were refused already)."""
+        (restoring a revocation only refuses tokens that were refused already). Each must be
+        listed in the index the token check reads too, as the log holds it."""
+        listed = {int(entry["seq"]): str(entry["hash"]) for entry in self._audit.entries_of(REVOKE_ACTION)}
+        for seq, (name, entry_hash) in sorted(history.revocations.items()):
+            if listed.get(seq) == entry_hash:
+                continue
+            if report.repair:
+                self._audit.record(RECONCILER, "archive.reconcile", f"staff:{name}",
+                                   details={"repair": "unindexed_revocation", "seq": seq})
+                self._audit.list_by_action(seq)
+            report.findings.append(Finding("unindexed_revocation", f"staff:{name}",
+                                           REPAIRED if report.repair else FOUND,
+                                           f"audit entry {seq} is listed again from the log"))
         for subject, not_before in sorted(history.revoked.items()):
             try:
                 record = self._records.get(REVOCATION, subject)

@@ -4,9 +4,11 @@ the next second on work again, so the person can be given a new one at once.
 
 A revocation is two things: a record (found with one read) and an entry in the audit log,
 which is hash-chained and signed. Deleting the record does not re-enable a token: the check
-also reads the audit log's revocations (only the entries appended since it last looked), and
-a revocation the log holds but the records lack is refused, logged, and flagged by ``beian
-reconcile``, which puts the record back from the log."""
+also reads the audit log's revocations, through the log's index of them (so a new process
+reads the revocations, never the whole log; then only those appended since it last looked),
+and a revocation the log holds but the records lack is refused, logged, and flagged by
+``beian reconcile``, which puts the record back from the log and reads the whole log to find
+a revocation missing from the index."""
 
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ class StaffTokens:
         not_before = int(time.time()) + 1
         body = {"subject": subject, "not_before": not_before, "reason": reason[:500], "by": by.subject}
         self._audit.record(by, REVOKE_ACTION, f"staff:{subject}", purpose=reason[:200],
-                           details={"subject": subject, "not_before": not_before})
+                           details={"subject": subject, "not_before": not_before}, by_action=True)
         known = self._records.get(REVOCATION, subject)
         self._records.save(Record(REVOCATION, subject, body, known.version if known is not None else 0))
         return body
@@ -70,16 +72,15 @@ class StaffTokens:
         return issued_at < max(stored, audited)
 
     def audited_revocations(self) -> dict[str, int]:
-        """Every revocation the audit log holds (subject -> latest not_before), read on from
-        where the last call stopped."""
+        """Every revocation the audit log's index of them lists (subject -> latest not_before),
+        read on from where the last call stopped."""
         with self._lock:
-            while batch := self._audit.entries(self._audit_read_through + 1, self._audit_read_through + 1000):
-                for entry in batch:
-                    details = entry.get("details") or {}
-                    if entry.get("action") == REVOKE_ACTION and isinstance(details.get("not_before"), int):
-                        name = staff_name(details.get("subject", ""))
-                        self._audited[name] = max(self._audited.get(name, 0), details["not_before"])
-                self._audit_read_through = int(batch[-1]["seq"])
+            for entry in self._audit.entries_of(REVOKE_ACTION, self._audit_read_through + 1):
+                details = entry.get("details") or {}
+                if isinstance(details.get("not_before"), int):
+                    name = staff_name(details.get("subject", ""))
+                    self._audited[name] = max(self._audited.get(name, 0), details["not_before"])
+                self._audit_read_through = int(entry["seq"])
             return dict(self._audited)
 
     def restore(self, subject: str, not_before: int) -> None:

@@ -21,6 +21,8 @@ from . import workflow
 from .archive import ArchiveService
 from .audit import AuditLog
 from .auth import Principal
+from .checklist import checklist_errors, declared_documents
+from .checklist import field_error as _error
 from .consent import consent_errors, consent_record
 from .deadlines import china_time
 from .documents import FACE_PHOTO, RECEIVED, VERIFICATION_FORM, DocumentService
@@ -52,10 +54,6 @@ def evidence_step(method: StepMethod) -> StepMethod:
 def step_methods() -> set[str]:
     """The names of every evidence step ``Steps`` defines."""
     return {name for name, value in vars(Steps).items() if getattr(value, STEP_MARK, False)}
-
-
-def _error(field: str, zh: str, en: str, code: str = "invalid") -> dict[str, str]:
-    return {"field": field, "code": code, "message_zh": zh, "message_en": en}
 
 
 def _raise_if(errors: list[dict[str, str]]) -> None:
@@ -109,38 +107,6 @@ def spot_check_due(filing_id: str, rate: float) -> bool:
     """Whether the spot-check picks this filing: reproducible from its id, at ``rate``."""
     draw = int.from_bytes(hashlib.sha256(f"spot-check|{filing_id}".encode()).digest()[:4], "big")
     return draw < rate * 2**32
-
-
-def checklist_errors(rules: Rules, declared: Mapping[str, str], received: set[str],
-                     checks: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Every item of the form's checklist, confirmed by the verifier one by one; an item that
-    needs copies in the archive only once the declared documents (by holder: document type)
-    have been received. The on-site CLI asks this too, before it stores the photo."""
-    errors = []
-    shown = declared.get("responsible_person") or declared.get("subject")
-    document = rules.document(shown).name if shown else None
-    for section in rules.verification_form.sections:
-        for check in section.checks:
-            name = check.named(document) if document else check.name
-            if checks.get(check.id) is not True:
-                errors.append(_error(f"params.checks.{check.id}", f"未确认：{name.zh}",
-                                     f"Not confirmed: {name.en}", "unconfirmed"))
-            elif check.requires == "identity_documents":
-                missing = [rules.document(kind).name for kind in declared.values() if kind not in received]
-                if missing:
-                    errors.append(_error(
-                        f"params.checks.{check.id}",
-                        f"尚未收到复印件（扫描件），不能确认：{'、'.join(n.zh for n in missing)}",
-                        "The copies (scans) have not been received, so this cannot be confirmed: "
-                        + ", ".join(n.en for n in missing), "missing_documents"))
-    return errors
-
-
-def declared_documents(payload: Mapping[str, Any]) -> dict[str, str]:
-    """The identity document each holder named in the filing, by holder."""
-    return {holder: str(payload[holder]["id_type"])
-            for holder in ("subject", "responsible_person")
-            if isinstance(payload.get(holder), Mapping) and payload[holder].get("id_type")}
 
 
 class Steps:

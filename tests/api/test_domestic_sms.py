@@ -22,8 +22,8 @@ from beian.synthetic import filing_payload
 from tests.api.tencent_sms_fake import FakeTencentSms, serve
 
 SECRET_ID, SECRET_KEY = "AKIDbeianTest0000000000000000000000", "beian-test-secret-key-0000000000"
-PASSED, FAILED = "sms_pre_verification_passed", "sms_pre_verification_failed"
-TEMPLATE_IDS = {PASSED: "1000001", FAILED: "1000002"}
+PASSED, FAILED, REFUSED = "sms_pre_verification_passed", "sms_pre_verification_failed", "sms_refused"
+TEMPLATE_IDS = {PASSED: "1000001", FAILED: "1000002", REFUSED: "1000003"}  # the last is the provider's text
 PHONE = "+8613800138000"
 
 
@@ -31,7 +31,7 @@ PHONE = "+8613800138000"
 def gateway() -> FakeTencentSms:
     texts = load_rules()
     return FakeTencentSms(SECRET_ID, SECRET_KEY, "1400000001", "示例接入服务单位",
-                          {template: texts.notice_text(text).text for text, template in TEMPLATE_IDS.items()})
+                          {template: texts.sms_text(text) for text, template in TEMPLATE_IDS.items()})
 
 
 @pytest.fixture
@@ -110,3 +110,5 @@ def test_pre_verification_texts_the_applicant_through_the_configured_gateway(
     (delivered,) = gateway.delivered
     assert delivered["text"].endswith(load_rules().notice_text(PASSED).text)
     assert delivered["phone"] == f"+86{payload['contact']['mobile']}"
+    staff("verifier").act(filing["id"], "refuse", {"reasons": ["域名所有者与主办者不一致"]})
+    assert gateway.delivered[-1]["text"] == f"【{gateway.sign_name}】{load_rules().provider_text(REFUSED).text.zh}"

@@ -33,7 +33,7 @@ def test_nothing_is_released_when_the_audit_log_fails(
     document = BeianClient(live_server, token).upload(filing["id"], "business_licence", scan)
     verifier, officer = staff("verifier"), staff("compliance_officer")
 
-    def broken(seq: int, entry: object) -> None:
+    def broken(seq: int, entry: object, *, by_action: bool = False) -> None:
         raise StorageError("audit store down")
 
     monkeypatch.setattr(current_services().backend.audit, "append", broken)

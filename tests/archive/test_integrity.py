@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 
 from beian.cli import app as main_app
 from beian.cli import main
-from beian.cli.reconcile import register
 from beian.client import ApiError, BeianClient
+from beian.operator.reconcile import register
 from beian.synthetic import filing_payload
 
 

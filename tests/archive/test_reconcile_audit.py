@@ -135,3 +135,26 @@ def test_a_deleted_revocation_is_found_and_put_back_from_the_audit_log(live_serv
     with pytest.raises(Unauthorized):
         services.auth.authenticate(f"Bearer {token}")
     record("audit_forgeries", 1, 0)
+
+
+def test_a_revocation_deleted_from_the_index_and_the_records_is_caught_by_the_full_read(live_server: str) -> None:
+    """Who may delete both the revocation record and its index entry re-enables the tokens
+    (for a process that has not read the revocation yet) until the reconciler reads the whole
+    log: it puts both back from the log, which refuses them again."""
+    services = current_services()
+    name = staff_name(f"verifier-{uuid.uuid4().hex[:8]}")
+    where = {"provider": services.settings.provider, "province": services.settings.province}
+    token = services.auth.issue(name, "verifier", **where)
+    services.staff.revoke(Principal("cli:root", "admin", **where), name, "设备丢失")
+    services.backend.records.delete(services.backend.records.get(REVOCATION, name))
+    with sqlite3.connect(Path(os.environ["BEIAN_DATA_DIR"]) / "beian.db") as db:
+        db.execute("DELETE FROM audit_by_action WHERE action = 'staff.revoke'")
+    assert services.audit.entries_of("staff.revoke") == []
+    assert services.auth.authenticate(f"Bearer {token}").subject == name  # the attack, until the reconciler runs
+    found = {(f.kind, f.outcome) for f in reconciler_for(services).run(repair=True).findings
+             if f.subject == f"staff:{name}"}
+    assert found == {("missing_revocation", "repaired"), ("unindexed_revocation", "repaired")}
+    with pytest.raises(Unauthorized):
+        services.auth.authenticate(f"Bearer {token}")
+    assert [entry["details"]["subject"] for entry in services.audit.entries_of("staff.revoke")] == [name]
+    assert [f for f in reconciler_for(services).run().findings if f.subject == f"staff:{name}"] == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 import crypto
-
-# Loaded by path: importing the beian.cli package would pull in the whole server.
-_SPEC = importlib.util.spec_from_file_location(
-    "beian_cli_envelope", Path(__file__).parents[2] / "beian" / "cli" / "envelope.py"
-)
-assert _SPEC is not None and _SPEC.loader is not None
-envelope = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(envelope)
+from beian.remote import envelope  # the remote door: no server, no domain
 
 PASSPHRASE = "correct horse battery staple"
 RECORD = [

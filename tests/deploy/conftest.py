@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from beian.cli.deploy import PACKAGE_DIR_VARIABLE, build_package
+from beian.operator.deploy import PACKAGE_DIR_VARIABLE, build_package
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from beian.cli.deploy import CHECKOV_SKIPS, REPLICA_TEMPLATE, judge_checkov
+from beian.operator.deploy import CHECKOV_SKIPS, REPLICA_TEMPLATE, judge_checkov
 from beian.provision import load_template
 
 

@@ -79,7 +79,7 @@ def test_cloudfront_and_the_archive_log_their_access_and_cloudtrail_its_object_e
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["StorageKey", "Arn"]}, name
 
 
-def test_every_route_is_throttled_and_each_client_rate_limited_by_the_regional_waf(template: Template) -> None:
+def test_every_route_is_throttled_and_the_regional_waf_guards_the_stage(template: Template) -> None:
     parameters = template["Parameters"]
     api = template["Resources"]["RestAPI"]["Properties"]
     (stage_wide,) = [setting for setting in api["MethodSettings"] if setting["ResourcePath"] == "/*"]
@@ -92,14 +92,107 @@ def test_every_route_is_throttled_and_each_client_rate_limited_by_the_regional_w
     rules = {rule["Name"]: rule for rule in firewall["Rules"]}
     assert rules["known-bad-inputs"]["Statement"]["ManagedRuleGroupStatement"]["Name"] == \
         "AWSManagedRulesKnownBadInputsRuleSet"  # Log4j-style lookups among them
-    rule = rules["per-client-rate"]
-    assert rule["Action"] == {"Block": {}}
-    assert rule["Statement"]["RateBasedStatement"] == {
-        "Limit": {"Ref": "ClientRateLimit"}, "AggregateKeyType": "FORWARDED_IP",
-        "ForwardedIPConfig": {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}}
+    assert sorted(rule["Priority"] for rule in firewall["Rules"]) == list(range(len(firewall["Rules"])))
     association = template["Resources"]["ApiFirewallOnTheStage"]["Properties"]
     assert association["WebACLArn"] == {"Fn::GetAtt": ["ApiFirewall", "Arn"]}
     assert association["ResourceArn"]["Fn::Sub"].endswith("/restapis/${RestAPI}/stages/api")
+
+
+def _holds(statement: dict[str, Any], method: str, path: str) -> bool:
+    """Whether a WAF statement (the kinds the rate rules' scope-downs use) matches a request."""
+    ((kind, body),) = statement.items()
+    if kind == "AndStatement":
+        return all(_holds(inner, method, path) for inner in body["Statements"])
+    if kind == "OrStatement":
+        return any(_holds(inner, method, path) for inner in body["Statements"])
+    if kind == "NotStatement":
+        return not _holds(body["Statement"], method, path)
+    assert body["TextTransformations"] == [{"Priority": 0, "Type": "NONE"}]
+    if kind == "ByteMatchStatement":
+        assert (body["FieldToMatch"], body["PositionalConstraint"]) == ({"Method": {}}, "EXACTLY")
+        return bool(method == body["SearchString"])
+    assert kind == "RegexMatchStatement" and body["FieldToMatch"] == {"UriPath": {}}, kind
+    return re.search(body["RegexString"], path) is not None
+
+
+def _requests() -> list[tuple[str, str]]:
+    """Every operation of the API with its path parameters filled in, and a few paths no
+    operation has (a limit counts them too), as a client sends them."""
+    from chalicelib.openapi import OPERATIONS
+
+    paths = [(operation.method.upper(), re.sub(r"\{[^}]+\}", "F-1", operation.path)) for operation in OPERATIONS]
+    return [*paths, ("GET", "/filings/"), ("POST", "/filings/"), ("PATCH", "/filings/F-1"), ("HEAD", "/"),
+            ("GET", "/filings/F%2F1"), ("POST", "/filings/F-1/documents/"), ("OPTIONS", "/filings")]
+
+
+def test_each_route_class_has_a_per_address_and_a_per_token_limit_as_the_embedded_server(template: Template) -> None:
+    """The WAF's rate rules: for every route class the embedded server limits, one per client
+    address and one per token, scoped to just the requests the server puts in that class, each
+    admitting what the server's token bucket admits in the rule's window, and answering 429
+    with Retry-After and the server's own JSON error."""
+    from chalicelib.config import Settings
+
+    from beian.firewall import WINDOW_SECONDS, window_limit
+    from beian.server import LIMITED_ROUTES, MESSAGES, EmbeddedServer, route_limits
+
+    firewall = template["Resources"]["ApiFirewall"]["Properties"]
+    rated = [rule for rule in firewall["Rules"] if "RateBasedStatement" in rule["Statement"]]
+    assert len(rated) <= 10  # WAF's quota of rate-based rules in one web ACL
+    limits = route_limits(Settings.from_env({}))  # the defaults: what the package was built with
+    by_class: dict[str, dict[str, dict[str, Any]]] = {}
+    for rule in rated:
+        statement = rule["Statement"]["RateBasedStatement"]
+        if statement["AggregateKeyType"] == "FORWARDED_IP":
+            assert statement["ForwardedIPConfig"] == {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}
+            key = "address"
+        else:
+            assert statement["CustomKeys"] == [{"Header": {"Name": "authorization", "TextTransformations": [
+                {"Priority": 0, "Type": "NONE"}]}}]
+            key = "token"
+        (route_class,) = [name for name, *_ in LIMITED_ROUTES if rule["Name"] == f"{name}-per-{key}"]
+        by_class.setdefault(route_class, {})[key] = rule
+        kind = next(kind for name, _, _, kind in LIMITED_ROUTES if name == route_class)
+        assert statement["EvaluationWindowSec"] == WINDOW_SECONDS
+        assert statement["Limit"] == window_limit(*limits[kind])
+        response = rule["Action"]["Block"]["CustomResponse"]
+        assert response["ResponseCode"] == 429
+        assert {"Name": "Retry-After", "Value": str(WINDOW_SECONDS)} in response["ResponseHeaders"]
+        body = firewall["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+        assert body["ContentType"] == "APPLICATION_JSON"
+        zh, en = MESSAGES["rate_limited"]
+        assert json.loads(body["Content"]) == {"code": "rate_limited", "message_zh": zh.format(WINDOW_SECONDS),
+                                               "message_en": en.format(WINDOW_SECONDS)}
+    assert {name: set(keys) for name, keys in by_class.items()} == {
+        name: {"address", "token"} for name, *_ in LIMITED_ROUTES}
+    requests = _requests()
+    classes = set()
+    for method, path in requests:
+        expected = EmbeddedServer._route_class(method, path)
+        classes.add(expected)
+        matched = {rule["Name"] for rule in rated
+                   if _holds(rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"], method, "/api" + path)}
+        assert matched == {f"{expected}-per-address", f"{expected}-per-token"}, (method, path)
+    assert classes == set(by_class)  # every class was reached
+
+
+def test_the_waf_limits_follow_the_embedded_server_s_settings() -> None:
+    """One place: the settings the embedded server reads (BEIAN_RATE, BEIAN_BURST,
+    BEIAN_ANONYMOUS_RATE, BEIAN_ANONYMOUS_BURST) are what ``beian package`` writes into the
+    WAF; the merge template holds no rate rule of its own."""
+    from chalicelib.config import Settings
+
+    from beian.firewall import LEAST_LIMIT, WINDOW_SECONDS, rate_rules
+    from beian.operator.deploy import MERGE_TEMPLATE
+
+    settings = Settings.from_env({"BEIAN_RATE": "7", "BEIAN_BURST": "11",
+                                  "BEIAN_ANONYMOUS_RATE": "0.5", "BEIAN_ANONYMOUS_BURST": "3"})
+    limits = {rule["Name"]: rule["Statement"]["RateBasedStatement"]["Limit"] for rule in rate_rules(settings)}
+    assert limits["read-per-token"] == limits["write-per-address"] == 7 * WINDOW_SECONDS + 11
+    assert limits["create-per-address"] == limits["status-per-token"] == WINDOW_SECONDS // 2 + 3
+    assert "RateBasedStatement" not in MERGE_TEMPLATE.read_text(encoding="utf-8")
+    trickle = Settings.from_env({"BEIAN_ANONYMOUS_RATE": "0.01", "BEIAN_ANONYMOUS_BURST": "1"})
+    assert {rule["Statement"]["RateBasedStatement"]["Limit"] for rule in rate_rules(trickle)
+            if rule["Name"].startswith("create-")} == {LEAST_LIMIT}  # the least WAF accepts
 
 
 def test_a_failed_sweep_lands_in_a_dead_letter_queue_that_raises_an_alarm(template: Template) -> None:

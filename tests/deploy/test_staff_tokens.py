@@ -18,7 +18,7 @@ from chalicelib.services import current_services
 from typer.testing import CliRunner
 
 from beian.cli import app as main_app
-from beian.cli.admin import STAFF_TOKEN_FUNCTION
+from beian.operator.admin import STAFF_TOKEN_FUNCTION
 
 FUNCTION = "beian-prod-staff-tokens"
 

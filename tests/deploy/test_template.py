@@ -18,7 +18,7 @@ from chalicelib.adapters.http import CHALICE_ERRORS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beian.cli.deploy import lint
+from beian.operator.deploy import lint
 from beian.provision import load_template
 from beian.server import ANONYMOUS, LIMITED_ROUTES, MESSAGES, SECURITY_HEADERS
 
@@ -83,7 +83,19 @@ def test_cfn_lint_finds_nothing_for_the_china_regions_and_us_east_1(package_dir:
 
 def test_the_merge_keeps_every_resource_as_written(template: Template) -> None:
     for logical, resource in load_template()["Resources"].items():
+        if logical == "ApiFirewall":  # packaging adds the rate rules to its list: the next test
+            resource = {**resource, "Properties": {key: value for key, value in resource["Properties"].items()
+                                                   if key != "Rules"}}
         assert _contains(template["Resources"][logical], resource), logical
+
+
+def test_packaging_adds_only_the_rate_rules_to_the_firewall(template: Template) -> None:
+    """The web ACL's written rules come first, as written; after them only rate-based rules."""
+    written = load_template()["Resources"]["ApiFirewall"]["Properties"]["Rules"]
+    packaged = template["Resources"]["ApiFirewall"]["Properties"]["Rules"]
+    assert packaged[:len(written)] == written
+    added = packaged[len(written):]
+    assert added and all("RateBasedStatement" in rule["Statement"] for rule in added)
 
 
 def test_the_archive_is_locked_versioned_private_encrypted_and_cools_after_90_days(template: Template) -> None:

@@ -82,9 +82,9 @@ def test_no_function_deletes_the_audit_log_or_a_sealed_secret(template: Template
     arn, statements = role_of(template, stack, function)
     table = stack.arns["Table"]
     disposes = function != "Bearer"
-    for partition, admitted in (("audit", False), ("sealed-secret#archive-key-v1", False),
-                                ("sealed-secret#record-mac-key", False), ("filing#F1", disposes),
-                                ("idx#retain_until#document", disposes)):
+    for partition, admitted in (("audit", False), ("audit#staff.revoke", False),
+                                ("sealed-secret#archive-key-v1", False), ("sealed-secret#record-mac-key", False),
+                                ("filing#F1", disposes), ("idx#retain_until#document", disposes)):
         request = Request(arn, "dynamodb:DeleteItem", table, {"dynamodb:LeadingKeys": [partition]})
         assert allowed(request, statements, [], ROOT, key_policy=False) is admitted, (function, partition)
 

@@ -24,8 +24,8 @@ from chalicelib.ports import BlobLocked, Record
 from chalicelib.services import build_services, current_services
 from typer.testing import CliRunner
 
-from beian.cli.reconcile import register
 from beian.client import BeianClient
+from beian.operator.reconcile import register
 from benchmarks.stress_figures import record
 from tests.faults.support import Desk, pdf
 

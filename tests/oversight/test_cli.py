@@ -21,7 +21,7 @@ from chalicelib.oversight.sampling import STOCK_CHECK
 from chalicelib.services import current_services
 from typer.testing import CliRunner
 
-from beian.cli.reports import register
+from beian.operator.reports import register
 
 app = typer.Typer()
 register(app)

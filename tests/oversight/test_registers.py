@@ -22,7 +22,7 @@ from chalicelib.rules import load_rules
 from chalicelib.services import current_services, utc_now
 from typer.testing import CliRunner
 
-from beian.cli.registers import register
+from beian.operator.registers import register
 
 app = typer.Typer()
 register(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from typer.testing import CliRunner
 
-from beian.cli.rules import register
+from beian.remote.rules import register
 
 app = typer.Typer()
 register(app)

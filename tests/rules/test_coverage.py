@@ -18,7 +18,7 @@ from chalicelib.validation import validate_filing
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
-from beian.cli.rules import register
+from beian.remote.rules import register
 from beian.synthetic import filing_payload
 from site_hooks.rules_pages import LANGS, SNIPPETS, WORDS, checklists, coverage
 

@@ -10,7 +10,7 @@ from chalicelib.deadlines import Deadlines, due_day
 from chalicelib.rules import load_rules
 from rich.console import Console
 
-from beian.cli import roles
+from beian.remote import roles
 
 
 def test_a_month_ending_on_a_holiday_names_its_last_day_and_the_working_day_before() -> None:

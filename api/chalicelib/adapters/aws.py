@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
         AttributeValueTypeDef,
         KeysAndAttributesTypeDef,
+        PutTypeDef,
         TransactWriteItemTypeDef,
     )
     from mypy_boto3_kms import KMSClient
@@ -305,22 +306,33 @@ class DynamoRecords:
         return found
 
 
+def _audit_item(partition: str, seq: int, entry: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": _s(partition), "sk": _s(f"{seq:020d}"), "entry": _s(dump_json(entry))}
+
+
 class DynamoAudit:
-    """Entries under pk "audit", sk the zero-padded sequence number."""
+    """Entries under pk "audit", sk the zero-padded sequence number; an entry appended by
+    action has a copy under pk "audit#<action>" with the same sk, put in the same transaction
+    (the functions' roles may delete neither)."""
 
     def __init__(self, clients: AwsClients, table: str) -> None:
         self._clients = clients
         self._table = table
 
-    def append(self, seq: int, entry: Mapping[str, Any]) -> None:
+    def append(self, seq: int, entry: Mapping[str, Any], *, by_action: bool = False) -> None:
         check_seq(seq)
+        put: PutTypeDef = {"TableName": self._table, "Item": _audit_item("audit", seq, entry),
+                           "ConditionExpression": "attribute_not_exists(pk)"}
         try:
-            self._clients.dynamodb.put_item(
-                TableName=self._table,
-                Item={"pk": _s("audit"), "sk": _s(f"{seq:020d}"), "entry": _s(dump_json(entry))},
-                ConditionExpression="attribute_not_exists(pk)")
+            if by_action:
+                self._clients.dynamodb.transact_write_items(TransactItems=[
+                    {"Put": put},
+                    {"Put": {"TableName": self._table, "Item": _audit_item(f"audit#{entry['action']}", seq, entry)}}])
+            else:
+                self._clients.dynamodb.put_item(**put)
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+            if error_code(error) == "ConditionalCheckFailedException" or reasons & _LOST_RACE:
                 raise VersionConflict(f"audit sequence number {seq} is taken") from error
             raise
 
@@ -333,9 +345,23 @@ class DynamoAudit:
 
     def read(self, start: int = 1, end: int | None = None) -> Iterator[Mapping[str, Any]]:
         """Entries ``start`` to ``end`` inclusive, read a page at a time."""
+        return self._pages("audit", start, end)
+
+    def read_action(self, action: str, start: int = 1) -> Iterator[Mapping[str, Any]]:
+        return self._pages(f"audit#{action}", start, None)
+
+    def list_by_action(self, seq: int) -> None:
+        stored = self._clients.dynamodb.get_item(
+            TableName=self._table, Key={"pk": _s("audit"), "sk": _s(f"{seq:020d}")}, ConsistentRead=True).get("Item")
+        if stored is None:
+            raise KeyError(f"no audit entry {seq}")
+        entry = json.loads(stored["entry"]["S"])
+        self._clients.dynamodb.put_item(TableName=self._table, Item=_audit_item(f"audit#{entry['action']}", seq, entry))
+
+    def _pages(self, partition: str, start: int, end: int | None) -> Iterator[Mapping[str, Any]]:
         pages = self._clients.dynamodb.get_paginator("query").paginate(
             TableName=self._table, KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={":pk": _s("audit"), ":lo": _s(f"{start:020d}"),
+            ExpressionAttributeValues={":pk": _s(partition), ":lo": _s(f"{start:020d}"),
                                        ":hi": _s("9" * 20 if end is None else f"{end:020d}")},
             ConsistentRead=True, PaginationConfig={"PageSize": AUDIT_PAGE})
         for page in pages:

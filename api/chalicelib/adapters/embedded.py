@@ -180,6 +180,10 @@ CREATE TABLE IF NOT EXISTS entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_record ON entries (kind, key);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_by_action (
+    action TEXT NOT NULL, seq INTEGER NOT NULL REFERENCES audit (seq),
+    PRIMARY KEY (action, seq)
+) WITHOUT ROWID;
 """
 _BUSY_MS = 10_000
 _DELETE_ENTRIES = "DELETE FROM entries WHERE kind = ? AND key = ?"
@@ -360,12 +364,15 @@ class SqliteAudit:
     def __init__(self, db: _Database) -> None:
         self._db = db
 
-    def append(self, seq: int, entry: Mapping[str, Any]) -> None:
+    def append(self, seq: int, entry: Mapping[str, Any], *, by_action: bool = False) -> None:
         check_seq(seq)
         try:
             with self._db.transaction() as conn:
                 conn.execute("INSERT INTO audit (seq, entry) VALUES (?, ?)",
                              (seq, dump_json(entry)))
+                if by_action:
+                    conn.execute("INSERT INTO audit_by_action (action, seq) VALUES (?, ?)",
+                                 (str(entry["action"]), seq))
         except sqlite3.IntegrityError as error:
             raise VersionConflict(f"audit sequence number {seq} is taken") from error
 
@@ -378,11 +385,24 @@ class SqliteAudit:
     def read(self, start: int = 1, end: int | None = None) -> Iterator[Mapping[str, Any]]:
         """Entries ``start`` to ``end`` inclusive, read a page at a time."""
         last = (1 << 63) - 1 if end is None else end
-        while start <= last:
-            rows = self._db.connection().execute(
-                "SELECT seq, entry FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
-                (start, last, AUDIT_PAGE),
-            ).fetchall()
+        return self._pages("SELECT seq, entry FROM audit WHERE seq <= ? AND seq >= ? ORDER BY seq LIMIT ?",
+                           last, start)
+
+    def list_by_action(self, seq: int) -> None:
+        with self._db.transaction() as conn:
+            listed = conn.execute("INSERT OR IGNORE INTO audit_by_action (action, seq) "
+                                  "SELECT json_extract(entry, '$.action'), seq FROM audit WHERE seq = ?", (seq,))
+            if not listed.rowcount and conn.execute("SELECT 1 FROM audit WHERE seq = ?", (seq,)).fetchone() is None:
+                raise KeyError(f"no audit entry {seq}")
+
+    def read_action(self, action: str, start: int = 1) -> Iterator[Mapping[str, Any]]:
+        return self._pages("SELECT seq, audit.entry FROM audit_by_action JOIN audit USING (seq) "
+                           "WHERE action = ? AND seq >= ? ORDER BY seq LIMIT ?", action, start)
+
+    def _pages(self, query: str, bound: object, start: int) -> Iterator[Mapping[str, Any]]:
+        """What ``query`` (its parameters: ``bound``, the first seq, the page size) finds, a page at a time."""
+        while True:
+            rows = self._db.connection().execute(query, (bound, start, AUDIT_PAGE)).fetchall()
             yield from (json.loads(entry) for _, entry in rows)
             if len(rows) < AUDIT_PAGE:
                 return

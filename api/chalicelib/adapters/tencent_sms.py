@@ -1,10 +1,11 @@
 """Text messages through Tencent Cloud SMS (短信), a domestic gateway, with its official SDK.
 
 Mainland numbers need a registered signature (签名) and a registered template (模板) for each
-text; the gateway sends the template, not free text. The notice's texts have no variables, so
-each is registered verbatim as a template and the notifier sends the template registered for
-the text it is given. The SDK signs each request (TC3-HMAC-SHA256) with the credentials it
-reads from TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY.
+text; the gateway sends the template, not free text. The rules' texts (the notice's own and the
+provider's, such as the refusal) have no variables, so each is registered verbatim as a template
+and the notifier sends the template registered for the text it is given. The SDK signs each
+request (TC3-HMAC-SHA256) with the credentials it reads from TENCENTCLOUD_SECRET_ID and
+TENCENTCLOUD_SECRET_KEY.
 """
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ from .shared import check_phone, now_iso
 TIMEOUT_SECONDS = 10
 
 
+def rules_texts() -> dict[str, str]:
+    """Every text of the rules file by id, as an SMS carries it: the notice's and the provider's."""
+    rules = load_rules()
+    return {text_id: rules.sms_text(text_id)
+            for text_id in [text.id for text in rules.notice_texts] + [text.id for text in rules.provider_texts]}
+
+
 def parse_templates(setting: str) -> dict[str, str]:
     """``"text_id=template_id,..."`` as a mapping; every text id must be one of the rules file's."""
-    known = {text.id for text in load_rules().notice_texts}
+    known = rules_texts()
     templates = {}
     for pair in filter(None, (part.strip() for part in setting.split(","))):
         text_id, separator, template_id = (item.strip() for item in pair.partition("="))
@@ -48,7 +56,7 @@ class TencentSmsNotifier:
         self._client = client
         self._sdk_app_id = sdk_app_id
         self._sign_name = sign_name
-        texts = {text.id: text.text for text in load_rules().notice_texts}
+        texts = rules_texts()
         self._template_of = {texts[text_id]: template_id for text_id, template_id in templates.items()}
 
     def send_sms(self, phone: str, text: str) -> SentMessage:

@@ -15,7 +15,7 @@ import typer
 from chalicelib.errors import DomainError
 from rich.console import Console
 
-from .roles import DEFAULT_PORT
+from ..remote.roles import DEFAULT_PORT
 
 if TYPE_CHECKING:  # the domain (and with it fpdf, Pillow, PyJWT) loads in the commands that use it
     from chalicelib.auth import Principal

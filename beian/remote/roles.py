@@ -77,7 +77,7 @@ def _report(error: Exception) -> None:
         err.print(f"[red]{error.status}[/red] {error.message}" + (f" ({field})" if field else ""))
         for item in error.body.get("errors", []):
             err.print(f"  - {item.get('field')}: {item.get('message_zh')} / {item.get('message_en')}")
-        if error.body.get("code") == "integrity":  # as the local commands do (beian/cli/__init__.py)
+        if error.body.get("code") == "integrity":  # as the local commands do (beian/cli.py)
             err.print(f"  - {error.body.get('record')}")
             raise typer.Exit(3) from None
         raise typer.Exit(1) from None
@@ -275,6 +275,7 @@ def on_site(filing_id: str,
     Nothing is uploaded unless the filing is in a state that allows the step and the
     access information is complete."""
     from chalicelib import workflow
+    from chalicelib.checklist import checklist_errors, declared_documents
     from chalicelib.photo import prepare_photo
     from chalicelib.rules import load_rules
 
@@ -290,9 +291,6 @@ def on_site(filing_id: str,
         confirmed = check or confirm_checks(filing)
         listed = client.call("GET", f"/filings/{filing_id}/documents")["documents"]
         received = {document["document_type"] for document in listed if document["state"] == "received"}
-        from chalicelib.rules import load_rules
-        from chalicelib.steps import checklist_errors, declared_documents
-
         _raise_unconfirmed(checklist_errors(load_rules(), declared_documents(filing["payload"]), received,
                                             dict.fromkeys(confirmed, True)))
         stamped, info = prepare_photo(photo.read_bytes(), curtain_marker=curtain_marker,

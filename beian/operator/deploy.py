@@ -1,9 +1,10 @@
 """``beian package`` and ``beian deploy-check``: the AWS deployment, built and proven offline.
 
 ``package`` runs ``chalice package`` with the merge template ``infra/resources.json``, so one
-SAM template holds every resource. ``deploy-check`` builds it, lints it with cfn-lint (for the
-China regions and us-east-1), and runs the deployment tests and the AWS half of the suite
-against moto, where ``beian.provision`` creates the resources as the template describes them.
+SAM template holds every resource, then adds the WAF's rate rules (``beian.firewall``).
+``deploy-check`` builds it, lints it with cfn-lint (for the China regions and us-east-1), and
+runs the deployment tests and the AWS half of the suite against moto, where ``beian.provision``
+creates the resources as the template describes them.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def build_package(output: Path) -> Path:
     subprocess.run([_tool("chalice"), "package", "--stage", "prod",  # noqa: S603
                     "--merge-template", str(MERGE_TEMPLATE), str(output.resolve())],
                    cwd=PROJECT / "api", env=env, check=True)
+    from chalicelib.config import Settings
+
+    from beian.firewall import add_rate_rules
+
+    # The WAF's rate rules are the embedded server's route classes and limits (BEIAN_RATE, ...).
+    add_rate_rules(output / "sam.json", Settings.from_env())
     return output / "sam.json"
 
 

@@ -1,16 +1,20 @@
-"""The ``beian`` command: run the system, manage users, and every role's steps.
+"""The ``beian`` command: one command, two doors.
 
-Help and messages are in Chinese first, then English.
+``beian.remote`` holds every role's steps over the API; ``beian.operator`` the tools that run
+the system on the server. Help and messages are in Chinese first, then English.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+from types import ModuleType
 
 import typer
+from typer.models import CommandInfo, TyperInfo
 
-from . import admin, archive, deploy, envelope, reconcile, registers, reports, roles, rules
+from . import operator, remote
+from .operator import admin
 
 app = typer.Typer(
     name="beian",
@@ -18,8 +22,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-for module in (admin, archive, deploy, envelope, reconcile, registers, reports, roles, rules):
-    module.register(app)
+DOORS = (
+    (operator, "在服务器上运行 / On the server (operator)"),
+    (remote, "在自己的电脑上：经 API（BEIAN_URL、BEIAN_TOKEN）或离线 / "
+             "At your desk: over the API (BEIAN_URL, BEIAN_TOKEN), or offline"),
+)
+
+
+def mount(door: ModuleType, panel: str) -> None:
+    """Add a door's commands to ``app`` under a help panel of its own, so ``--help`` shows both."""
+    commands, groups = len(app.registered_commands), len(app.registered_groups)
+    door.register(app)
+    added: list[CommandInfo | TyperInfo] = [*app.registered_commands[commands:], *app.registered_groups[groups:]]
+    for info in added:
+        info.rich_help_panel = panel
+
+
+for door, panel in DOORS:
+    mount(door, panel)
 
 
 def _terminated(signum: int, frame: object) -> None:
