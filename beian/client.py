@@ -190,11 +190,11 @@ class BeianClient:
                 detail = {"message_zh": "上传失败", "message_en": reply.text[:300]}
             raise ApiError(reply.status_code, detail)
 
-    def _release(self, filing_id: str, document_id: str, purpose: str,
+    def _release(self, filing_id: str, document_id: str, purpose: str, reference: str,
                  identity: crypto.PrivateKey) -> dict[str, Any]:
         release: dict[str, Any] = self.call(
             "POST", f"/filings/{filing_id}/documents/{document_id}/key-release",
-            {"purpose": purpose, "public_key": identity.public_key.dump_pem().decode()})
+            {"purpose": purpose, "reference": reference, "public_key": identity.public_key.dump_pem().decode()})
         return release
 
     def _download(self, url: str, target: Path) -> None:
@@ -205,16 +205,18 @@ class BeianClient:
                 for chunk in reply.iter_content(64 * 1024):
                     out.write(chunk)
 
-    def download_ciphertext(self, filing_id: str, document_id: str, purpose: str, target: Path) -> Path:
+    def download_ciphertext(self, filing_id: str, document_id: str, purpose: str, reference: str,
+                            target: Path) -> Path:
         """The document's envelope as stored (for an inspection bundle); the fetch is audited."""
-        release = self._release(filing_id, document_id, purpose, crypto.PrivateKey.generate())
+        release = self._release(filing_id, document_id, purpose, reference, crypto.PrivateKey.generate())
         self._download(release["download_url"], target)
         return target
 
-    def retrieve(self, filing_id: str, document_id: str, purpose: str, target: Path) -> Path:
-        """Ask for a key release with a purpose, download the ciphertext, decrypt it here."""
+    def retrieve(self, filing_id: str, document_id: str, purpose: str, reference: str, target: Path) -> Path:
+        """Ask for a key release stating a purpose (an id of the rules file's list) and a
+        reference, download the ciphertext, decrypt it here."""
         identity = crypto.PrivateKey.generate()  # one-off: the released key opens one document
-        release = self._release(filing_id, document_id, purpose, identity)
+        release = self._release(filing_id, document_id, purpose, reference, identity)
         context = crypto.Context(**release["context"])
         with tempfile.TemporaryDirectory() as work:
             sealed = Path(work) / "document.beian"

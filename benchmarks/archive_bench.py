@@ -121,8 +121,8 @@ def embedded_run(size: int) -> dict[str, Any]:
 
             def search(i: int, criteria: Callable[[Services, int], dict[str, str]] = criteria,
                        found: list[int] = found) -> None:
-                found.append(len(services.archive.search(INSPECTOR, {**criteria(services, i),
-                                                                     "purpose": "bench"})["filings"]))
+                found.append(len(services.archive.search(INSPECTOR, {**criteria(services, i), "purpose": "inspection",
+                                                                     "reference": "benchmark"})["filings"]))
 
             result[name] = (*timed(search), statistics.mean(found))
         due: list[int] = []

@@ -292,7 +292,8 @@ def listed(server: ServerProcess) -> list[dict[str, Any]]:
     officer, found, cursor = server.staff("compliance_officer"), [], ""
     provider = Settings.from_env(server.env).provider
     while True:
-        page = officer.call("GET", f"/archive/search?provider={provider}&purpose=load-check&cursor={cursor}")
+        page = officer.call("GET", f"/archive/search?provider={provider}&purpose=internal_audit&reference=load-check"
+                                   f"&cursor={cursor}")
         found += page["filings"]
         if not page["cursor"]:
             return found

@@ -51,8 +51,9 @@ FIGURES: dict[str, tuple[str, str]] = {
                            "a filing shown or a token issued"),
     "upload_slot_cases": ("upload slots expired, withdrawn, or posted to twice", "a slot counted or used twice, "
                           "or a second upload left in staging"),
-    "purpose_cases": ("key releases asked with a purpose that is not text (a list, an object, a number, blank)",
-                      "a key released"),
+    "purpose_cases": ("key releases and searches stating a purpose not on the rules file's list (other text, a "
+                      "list, an object, a number, null) or a reference too short, blank or not text",
+                      "a key released, a search run, or a refusal that does not name the field"),
     "rate_limit_cases": ("requests past a limit, per route class, per address and per token",
                          "one served without 429 and Retry-After"),
     "audit_forgeries": ("audit exports re-signed with another key, cut at an earlier checkpoint, or records "

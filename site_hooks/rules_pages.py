@@ -35,7 +35,6 @@ if str(PROJECT / "api") not in sys.path:
     sys.path.insert(0, str(PROJECT / "api"))
 
 from chalicelib.consent import PRIVACY_NOTICE_VERSION  # noqa: E402
-from chalicelib.documents import MIN_PURPOSE_CHARS  # noqa: E402
 from chalicelib.filetypes import SIGNATURES, SNIFF_BYTES  # noqa: E402
 from chalicelib.filing_schema import filing_schema  # noqa: E402
 from chalicelib.oversight.assessment import FIGURES  # noqa: E402
@@ -602,7 +601,31 @@ def provider_rule_value(rules: Rules, where: str, lang: Lang) -> str:
     if kind == "id_check":
         ages = {"zh": "{low}至{high}周岁", "en": "{low} to {high} years of age"}[lang]
         return PUNCTUATION[lang][":"] + ages.format(low=rules.id_check.min_age, high=rules.id_check.max_age)
+    if where == "stated_purposes":
+        return PUNCTUATION[lang][":"] + reference_length(rules, lang)
     return ""
+
+
+def reference_length(rules: Rules, lang: Lang) -> str:
+    stated = rules.stated_purposes
+    words = {"zh": "去掉首尾空白后至少 {least} 个字，最多 {most} 个字",
+             "en": "at least {least} characters once trimmed, at most {most}"}[lang]
+    return words.format(least=stated.reference_min_chars, most=stated.reference_max_chars)
+
+
+def purposes(rules: Rules, lang: Lang) -> str:
+    """The purposes staff choose from before they open the archive (for the staff pages, one
+    folder down), and what the reference stated with one must be."""
+    header = {"zh": ("目的", "代码（命令行 --purpose）", "依据"),
+              "en": ("Purpose", "Id (the command line's --purpose)", "Source")}[lang]
+    rows = ((tr(purpose.label, lang), f"`{purpose.id}`", source_link(purpose.citation, lang))
+            for purpose in rules.stated_purposes.purposes)
+    reference = {"zh": "调阅依据（`--reference`：案件编号、函件或工单）：{length}{source}。",
+                 "en": "The reference (`--reference`: a case number, letter or ticket): {length}{source}."}[lang]
+    lines = [*table(header, rows), "",
+             reference.format(length=reference_length(rules, lang),
+                              source=aside(source_link(rules.stated_purposes.citation, lang), lang))]
+    return one_folder_down("\n".join([*lines, ""]))
 
 
 def assessment_standards(_rules: Rules, lang: Lang) -> str:
@@ -631,6 +654,7 @@ SNIPPETS: dict[str, Callable[[Rules, Lang], str]] = {
     "notice": notice,
     "coverage": coverage,
     "assessment-standards": assessment_standards,
+    "purposes": purposes,
 }
 
 
@@ -705,10 +729,13 @@ def generate(docs_dir: Path) -> Path:
     steps = {t.action: {"sources": list(t.sources), "target": t.target, "roles": list(t.roles)}
              for t in TRANSITIONS.values()}
     write_if_changed(out / "transitions.json", to_json(steps))
-    # The console refuses a purpose the API would refuse before it asks for any key, and
-    # offers each role what the policy lets it do (the API decides again on every call).
+    # The console offers each role what the policy lets it do (the API decides again on every
+    # call); the review page states the purpose that cites the review's clause. The purposes
+    # and the reference's limits are in rules.json.
     may = {action: sorted(roles) for action, roles in ACTIONS.items()}
-    write_if_changed(out / "console.json", to_json({"min_purpose_chars": MIN_PURPOSE_CHARS, "may": may}))
+    review_purpose = next((purpose.id for purpose in rules.stated_purposes.purposes
+                           if purpose.citation.cite == rules.review.citation.cite), None)
+    write_if_changed(out / "console.json", to_json({"review_purpose": review_purpose, "may": may}))
     # The upload page declares a file's type from its first bytes, as the API expects.
     signatures = [{"media_type": media_type, "magic": magic.hex()} for media_type, magic in SIGNATURES]
     write_if_changed(out / "filetypes.json", to_json({"sniff_bytes": SNIFF_BYTES, "signatures": signatures}))

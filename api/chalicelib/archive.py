@@ -21,10 +21,11 @@ from typing import Any
 from . import policy
 from .audit import AuditLog
 from .auth import Principal
-from .documents import DOCUMENT, MIN_PURPOSE_CHARS, RECEIVED, retain_until, retention_entry
+from .documents import DOCUMENT, RECEIVED, retain_until, retention_entry
 from .errors import Conflict, Invalid, RetentionLocked, invalid_cursor, not_found
 from .filings import FILING, FilingService
 from .ports import BadCursor, BlobLocked, BlobMissing, Blobs, IndexEntry, Record, Records
+from .purposes import stated_purpose
 from .sensitive import SensitiveFields
 from .validators import ValidationError, resident_id
 
@@ -80,12 +81,10 @@ class ArchiveService:
         since, until = (_date(criteria, name) for name in ("from", "to"))
         if since and until and since > until:
             raise Invalid("起始日期晚于截止日期", "from is after to", field="from")
-        purpose = str(criteria.get("purpose", "")).strip()
-        if len(purpose) < MIN_PURPOSE_CHARS:
-            raise Invalid("请说明查询目的", "State the purpose of this search", field="purpose")
+        stated = stated_purpose(criteria)
         # The audit names the kind of search, never an ID number.
-        self._audit.record(principal, "archive.search", f"index:{index}", purpose=purpose[:200],
-                           details={"by": key, "from": since, "to": until})
+        self._audit.record(principal, "archive.search", f"index:{index}", purpose=stated.purpose,
+                           details={"by": key, "from": since, "to": until, **stated.audited()})
         try:
             page = self._records.query(index, index_value, sort_from=since,
                                        sort_to=(until + "\uffff") if until else "\uffff",

@@ -31,13 +31,13 @@ from .keyring import (
     requester_key,
 )
 from .ports import BadUpload, BlobInfo, BlobMissing, Blobs, IndexEntry, Record, Records, VersionConflict
+from .purposes import stated_purpose
 from .rules import load_rules
 
 log = logging.getLogger("beian.documents")
 DOCUMENT = "document"
 AWAITING_UPLOAD = "awaiting_upload"
 RECEIVED = "received"
-MIN_PURPOSE_CHARS = 2
 UNACCEPTED_TYPE = ("仅接受 PDF、JPEG、PNG 文件（按文件内容判断）",
                    "Only PDF, JPEG and PNG files are accepted (judged by content)")
 EMPTY_FILE = ("文件是空的，请选择原件的扫描件或照片", "The file is empty; choose the scan or photo of the original")
@@ -311,15 +311,14 @@ class DocumentService:
                     request: Mapping[str, Any]) -> dict[str, Any]:
         filing = self._filings.load(filing_id)
         policy.require(principal, "release_key", filing.body)
-        purpose = str(request.get("purpose", "")).strip()
-        if len(purpose) < MIN_PURPOSE_CHARS:
-            raise Invalid("请说明调阅目的", "State the purpose of this retrieval", field="purpose")
+        stated = stated_purpose(request)
         requester = requester_key(request.get("public_key"))
         record = self._load(filing_id, document_id)
         if record.body["state"] != RECEIVED:
             raise Conflict("该材料尚未收妥", "The document has not been received", field="state")
         entry = self._audit.record(principal, "document.key_release",
-                                   f"document:{filing_id}/{document_id}", purpose=purpose)
+                                   f"document:{filing_id}/{document_id}", purpose=stated.purpose,
+                                   details=stated.audited())
         self._note_release(record, principal, int(entry["seq"]))
         try:
             with self._blobs.open(record.body["archive_key"]) as stream:

@@ -13,13 +13,13 @@ from .archive import DISPOSED
 from .documents import (
     AWAITING_UPLOAD,
     EMPTY_FILE,
-    MIN_PURPOSE_CHARS,
     RECEIVED,
     UNACCEPTED_TYPE,
     uploadable_types,
 )
 from .filetypes import ACCEPTED
 from .photo import PhotoInfo
+from .purposes import purpose_schema, reference_schema
 from .rules import load_rules
 from .workflow import STATE_NAMES, TRANSITIONS
 
@@ -98,6 +98,7 @@ class Operation:
     response: dict[str, Any] = field(default_factory=lambda: OBJECT)
     errors: tuple[str, ...] = ()
     query: tuple[str, ...] = ()
+    required_query: tuple[str, ...] = ()
     links: dict[str, Any] = field(default_factory=dict)
 
 
@@ -204,8 +205,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/filings/{filing_id}/documents/{document_id}/key-release",
               "Release one document's key, wrapped to the caller's public key, for a stated "
               "purpose (audited first)", auth=True,
-              request={"type": "object", "required": ["purpose", "public_key"], "properties": {
-                  "purpose": {"type": "string", "minLength": MIN_PURPOSE_CHARS, "pattern": r"\S"},
+              request={"type": "object", "required": ["purpose", "reference", "public_key"], "properties": {
+                  "purpose": purpose_schema(), "reference": reference_schema(),
                   "public_key": {"type": "string"}}},
               errors=("400", "401", "403", "404", "409", "503"),
               response=shape({"document": DOCUMENT_REF, "wrapped_key": STRING, "context": OBJECT,
@@ -217,7 +218,8 @@ OPERATIONS += (
               "Search the archive by one key (filing_number, domain, provider, province or id_number), "
               "optionally from/to creation dates; audited", auth=True,
               query=("filing_number", "domain", "provider", "province", "id_number", "from", "to",
-                     "purpose", "cursor"), errors=("400", "401", "403", "503"),
+                     "purpose", "reference", "cursor"), required_query=("purpose", "reference"),
+              errors=("400", "401", "403", "503"),
               response=shape({"filings": {"type": "array", "items": SUMMARY},
                               "cursor": {"type": "string", "nullable": True}, "examined": INTEGER})),
     Operation("post", "/filings/{filing_id}/holds", "Place a legal hold (compliance officers; audited)",
@@ -294,6 +296,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 500},
     "month": {"type": "string", "pattern": r"^\s*[0-9]{4}-(0[1-9]|1[0-2])\s*$"},
     "from": ISO_DATE, "to": ISO_DATE,
+    "purpose": purpose_schema(), "reference": reference_schema(),
 }
 # Request headers an operation reads, beyond Authorization.
 HEADERS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
@@ -316,8 +319,8 @@ def closed(schema: Any) -> Any:
 
 def _operation(op: Operation) -> dict[str, Any]:
     params = [{"name": name, "in": "path", "required": True, "schema": ID} for name in _path_params(op.path)]
-    params += [{"name": name, "in": "query", "required": False, "schema": PARAMETERS.get(name, STRING)}
-               for name in op.query]
+    params += [{"name": name, "in": "query", "required": name in op.required_query,
+                "schema": PARAMETERS.get(name, STRING)} for name in op.query]
     params += [{"name": name, "in": "header", "required": False, "schema": schema}
                for name, schema in HEADERS.get((op.method, op.path), {}).items()]
     success: dict[str, Any] = {"description": "OK"}

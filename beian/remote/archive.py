@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .roles import TOKEN, URL, client_for, progress_bar, reported
+from .roles import PURPOSE, REFERENCE, TOKEN, URL, client_for, progress_bar, reported
 
 if TYPE_CHECKING:
     from ..client import BeianClient
@@ -47,7 +47,7 @@ def search(filing_number: str = typer.Option("", help="备案号 / Filing number
                                          help="证件号码（建议用环境变量传入）/ ID number (prefer the env var)"),
            since: str = typer.Option("", "--from", help="YYYY-MM-DD"),
            until: str = typer.Option("", "--to", help="YYYY-MM-DD"),
-           purpose: str = typer.Option(..., help="检索目的（记入审计）/ Purpose (audited)"),
+           purpose: str = PURPOSE, reference: str = REFERENCE,
            as_json: bool = typer.Option(False, "--json", help="输出 JSON / Print the results as JSON"),
            url: str = URL, token: str = TOKEN) -> None:
     """检索档案（记入审计）/ Search the archive (audited)."""
@@ -55,7 +55,8 @@ def search(filing_number: str = typer.Option("", help="备案号 / Filing number
 
     criteria = {key: value for key, value in {
         "filing_number": filing_number, "domain": domain, "provider": provider, "province": province,
-        "id_number": id_number, "from": since, "to": until, "purpose": purpose}.items() if value}
+        "id_number": id_number, "from": since, "to": until, "purpose": purpose,
+        "reference": reference}.items() if value}
     with reported():
         found = client_for(url, token).call("GET", f"/archive/search?{urlencode(criteria)}")
     if as_json:
@@ -90,7 +91,7 @@ def release(filing_id: str, case_id: str = typer.Option(..., help="案件编号 
 
 
 @archive.command("export")
-def export_bundle(filing_id: str, purpose: str = typer.Option(..., help="目的（记入审计）/ Purpose (audited)"),
+def export_bundle(filing_id: str, purpose: str = PURPOSE, reference: str = REFERENCE,
                   out: Path = typer.Option(..., help="zip 文件 / The zip to write"),
                   decrypt: bool = typer.Option(False, help="附解密文件 / Include decrypted files"),
                   url: str = URL, token: str = TOKEN) -> None:
@@ -106,7 +107,8 @@ def export_bundle(filing_id: str, purpose: str = typer.Option(..., help="目的�
         filing = client.call("GET", f"/filings/{filing_id}")
         documents = client.call("GET", f"/filings/{filing_id}/documents")["documents"]
         manifest: dict[str, Any] = {"format": "beian-inspection-bundle-v1", "filing": filing,
-                                    "purpose": purpose, "made_at": datetime.now(UTC).isoformat(),
+                                    "purpose": purpose, "reference": reference,
+                                    "made_at": datetime.now(UTC).isoformat(),
                                     "documents": [], "missing": []}
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
             work, partial = Path(scratch), Path(scratch) / "bundle.zip"
@@ -116,7 +118,8 @@ def export_bundle(filing_id: str, purpose: str = typer.Option(..., help="目的�
                     if document["state"] == "received":
                         try:
                             manifest["documents"].append(
-                                _add_document(client, bundle, work, filing_id, document, purpose, decrypt))
+                                _add_document(client, bundle, work, filing_id, document,
+                                              (purpose, reference), decrypt))
                         except ApiError as error:
                             manifest["missing"].append({"id": document["id"], "type": document["document_type"],
                                                         "reason": error.message})
@@ -134,14 +137,14 @@ def export_bundle(filing_id: str, purpose: str = typer.Option(..., help="目的�
 
 
 def _add_document(client: BeianClient, bundle: zipfile.ZipFile, work: Path, filing_id: str,
-                  document: dict[str, Any], purpose: str, decrypt: bool) -> dict[str, Any]:
+                  document: dict[str, Any], stated: tuple[str, str], decrypt: bool) -> dict[str, Any]:
     target = work / document["id"]
     entry: dict[str, Any] = {"id": document["id"], "type": document["document_type"]}
     if decrypt:
-        client.retrieve(filing_id, document["id"], purpose, target)
+        client.retrieve(filing_id, document["id"], *stated, target)
         name = f"documents/{document['id']}"
     else:
-        client.download_ciphertext(filing_id, document["id"], purpose, target)
+        client.download_ciphertext(filing_id, document["id"], *stated, target)
         name = f"ciphertexts/{document['id']}.beian"
     entry.update(path=name, sha256=hashlib.sha256(target.read_bytes()).hexdigest())
     bundle.write(target, name)

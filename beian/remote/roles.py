@@ -29,6 +29,34 @@ URL = typer.Option(f"http://127.0.0.1:{DEFAULT_PORT}", envvar="BEIAN_URL", help=
 TOKEN = typer.Option("", envvar="BEIAN_TOKEN", help="访问令牌 / Access token")
 
 
+def _purpose_option() -> Any:
+    """--purpose: an id of the rules file's list of purposes, each listed with its labels."""
+    from chalicelib.rules import load_rules
+
+    purposes = load_rules().stated_purposes
+
+    def listed(value: str) -> str:
+        if value not in purposes.ids():
+            raise typer.BadParameter(f"须为以下之一 / must be one of: {', '.join(purposes.ids())}")
+        return value
+
+    labels = "; ".join(f"{p.id} = {p.label.zh} / {p.label.en}" for p in purposes.purposes)
+    return typer.Option(..., metavar="[" + "|".join(purposes.ids()) + "]", callback=listed,
+                        help=f"调阅目的（记入审计）/ Purpose (audited): {labels}")
+
+
+def _reference_option() -> Any:
+    from chalicelib.rules import load_rules
+
+    least = load_rules().stated_purposes.reference_min_chars
+    return typer.Option(..., help=f"调阅依据：案件编号、函件或工单（至少 {least} 个字，记入审计）/ "
+                                  f"Reference: a case number, letter or ticket (at least {least} characters; audited)")
+
+
+PURPOSE = _purpose_option()
+REFERENCE = _reference_option()
+
+
 @contextmanager
 def reported() -> Iterator[None]:
     """Print API and domain errors as one bilingual line (every field error listed)."""
@@ -399,12 +427,12 @@ def deadlines(within: int = typer.Option(3, help="工作日数 / Working days ah
 
 
 def retrieve(filing_id: str, document_id: str,
-             purpose: str = typer.Option(..., help="调阅目的（记入审计）/ Purpose (audited)"),
+             purpose: str = PURPOSE, reference: str = REFERENCE,
              out: Path = typer.Option(..., help="解密后保存到 / Write the decrypted file to"),
              url: str = URL, token: str = TOKEN) -> None:
-    """调阅材料：说明目的，本机解密 / Retrieve a document for a stated purpose, decrypt here."""
+    """调阅材料：说明目的和依据，本机解密 / Retrieve a document for a stated purpose, decrypt here."""
     with reported():
-        client_for(url, token).retrieve(filing_id, document_id, purpose, out)
+        client_for(url, token).retrieve(filing_id, document_id, purpose, reference, out)
     console.print(f"已解密 / decrypted: {out}")
 
 

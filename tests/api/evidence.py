@@ -80,7 +80,7 @@ def review_trail(reviewer: BeianClient, filing: dict[str, Any], tmp_path: Path) 
     """Open the submitted form (and, if the spot-check picks the filing, the photo and the
     identity scans), and say per key item what was checked: the params of an approval."""
     filing_id = filing["id"]
-    reviewer.retrieve(filing_id, filing["province_submission"]["form_document_id"], "审核核验单",
+    reviewer.retrieve(filing_id, filing["province_submission"]["form_document_id"], "review", "审核核验单",
                       tmp_path / "review-form.pdf")
     if steps.spot_check_due(filing_id, load_rules().review.spot_check.rate):
         open_spot_check_documents(reviewer, filing, tmp_path)
@@ -93,7 +93,8 @@ def open_spot_check_documents(reviewer: BeianClient, filing: dict[str, Any], tmp
     for document in reviewer.call("GET", f"/filings/{filing['id']}/documents")["documents"]:
         if document["state"] == "received" and (
                 document["document_type"] in declared or document["id"] == filing["on_site"]["photo_document_id"]):
-            reviewer.retrieve(filing["id"], document["id"], "抽查", tmp_path / f"spot-{document['id']}")
+            reviewer.retrieve(filing["id"], document["id"], "review", "抽查证件原件",
+                              tmp_path / f"spot-{document['id']}")
 
 
 def walk_to_province(verifier: BeianClient, filing: dict[str, Any], tmp_path: Path) -> dict[str, Any]:

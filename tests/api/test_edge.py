@@ -15,14 +15,17 @@ import pytest
 import requests
 from chalicelib.auth import Principal, staff_name
 from chalicelib.edge import MAX_JSON_DEPTH, json_depth
+from chalicelib.errors import Invalid
+from chalicelib.rules import load_rules
 from chalicelib.services import current_services
 from chalicelib.staff import REVOCATION
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import crypto
 from beian.client import BeianClient
-from beian.synthetic import filing_payload
+from beian.synthetic import filing_payload, resident_id_number
 from benchmarks.stress_figures import record, scaled
 
 pytestmark = [pytest.mark.parametrize("backend_env", ["embedded"], indirect=True),
@@ -229,15 +232,113 @@ def build_fresh_services() -> Any:
     return build_services(Settings.from_env())
 
 
-@given(purpose=st.one_of(st.lists(st.text(max_size=5), max_size=4), st.dictionaries(st.text(max_size=3), st.integers()),
-                         st.integers(), st.booleans(), st.none(), st.text(" \t", max_size=3), st.text(max_size=1)))
+STATED = load_rules().stated_purposes
+PURPOSE_IDS = STATED.ids()
+NOT_TEXT = st.one_of(st.lists(st.text(max_size=5), max_size=4), st.dictionaries(st.text(max_size=3), st.integers()),
+                     st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+UNLISTED = st.one_of(NOT_TEXT, st.text(max_size=30).filter(lambda text: text not in PURPOSE_IDS),
+                     st.sampled_from(PURPOSE_IDS).flatmap(lambda listed: st.sampled_from(
+                         [listed.upper(), f" {listed}", f"{listed} ", listed.replace("_", "-")])))
+SHORT = st.one_of(NOT_TEXT, st.text(st.characters(categories=["Zs", "Cc"], include_characters=" \t\n\u3000"),
+                                    max_size=12).filter(str.isspace),
+                  st.text(max_size=STATED.reference_min_chars - 1).map(lambda text: f"  {text}\t"),
+                  st.text(min_size=STATED.reference_max_chars + 1, max_size=STATED.reference_max_chars + 5))
+VALID_REFERENCE = st.text(min_size=STATED.reference_min_chars, max_size=STATED.reference_max_chars).filter(
+    lambda text: len(text.strip()) >= STATED.reference_min_chars)
+# The reference goes into the audit log, which holds no ID number: the edge cannot see one, the domain does.
+HOLDS_AN_ID = st.builds(lambda seed, around: around.format(resident_id_number(random.Random(seed))),
+                        st.integers(0, 10**6), st.sampled_from(["案件 {}", "{}"]))
+REFUSED = st.one_of(st.tuples(UNLISTED, VALID_REFERENCE, st.just("purpose")),
+                    st.tuples(st.sampled_from(PURPOSE_IDS), st.one_of(SHORT, HOLDS_AN_ID), st.just("reference")))
+
+
+@pytest.fixture
+def received_document(live_server: str, tmp_path: Any) -> tuple[str, str]:
+    filing, token = BeianClient(live_server).submit(filing_payload(random.Random(18), "individual"))
+    scan = tmp_path / "id.jpg"
+    scan.write_bytes(b"\xff\xd8\xff\xe0synthetic scan")
+    document = BeianClient(live_server, token).upload(filing["id"], "resident_id_card", scan)
+    return filing["id"], document["id"]
+
+
+def key_release_entries() -> list[dict[str, Any]]:
+    return [entry for entry in current_services().audit.entries() if entry["action"] == "document.key_release"]
+
+
+def ask_release(url: str, token: str, document: tuple[str, str], stated: dict[str, Any]) -> requests.Response:
+    key = crypto.PrivateKey.generate().public_key.dump_pem().decode()
+    return requests.post(f"{url}/api/filings/{document[0]}/documents/{document[1]}/key-release",
+                         json={**stated, "public_key": key}, headers={"Authorization": f"Bearer {token}"},
+                         timeout=10)
+
+
+@given(case=REFUSED)
 @PROPERTY
-def test_a_purpose_that_is_not_text_releases_nothing(live_server: str, verifier_token: str, purpose: Any) -> None:
-    released_before = sum(entry["action"] == "document.key_release" for entry in current_services().audit.entries())
-    reply = requests.post(f"{live_server}/api/filings/F1/documents/D1/key-release",
-                          json={"purpose": purpose, "public_key": "x"},
-                          headers={"Authorization": f"Bearer {verifier_token}"}, timeout=10)
-    refused(reply, 400, "purpose")
-    released = sum(entry["action"] == "document.key_release" for entry in current_services().audit.entries())
-    assert released == released_before
+def test_a_purpose_off_the_list_or_a_bad_reference_releases_nothing(live_server: str, verifier_token: str,
+                                                                    received_document: tuple[str, str],
+                                                                    case: tuple[Any, Any, str]) -> None:
+    purpose, reference, field = case
+    before = len(key_release_entries())
+    reply = ask_release(live_server, verifier_token, received_document, {"purpose": purpose, "reference": reference})
+    assert "wrapped_key" not in refused(reply, 400, field)
+    assert len(key_release_entries()) == before  # nothing released, so nothing audited as released
     record("purpose_cases", 1, 0)
+
+
+@given(purpose=st.sampled_from(PURPOSE_IDS), reference=VALID_REFERENCE)
+@PROPERTY
+def test_every_listed_purpose_with_a_reference_is_released_and_audited(
+        live_server: str, verifier_token: str, received_document: tuple[str, str], purpose: str,
+        reference: str) -> None:
+    reply = ask_release(live_server, verifier_token, received_document, {"purpose": purpose, "reference": reference})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["wrapped_key"]
+    audited = key_release_entries()[-1]
+    assert audited["object"] == f"document:{received_document[0]}/{received_document[1]}"
+    assert (audited["purpose"], audited["details"]["reference"]) == (purpose, reference.strip())
+
+
+@given(case=REFUSED)
+@PROPERTY
+def test_the_domain_refuses_what_the_edge_refuses_without_it(live_server: str, received_document: tuple[str, str],
+                                                            case: tuple[Any, Any, str]) -> None:
+    """The services are called directly, past the edge: they check the purpose themselves."""
+    purpose, reference, field = case
+    stated = {"purpose": purpose, "reference": reference}
+    services = current_services()
+    verifier = Principal("verifier-domain", "verifier", provider=services.settings.provider,
+                         province=services.settings.province)
+    officer = Principal("officer-domain", "compliance_officer", provider=services.settings.provider,
+                        province=services.settings.province)
+    before = len(services.audit.entries())
+    with pytest.raises(Invalid) as release:
+        services.documents.release_key(verifier, *received_document, {**stated, "public_key": "unused"})
+    with pytest.raises(Invalid) as search:
+        services.archive.search(officer, {"domain": "example.cn", **stated})
+    assert (release.value.field, search.value.field) == (field, field)
+    assert len(services.audit.entries()) == before
+
+
+@given(purpose=st.one_of(st.text(max_size=20).filter(lambda text: text not in PURPOSE_IDS),
+                         st.sampled_from(PURPOSE_IDS)),
+       reference=st.one_of(st.text(max_size=STATED.reference_min_chars - 1), VALID_REFERENCE))
+@PROPERTY
+def test_a_search_runs_only_for_a_listed_purpose_and_a_reference(live_server: str, purpose: str,
+                                                                 reference: str) -> None:
+    services = current_services()
+    officer = services.auth.issue("officer-edge", "compliance_officer", provider=services.settings.provider,
+                                  province=services.settings.province)
+    searches = sum(entry["action"] == "archive.search" for entry in services.audit.entries())
+    reply = requests.get(f"{live_server}/api/archive/search",
+                         params={"domain": "example.cn", "purpose": purpose, "reference": reference},
+                         headers={"Authorization": f"Bearer {officer}"}, timeout=10)
+    listed, enough = purpose in PURPOSE_IDS, len(reference.strip()) >= STATED.reference_min_chars
+    searched = sum(entry["action"] == "archive.search" for entry in services.audit.entries())
+    if listed and enough:
+        assert reply.status_code == 200, reply.text
+        last = [entry for entry in services.audit.entries() if entry["action"] == "archive.search"][-1]
+        assert (last["purpose"], last["details"]["reference"]) == (purpose, reference.strip())
+    else:
+        refused(reply, 400, "reference" if listed else "purpose")
+        assert searched == searches
+        record("purpose_cases", 1, 0)

@@ -34,7 +34,7 @@ def test_applicant_uploads_and_verifier_decrypts_identical_bytes(
     assert [item["id"] for item in listed] == [document["id"]]
 
     verifier = staff("verifier")
-    copy = verifier.retrieve(filing["id"], document["id"], "预核验：核对营业执照", tmp_path / "copy")
+    copy = verifier.retrieve(filing["id"], document["id"], "verification", "预核验：核对营业执照", tmp_path / "copy")
     assert copy.read_bytes() == original.read_bytes()
 
 
@@ -48,12 +48,13 @@ def test_applicant_cannot_release_keys_and_nothing_is_released_without_a_purpose
     document = applicant.upload(filing["id"], "resident_id_card", scan)
 
     with pytest.raises(ApiError) as refused:
-        applicant.retrieve(filing["id"], document["id"], "I want to see it", tmp_path / "x")
+        applicant.retrieve(filing["id"], document["id"], "verification", "I want to see it", tmp_path / "x")
     assert refused.value.status == 403
-    with pytest.raises(ApiError) as no_purpose:
-        staff("verifier").retrieve(filing["id"], document["id"], "", tmp_path / "y")
-    assert no_purpose.value.status == 400
-    assert no_purpose.value.body["field"] == "purpose"
+    for purpose, reference, field in (("curiosity", "核对营业执照", "purpose"), ("verification", "", "reference")):
+        with pytest.raises(ApiError) as no_purpose:
+            staff("verifier").retrieve(filing["id"], document["id"], purpose, reference, tmp_path / "y")
+        assert no_purpose.value.status == 400
+        assert no_purpose.value.body["field"] == field
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
@@ -118,6 +119,7 @@ def test_a_retrieved_file_that_is_not_what_was_declared_is_never_written(
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(ApiError) as refused:
-        staff("verifier").retrieve(filing["id"], slot["document"]["id"], "核对营业执照", out / "licence.pdf")
+        staff("verifier").retrieve(filing["id"], slot["document"]["id"], "verification", "核对营业执照",
+                                   out / "licence.pdf")
     assert refused.value.status == 422
     assert list(out.iterdir()) == []

@@ -94,7 +94,7 @@ def test_a_document_whose_content_is_not_its_declared_type_is_not_handed_over(
     applicant.call("POST", f"/filings/{filing['id']}/documents/{slot['document']['id']}/complete")
     verifier = staff("verifier")  # type: ignore[operator]
     with pytest.raises(ApiError) as mismatch:
-        verifier.retrieve(filing["id"], slot["document"]["id"], "核对", tmp_path / "out")
+        verifier.retrieve(filing["id"], slot["document"]["id"], "verification", "核对营业执照", tmp_path / "out")
     assert mismatch.value.status == 422
     assert not (tmp_path / "out").exists()
 
@@ -108,7 +108,7 @@ def test_ciphertext_downloads_are_attachments_never_inline(live_server: str, sta
     verifier = staff("verifier")  # type: ignore[operator]
     key = crypto.PrivateKey.generate().public_key.dump_pem().decode()
     release = verifier.call("POST", f"/filings/{filing['id']}/documents/{document['id']}/key-release",
-                            {"purpose": "核对", "public_key": key})
+                            {"purpose": "verification", "reference": "核对营业执照", "public_key": key})
     reply = requests.get(urljoin(live_server + "/", release["download_url"]), timeout=10)
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == "application/octet-stream"

@@ -124,7 +124,7 @@ def walk_to_filing_number(payload: dict[str, Any], anonymous: BeianClient,
     assert filing["state"] == "verified_on_site"
     form_id = filing["on_site"]["form_document_id"]
 
-    text = pdf_text(verifier.retrieve(filing["id"], form_id, "核对核验单", tmp_path / "form.pdf"))
+    text = pdf_text(verifier.retrieve(filing["id"], form_id, "verification", "核对核验单", tmp_path / "form.pdf"))
     rules = load_rules()
     assert text.count(rules.verification_form.title.zh) == 2  # in duplicate
     assert "第一联" in text and "第二联" in text
@@ -355,7 +355,7 @@ def test_refusal_province_return_correction_and_approval_with_the_evidence(
     assert changes["contact.address"]["old"] == old_address
     assert new_number not in str(corrected) and changes[f"{holder}.id_number"]["new"].count("*") > 3
 
-    text = pdf_text(verifier.retrieve(filing["id"], filing["on_site"]["form_document_id"], "核对",
+    text = pdf_text(verifier.retrieve(filing["id"], filing["on_site"]["form_document_id"], "verification", "核对核验单",
                                       tmp_path / "form.pdf"))
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00", text), text
     assert "护照与网站负责人本人一致" in text and "身份证与网站负责人本人一致" not in text

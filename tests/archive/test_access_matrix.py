@@ -79,7 +79,8 @@ def test_route_role_scope_matrix(live_server: str, rng: random.Random, tmp_path:
                                                "media_type": "application/pdf"}),
         "pre_verify": lambda c, f: c.act(f, "pre_verify_pass", {"contact_verified_by": "phone"}),
         "key_release": lambda c, f: c.call("POST", f"/filings/{f}/documents/{document['id']}/key-release",
-                                           {"purpose": "matrix check", "public_key": key}),
+                                           {"purpose": "internal_audit", "reference": "matrix check",
+                                            "public_key": key}),
         "hold": lambda c, f: c.call("POST", f"/filings/{f}/holds", {"case_id": "M-1", "reason": "matrix"}),
         "delete_document": lambda c, f: c.call("DELETE", f"/filings/{f}/documents/{document['id']}"),
         "findings": lambda c, f: c.call("GET", f"/filings/{f}/findings"),
@@ -100,7 +101,7 @@ def test_route_role_scope_matrix(live_server: str, rng: random.Random, tmp_path:
     other_routes = {
         "queue": lambda c: c.call("GET", "/filings?state=submitted"),
         "deadlines": lambda c: c.call("GET", "/deadlines?within_days=10"),
-        "search": lambda c: c.call("GET", "/archive/search?provider=demo-idc&purpose=matrix"),
+        "search": lambda c: c.call("GET", "/archive/search?provider=demo-idc&purpose=internal_audit&reference=matrix"),
         "sweep": lambda c: c.call("POST", "/archive/sweep", {"dry_run": True}),
         "audit_export": lambda c: c.call("GET", "/audit/export"),
         "findings": lambda c: c.call("GET", "/findings?month=2024-01"),
@@ -124,9 +125,10 @@ def test_search_never_shows_another_providers_filings(live_server: str, rng: ran
         "officer", "compliance_officer", provider=services.settings.provider, province="京"))
     theirs = BeianClient(live_server, services.auth.issue(
         "officer2", "compliance_officer", provider="other-idc", province="京"))
-    found = mine.call("GET", f"/archive/search?domain={domain}&purpose=check")["filings"]
+    query = f"/archive/search?domain={domain}&purpose=internal_audit&reference=check"
+    found = mine.call("GET", query)["filings"]
     assert [item["id"] for item in found] == [filing["id"]]
-    assert theirs.call("GET", f"/archive/search?domain={domain}&purpose=check")["filings"] == []
+    assert theirs.call("GET", query)["filings"] == []
 
 
 def test_search_states_a_purpose_takes_real_dates_and_finds_a_name_however_written(
@@ -144,11 +146,14 @@ def test_search_states_a_purpose_takes_real_dates_and_finds_a_name_however_writt
     def search(query: str) -> list[str]:
         return [item["id"] for item in officer.call("GET", f"/archive/search?{query}")["filings"]]
 
-    assert search(f"domain={domain.upper()}.&purpose=核对") == [filing["id"]]
-    assert search(f"filing_number={quote('京ICP备2026000001号-2')}&purpose=核对") == [filing["id"]]
+    stated = "purpose=inspection&reference=检查函-1"
+    assert search(f"domain={domain.upper()}.&{stated}") == [filing["id"]]
+    assert search(f"filing_number={quote('京ICP备2026000001号-2')}&{stated}") == [filing["id"]]
     for query, field in ((f"domain={domain}", "purpose"), (f"domain={domain}&purpose=%20", "purpose"),
-                         (f"domain={domain}&purpose=核对&from=2026-13-01", "from"),
-                         (f"domain={domain}&purpose=核对&from=2026-12-01&to=2026-01-01", "from")):
+                         (f"domain={domain}&purpose=inspection", "reference"),
+                         (f"domain={domain}&purpose=inspection&reference=%20%20%20%20%20", "reference"),
+                         (f"domain={domain}&{stated}&from=2026-13-01", "from"),
+                         (f"domain={domain}&{stated}&from=2026-12-01&to=2026-01-01", "from")):
         try:
             search(query)
         except ApiError as refused:

@@ -40,10 +40,10 @@ def test_nothing_is_released_when_the_audit_log_fails(
     key = crypto.PrivateKey.generate().public_key.dump_pem().decode()
     with pytest.raises(ApiError) as refused:
         verifier.call("POST", f"/filings/{filing['id']}/documents/{document['id']}/key-release",
-                      {"purpose": "核对原件", "public_key": key})
+                      {"purpose": "verification", "reference": "核对原件", "public_key": key})
     assert refused.value.status == 503 and "wrapped_key" not in refused.value.body
     with pytest.raises(ApiError) as search:
-        officer.call("GET", "/archive/search?filing_number=none&purpose=核对")
+        officer.call("GET", "/archive/search?filing_number=none&purpose=inspection&reference=检查函-1")
     assert search.value.status == 503
 
 

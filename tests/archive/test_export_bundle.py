@@ -31,14 +31,16 @@ def test_the_bundle_is_private_and_lists_what_could_not_be_exported(
     out = tmp_path / "bundles" / "bundle.zip"
     out.parent.mkdir()
 
-    exported = CliRunner().invoke(app, ["archive", "export", filing_id, "--purpose", "监管检查", "--out", str(out),
-                                        "--decrypt"], env={"BEIAN_URL": live_server, "BEIAN_TOKEN": token})
+    exported = CliRunner().invoke(app, ["archive", "export", filing_id, "--purpose", "inspection",
+                                        "--reference", "监管检查函 2026-3", "--out", str(out), "--decrypt"],
+                                  env={"BEIAN_URL": live_server, "BEIAN_TOKEN": token})
     assert exported.exit_code == 1, exported.output
     assert lost_id in exported.output and "Traceback" not in exported.output
     assert oct(out.stat().st_mode & 0o777) == "0o600"  # it holds plaintext
     assert sorted(path.name for path in out.parent.iterdir()) == ["bundle.zip"]  # no scratch left behind
     with zipfile.ZipFile(out) as bundle:
         manifest = json.loads(bundle.read("manifest.json"))
+        assert (manifest["purpose"], manifest["reference"]) == ("inspection", "监管检查函 2026-3")
         assert [entry["id"] for entry in manifest["documents"]] == [kept_id]
         assert bundle.read(manifest["documents"][0]["path"]) == kept
         assert manifest["documents"][0]["sha256"] == hashlib.sha256(kept).hexdigest()

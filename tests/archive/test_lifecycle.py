@@ -66,7 +66,7 @@ def test_archive_lifecycle(live_server: str, staff: Callable[..., BeianClient], 
     free_filing, free_doc = archived_long_ago(past, rng, live_server)
 
     verifier, officer, admin = staff("verifier"), staff("compliance_officer"), staff("admin")
-    copy = verifier.retrieve(held_filing, held_doc, "核对营业执照原件", tmp_path / "copy")
+    copy = verifier.retrieve(held_filing, held_doc, "verification", "核对营业执照原件", tmp_path / "copy")
     assert copy.stat().st_size == 3000
 
     for role in (admin, officer):
@@ -107,9 +107,9 @@ def test_archive_lifecycle(live_server: str, staff: Callable[..., BeianClient], 
     documents = officer.call("GET", f"/filings/{free_filing}/documents")["documents"]
     assert [document["state"] for document in documents] == ["disposed"]
     with pytest.raises(ApiError) as gone:
-        verifier.retrieve(free_filing, free_doc, "再次调阅", tmp_path / "gone")
+        verifier.retrieve(free_filing, free_doc, "verification", "再次调阅", tmp_path / "gone")
     assert gone.value.status == 409
-    assert verifier.retrieve(held_filing, held_doc, "保全期间调阅", tmp_path / "again").exists()
+    assert verifier.retrieve(held_filing, held_doc, "verification", "保全期间调阅", tmp_path / "again").exists()
 
     export = staff("inspector").call("GET", "/audit/export")
     actions = [entry["action"] for entry in export["entries"]]

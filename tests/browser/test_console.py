@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from chalicelib.services import current_services
 from PIL import Image, ImageChops
 
 from beian.client import BeianClient
+from beian.synthetic import resident_id_number
 from tests.api.evidence import upload_identity_copies, upload_signed_papers, verify_on_site
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, watched_page
 from tests.browser.test_site import axe_violations
@@ -181,7 +183,8 @@ def test_a_verifier_takes_a_filing_from_the_queue_through_the_camera_to_submissi
     documents = verifier.call("GET", f"/filings/{applicant.id}/documents")["documents"]
     stored = next(d for d in documents if d["id"] == photo_id)
     assert stored["photo"]["captured_at"].endswith("+08:00") and stored["photo"]["curtain_marker"] == MARKER
-    image = Image.open(verifier.retrieve(applicant.id, photo_id, "核对现场照片", tmp_path / "photo.jpg"))
+    image = Image.open(verifier.retrieve(applicant.id, photo_id, "verification", "核对现场照片",
+                                         tmp_path / "photo.jpg"))
     assert image.format == "JPEG" and image.size == (800, 600)
     red, green, _ = image.convert("RGB").split()
     assert ImageChops.difference(red, green).getbbox()  # in colour
@@ -209,7 +212,10 @@ def test_a_reviewer_opens_the_evidence_in_the_page_and_approves(
         page.wait_for_selector(f"#download-{document_id}")
     assert page.eval_on_selector(f"#image-{photo_id}", "img => img.naturalWidth") == 800
     releases = traffic.to("/key-release")
-    assert [json.loads(r.post_data)["purpose"] for r in releases] == [f"审核备案 {applicant.id}"] * len(opened)
+    rules = load_rules()
+    (review,) = [p.id for p in rules.stated_purposes.purposes if p.citation.cite == rules.review.citation.cite]
+    stated = [(json.loads(r.post_data)["purpose"], json.loads(r.post_data)["reference"]) for r in releases]
+    assert stated == [(review, f"审核备案 {applicant.id}")] * len(opened)
     for field in page.query_selector_all("#review-items textarea"):
         field.fill(f"已核对：{field.get_attribute('data-item')}")
     screenshot(page, "console-review")
@@ -235,18 +241,34 @@ def test_an_officer_searches_decrypts_a_document_to_the_applicants_bytes_and_pla
     page.wait_for_selector("#search-form")
     page.select_option("#search-by", "domain")
     page.fill("#search-value", applicant.filing["payload"]["website"]["domains"][0])
-    page.fill("#search-purpose", "公安机关协查函 2026-17")
+    page.select_option("#purpose-search", "lawful_request")
+    page.fill("#reference-search", "公安机关协查函 2026-17")
     page.click("#search-form button[type=submit]")
     page.click(f"details[data-filing='{applicant.id}'] summary")
     retrieval = page.wait_for_selector(f"#panel-{applicant.id} form.beian-retrieve")
     document_id = retrieval.get_attribute("data-document")
 
-    page.fill(f"#purpose-{document_id}", "查")  # too short: refused here, before any key
+    # The search's purpose and reference are carried to the document; each refusal is shown at
+    # its field, before any key is asked for.
+    assert page.input_value(f"#purpose-{document_id}") == "lawful_request"
+    page.select_option(f"#purpose-{document_id}", "")
     page.click(f"form[data-document='{document_id}'] button[type=submit]")
-    assert "调阅目的" in page.wait_for_selector(f"form[data-document='{document_id}'] [role=alert]").inner_text()
+    assert "调阅目的" in page.wait_for_selector(f"#purpose-{document_id}-error:not([hidden])").inner_text()
+    assert page.get_attribute(f"#purpose-{document_id}", "aria-invalid") == "true"
+    page.select_option(f"#purpose-{document_id}", "lawful_request")
+    page.fill(f"#reference-{document_id}", " 查 ")  # too short once trimmed
+    page.click(f"form[data-document='{document_id}'] button[type=submit]")
+    assert "调阅依据" in page.wait_for_selector(f"#reference-{document_id}-error:not([hidden])").inner_text()
+    assert page.is_hidden(f"#purpose-{document_id}-error")
     assert traffic.to("/key-release") == []
+    # What only the API can see (an ID number in the reference, which the audit log must not
+    # hold) is refused there and shown at the same field.
+    page.fill(f"#reference-{document_id}", f"协查函 {resident_id_number(random.Random(17))}")
+    page.click(f"form[data-document='{document_id}'] button[type=submit]")
+    assert "证件号码" in page.wait_for_selector(f"#reference-{document_id}-error:not([hidden])").inner_text()
+    assert len(traffic.to("/key-release")) == 1
 
-    page.fill(f"#purpose-{document_id}", "公安机关协查函 2026-17")
+    page.fill(f"#reference-{document_id}", "公安机关协查函 2026-17")
     page.click(f"form[data-document='{document_id}'] button[type=submit]")
     with page.expect_download() as download:
         page.click(f"#download-{document_id}")
@@ -258,7 +280,7 @@ def test_an_officer_searches_decrypts_a_document_to_the_applicants_bytes_and_pla
     page.click(f"#panel-{applicant.id} form.beian-hold button[type=submit]")
     page.wait_for_selector(f"#panel-{applicant.id} li[data-case='CASE-2026-17']")
     domain = applicant.filing["payload"]["website"]["domains"][0]
-    found = officer.call("GET", f"/archive/search?domain={domain}&purpose=核对保全")
+    found = officer.call("GET", f"/archive/search?domain={domain}&purpose=legal_hold&reference=CASE-2026-17")
     assert found["filings"][0]["holds"] == ["CASE-2026-17"]
 
     page.click(f"#export-{applicant.id}")
@@ -267,11 +289,16 @@ def test_an_officer_searches_decrypts_a_document_to_the_applicants_bytes_and_pla
     with zipfile.ZipFile(io.BytesIO(Path(bundle.value.path()).read_bytes())) as archive:
         manifest = json.loads(archive.read("manifest.json"))
         assert manifest["format"] == "beian-inspection-bundle-v1" and not manifest["missing"]
+        assert (manifest["purpose"], manifest["reference"]) == ("lawful_request", "公安机关协查函 2026-17")
         assert [d["id"] for d in manifest["documents"]] == [document_id]
         assert original.read_bytes() not in archive.read(manifest["documents"][0]["path"])
         assert json.loads(archive.read("audit/export.json"))["entries"]
     actions = [e["action"] for e in current_services().audit.entries() if e["actor"]["subject"] == "合规周"]
     assert {"archive.search", "document.key_release", "archive.hold"} <= set(actions)
+    released = [e for e in current_services().audit.entries()
+                if e["action"] == "document.key_release" and e["actor"]["subject"] == "合规周"]
+    stated = {(e["purpose"], e["details"]["reference"]) for e in released}
+    assert stated == {("lawful_request", "公安机关协查函 2026-17")}
     assert traffic.origins() == {urlsplit(live_server).netloc}
 
 
@@ -365,9 +392,17 @@ def test_every_console_page_passes_axe_and_fits_a_phone(
                 page.goto(f"{live_server}{prefix}/{path}")
                 page.wait_for_selector(".beian-app:not([aria-busy]) #console-body > *")
                 if path.startswith("staff/archive"):
+                    # Each purpose under its label in the page's language, in the rules file's order.
+                    shown = page.eval_on_selector_all("#purpose-search option[value]:not([value=''])",
+                                                      "options => options.map(o => [o.value, o.textContent])")
+                    purposes = load_rules().stated_purposes.purposes
+                    assert [value for value, _ in shown] == [purpose.id for purpose in purposes]
+                    assert all(text.startswith(purpose.label.en if prefix else purpose.label.zh)
+                               for (_, text), purpose in zip(shown, purposes, strict=True))
                     page.select_option("#search-by", "province")
                     page.fill("#search-value", current_services().settings.province)
-                    page.fill("#search-purpose", "年度检查")
+                    page.select_option("#purpose-search", "inspection")
+                    page.fill("#reference-search", "年度检查函 2026-1")
                     page.click("#search-form button[type=submit]")
                     page.click(f"details[data-filing='{applicant.id}'] summary")
                     page.wait_for_selector(f"#panel-{applicant.id} form.beian-hold")

@@ -123,7 +123,8 @@ def test_a_file_encrypted_by_the_page_decrypts_to_identical_bytes(
     listed = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")["documents"]
     verifier = applicant.staff("verifier")
     copies = sorted(
-        verifier.retrieve(applicant.id, document["id"], "核对营业执照", tmp_path / document["id"]).read_bytes()
+        verifier.retrieve(applicant.id, document["id"], "verification", "核对营业执照",
+                          tmp_path / document["id"]).read_bytes()
         for document in listed
     )
     assert copies == sorted(f.read_bytes() for f in files)
@@ -162,7 +163,8 @@ def test_a_large_file_goes_up_in_bounded_parts_while_it_is_encrypted(
     document = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")[
         "documents"
     ][0]
-    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "核对营业执照", tmp_path / "copy")
+    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "verification", "核对营业执照",
+                                                tmp_path / "copy")
     assert copy.read_bytes() == file.read_bytes()
 
 
@@ -248,7 +250,8 @@ def test_a_dropped_connection_is_retried_and_never_shown_as_received(
     document = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")[
         "documents"
     ][0]
-    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "核对身份证", tmp_path / "copy")
+    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "verification", "核对身份证",
+                                                tmp_path / "copy")
     assert copy.read_bytes() == file.read_bytes()
 
 

@@ -40,7 +40,8 @@ def test_a_document_goes_up_and_comes_back_through_the_gateway(
     settings = current_services().settings
     officer = current_services().auth.issue("olga", "compliance_officer", provider=settings.provider,
                                             province=settings.province)
-    back = in_process_client(officer).retrieve(filing["id"], document["id"], "核对", tmp_path / "back.pdf")
+    back = in_process_client(officer).retrieve(filing["id"], document["id"], "internal_audit", "核对往返",
+                                               tmp_path / "back.pdf")
     assert back.read_bytes() == scan.read_bytes()  # a streamed download, decrypted here
 
 

@@ -69,7 +69,8 @@ def test_apply_status_upload_pre_verify_deadlines(live_server: str, rng: random.
     officer = current_services().auth.issue("olga", "compliance_officer", provider=current_services().settings.provider,
                                             province=current_services().settings.province)
     domain = json.loads(filing_file.read_text(encoding="utf-8"))["website"]["domains"][0]
-    searched = runner.invoke(app, ["archive", "search", "--domain", domain, "--purpose", "核对", "--json"],
+    searched = runner.invoke(app, ["archive", "search", "--domain", domain, "--purpose", "inspection",
+                                   "--reference", "检查函-1", "--json"],
                              env={"BEIAN_URL": live_server, "BEIAN_TOKEN": officer})
     assert searched.exit_code == 0, searched.output
     assert [item["id"] for item in json.loads(searched.stdout)["filings"]] == [filing_id.group()]

@@ -116,7 +116,7 @@ def test_a_filing_s_life_costs_what_the_scale_page_says(
     photo, info = on_site_photo(tmp_path)
     uploaded = verifier.upload(filing["id"], "face_photo", photo, extra={"photo": info})
     filing = verifier.act(filing["id"], "record_on_site", on_site_params(filing, uploaded["id"]))
-    verifier.retrieve(filing["id"], documents[0]["id"], "核对营业执照", tmp_path / "copy")
+    verifier.retrieve(filing["id"], documents[0]["id"], "verification", "核对营业执照", tmp_path / "copy")
     upload_signed_papers(verifier, filing["id"], tmp_path)
     filing = verifier.act(filing["id"], "submit_to_province")
     trail = review_trail(reviewer, filing, tmp_path)

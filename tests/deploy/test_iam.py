@@ -187,10 +187,11 @@ def test_each_role_grants_what_its_function_calls_and_no_more(
     document = applicant.upload(filing["id"], "business_licence", scan)
     verifier, officer = staff("verifier"), staff("compliance_officer")
     filing = verifier.act(filing["id"], "pre_verify_pass", {"contact_verified_by": "phone"})  # sends an SMS
-    verifier.retrieve(filing["id"], document["id"], "预核验：核对营业执照", tmp_path / "copy")
+    verifier.retrieve(filing["id"], document["id"], "verification", "预核验：核对营业执照", tmp_path / "copy")
     upload_identity_copies(verifier, filing, tmp_path)
     verified = verify_on_site(verifier, filing, tmp_path)  # the form's key is sealed for the custody key
-    verifier.retrieve(filing["id"], verified["on_site"]["form_document_id"], "核对核验单", tmp_path / "form.pdf")
+    verifier.retrieve(filing["id"], verified["on_site"]["form_document_id"], "verification", "核对核验单",
+                      tmp_path / "form.pdf")
     officer.call("POST", f"/filings/{filing['id']}/holds", {"case_id": "C-1", "reason": "监管检查调取"})
     officer.call("DELETE", f"/filings/{filing['id']}/holds/C-1")
     with pytest.raises(ApiError):  # no hold, but retained: S3 refuses every version, and that is audited

@@ -67,7 +67,7 @@ def test_the_archive_is_restored_from_the_replica_locked_and_readable(
         with pytest.raises(s3.exceptions.ClientError):  # locked from the first byte: no delete
             s3.delete_object(Bucket=restored, Key=result.key, VersionId=copy["VersionId"])
 
-    copy = staff("verifier").retrieve(filing["id"], document["id"], "灾备恢复后核对", tmp_path / "copy")
+    copy = staff("verifier").retrieve(filing["id"], document["id"], "verification", "灾备恢复后核对", tmp_path / "copy")
     assert copy.read_bytes() == scan.read_bytes()
     # Run again after an interruption: nothing is copied twice.
     assert not any(result.copied for result in restore_archive(replica_s3, replica, s3, restored))

@@ -213,7 +213,8 @@ class Upload(Scenario):
                 if document["state"] == "received"]
         if kept != [document_id]:
             return [f"received documents {kept} for one upload of {document_id}"]
-        copy = world.staff("verifier").retrieve(filing_id, document_id, "故障后核对", world.tmp_path / document_id)
+        copy = world.staff("verifier").retrieve(filing_id, document_id, "verification", "故障后核对",
+                                                world.tmp_path / document_id)
         return [] if copy.read_bytes() == plaintext else ["the envelope does not decrypt to the upload"]
 
 

@@ -98,7 +98,7 @@ def after_restart(server: ServerProcess, ledger: Ledger, traffic: Traffic, rng: 
                 traffic.disposed]
     sampled = rng.sample(received, min(1, len(received)))  # one decrypted per run: RSA is slow here
     for filing_id, document_id, digest in sampled:
-        copy = verifier.retrieve(filing_id, document_id, "崩溃后核对", work / "copy.pdf")
+        copy = verifier.retrieve(filing_id, document_id, "verification", "崩溃后核对", work / "copy.pdf")
         if hashlib.sha256(copy.read_bytes()).hexdigest() != digest:
             problems.append(f"{filing_id}/{document_id} does not decrypt to what was uploaded")
     export = server.staff("inspector").call("GET", "/audit/export")

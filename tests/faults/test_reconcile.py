@@ -142,7 +142,7 @@ def test_the_reconciler_finds_and_mends_every_half_done_pair(
 
     # The finished receipt is a document like any other: it decrypts to what was uploaded.
     verifier = staff("verifier")
-    copy = verifier.retrieve(receipt, awaiting, "核对补记的材料", tmp_path / "copy")
+    copy = verifier.retrieve(receipt, awaiting, "verification", "核对补记的材料", tmp_path / "copy")
     assert copy.read_bytes() == plaintext
     assert indexed.key in {item["id"] for item in verifier.call("GET", "/filings?state=submitted")["filings"]}
     assert indexed.key not in {item["id"] for item in verifier.call("GET", "/filings?state=approved")["filings"]}

@@ -98,7 +98,8 @@ REALISTIC: dict[tuple[str, str], Callable[[], st.SearchStrategy[dict[str, Any]]]
         "document_type": st.sampled_from(sorted(uploadable_types() - {FACE_PHOTO})),
         "size": st.integers(1, UPLOAD_AT_MOST), "media_type": st.sampled_from(sorted(PLAINTEXT_HEADS))}),
     ("POST", "/filings/{filing_id}/documents/{document_id}/key-release"): lambda: st.just(
-        {"purpose": "模糊测试：核对材料", "public_key": IDENTITY.public_key.dump_pem().decode()}),
+        {"purpose": "internal_audit", "reference": "模糊测试：核对材料",
+         "public_key": IDENTITY.public_key.dump_pem().decode()}),
     ("POST", "/filings/{filing_id}/holds"): lambda: st.fixed_dictionaries({
         "case_id": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9\-./_]{0,30}", fullmatch=True),
         "reason": st.just("监管检查调取")}),

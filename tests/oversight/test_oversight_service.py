@@ -59,7 +59,8 @@ def test_findings_are_seen_by_the_provider_and_the_filing_center_each_in_scope(
         assert refused.value.field in query
     with pytest.raises(Invalid) as searched:
         services.archive.search(staff(services, "inspector"),
-                                {"provider": "demo-idc", "cursor": "W10=", "purpose": "核对"})
+                                {"provider": "demo-idc", "cursor": "W10=", "purpose": "inspection",
+                                 "reference": "检查函-1"})
     assert searched.value.field == "cursor"
     with pytest.raises(Forbidden):
         oversight.findings(Principal(f"applicant:{flagged}", "applicant", filing=flagged), {})

@@ -64,6 +64,8 @@ def value_patterns(rules: Rules) -> dict[str, re.Pattern[str]]:
                               rf"{photo.short_side_px}\s*[×xX*]\s*{photo.long_side_px}"]
     for name, age in (("minimum age", rules.id_check.min_age), ("maximum age", rules.id_check.max_age)):
         patterns[name] = [rf"(?<!\d){age}\s*周岁", rf"\b(?:under|over|aged?|at least)\s+{age}\b"]
+    least = rules.stated_purposes.reference_min_chars
+    patterns["reference length"] = [rf"(?:至少|不少于)\s*{least}\s*个字", rf"\bat least\s+{least}\s+characters"]
     return {name: re.compile("|".join(found)) for name, found in patterns.items()}
 
 
@@ -108,6 +110,7 @@ def test_the_scan_finds_a_copied_value(tmp_path: Path) -> None:
         "photo size": ["800×600", "600x800"],
         "minimum age": ["未满18周岁", "under 18"],
         "maximum age": ["逾100周岁", "over 100"],
+        "reference length": ["至少 4 个字", "at least 4 characters"],
     }
     for name, texts in samples.items():
         for text in texts:

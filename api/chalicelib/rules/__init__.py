@@ -86,6 +86,8 @@ __all__ = [
     "Serialisable",
     "Source",
     "SpotCheck",
+    "StatedPurpose",
+    "StatedPurposes",
     "SubjectType",
     "VerificationForm",
     "load_rules",
@@ -126,6 +128,8 @@ REQUIREMENT_LABELS: dict[Requirement, Bilingual] = {
 }
 """How every page and command names a field's ``Rules.requirement``."""
 ID_CHECK_NAME = Bilingual("证件号码自动核查的年龄界限", "Age limits of the automatic ID check")
+REFERENCE_NAME = Bilingual("调阅依据（编号、函件或工单）的长度",
+                           "Length of the reference (case number, letter, ticket)")
 
 
 @dataclass(frozen=True)
@@ -446,6 +450,30 @@ class Accountability(Serialisable):
 
 
 @dataclass(frozen=True)
+class StatedPurpose(Serialisable):
+    """A purpose staff may state to open the archive: the notice clause whose work it is,
+    or the provider's own (``source = "provider"``)."""
+
+    id: str
+    label: Bilingual
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class StatedPurposes(Serialisable):
+    """The purposes staff choose from, and the length of the reference stated with one
+    (the provider's rule: ``citation``)."""
+
+    purposes: tuple[StatedPurpose, ...]
+    reference_min_chars: int
+    reference_max_chars: int
+    citation: Citation
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(purpose.id for purpose in self.purposes)
+
+
+@dataclass(frozen=True)
 class ProviderRule(Serialisable):
     """A rule the provider applies in code that the notice does not set (mainland mobile
     numbers only, the narrowed document fallbacks ...), stated so pages can say whose it is."""
@@ -560,6 +588,7 @@ class Rules(Serialisable):
     id_check: IdCheck
     accountability: Accountability
     provider_notes: tuple[ProviderRule, ...]
+    stated_purposes: StatedPurposes
     clauses: tuple[Clause, ...]
 
     def subject_type(self, subject_type: str) -> SubjectType:
@@ -640,6 +669,8 @@ class Rules(Serialisable):
             *(("security_agreement.points." + p.id, p.text, p.citation)
               for p in self.security_agreement.points),
             ("id_check", ID_CHECK_NAME, self.id_check.citation),
+            ("stated_purposes", REFERENCE_NAME, self.stated_purposes.citation),
+            *(("stated_purposes.purposes." + p.id, p.label, p.citation) for p in self.stated_purposes.purposes),
             *(("provider_rules." + n.id, n.text, n.citation) for n in self.provider_notes),
         )
         for where, name, citation in named:
@@ -794,6 +825,7 @@ class _Reader:
             id_check=self._id_check(root.table("id_check")),
             accountability=self._accountability(root.table("accountability")),
             provider_notes=tuple(self._provider_rule(name, t) for name, t in root.named_tables("provider_rules")),
+            stated_purposes=self._stated_purposes(root.table("stated_purposes")),
             clauses=self._clauses(root.table("clauses")),
         )
         notes = {note.id for note in rules.provider_notes}
@@ -807,6 +839,7 @@ class _Reader:
                 raise root.fail(f"字段 {field.id} 所属的部分不存在", f"field {field.id} names no known section")
         for name in ("subject_types", "documents", "evidence", "sections", "fields", "field_groups"):
             self._unique(root, name, [item.id for item in getattr(rules, name)])
+        self._unique(root, "stated_purposes.purposes", list(rules.stated_purposes.ids()))
         root.check_unused()
         return rules
 
@@ -1071,6 +1104,17 @@ class _Reader:
         if not articles or any(article not in citation.quote for article in articles):
             raise t.fail("每一条都须在引文中", "each article must be in the quote", "articles")
         return Accountability(articles, citation)
+
+    def _stated_purposes(self, t: Table) -> StatedPurposes:
+        least, most = t.get("reference_min_chars", int), t.get("reference_max_chars", int)
+        if not 0 < least < most:
+            raise t.fail("调阅说明的长度界限无效", "the reference's length limits are impossible",
+                         "reference_max_chars")
+        purposes = tuple(StatedPurpose(p.get("id", str), self.bilingual(p, "label"), self.citation(p))
+                         for p in t.tables("purposes"))
+        if not purposes:
+            raise t.fail("至少列出一项调阅目的", "list at least one purpose", "purposes")
+        return StatedPurposes(purposes, least, most, self.citation(t))
 
     def _provider_rule(self, name: str, t: Table) -> ProviderRule:
         citation = self.citation(t) if t.has("source") else None

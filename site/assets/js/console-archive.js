@@ -1,12 +1,13 @@
 // The archive in the console, for compliance officers and inspectors: search (audited, with a
-// stated purpose), documents retrieved and decrypted in this page, legal holds, and the
-// inspection bundle (the zip `beian archive export` writes: manifest, ciphertexts, audit log).
+// stated purpose and reference, carried to what follows from it), documents retrieved and
+// decrypted in this page, legal holds, and the inspection bundle (the zip `beian archive
+// export` writes: manifest, ciphertexts, audit log).
 
 import { ApiError, showError } from "./lib/api.js";
 import { documentNames, documentTable } from "./lib/filing.js";
 import { consolePage } from "./lib/console.js";
 import { h, pick, say } from "./lib/page.js";
-import { checkPurpose, fetchEnvelope, retrievalForm } from "./lib/retrieve.js";
+import { fetchEnvelope, retrievalForm, statedPurpose } from "./lib/retrieve.js";
 import { consoleUrl, staffApi } from "./lib/staff.js";
 import { oneOffKeyPair } from "./lib/unseal.js";
 import { sha256Hex, zip } from "./lib/zip.js";
@@ -25,18 +26,18 @@ function field(id, label, control) {
 }
 
 /** The inspection bundle, as the CLI makes it without --decrypt: nothing leaves in the clear. */
-async function exportBundle(filingId, purpose, status) {
+async function exportBundle(filingId, stated, status) {
   const path = `/filings/${encodeURIComponent(filingId)}`;
   const filing = await staffApi(path);
   const { documents } = await staffApi(`${path}/documents`);
-  const manifest = { format: BUNDLE_FORMAT, filing, purpose, made_at: new Date().toISOString(), documents: [], missing: [] };
+  const manifest = { format: BUNDLE_FORMAT, filing, ...stated, made_at: new Date().toISOString(), documents: [], missing: [] };
   const files = [];
   const { publicKey } = await oneOffKeyPair(); // the key is not needed: ciphertexts are exported as stored
   for (const [index, document] of documents.entries()) {
     if (document.state !== "received") continue;
     status.textContent = say(`正在导出第 ${index + 1} / ${documents.length} 份材料……`, `Exporting document ${index + 1} of ${documents.length}…`);
     try {
-      const { envelope } = await fetchEnvelope(filingId, document.id, purpose, publicKey);
+      const { envelope } = await fetchEnvelope(filingId, document.id, stated, publicKey);
       const name = `ciphertexts/${document.id}.beian`;
       files.push({ name, bytes: envelope });
       manifest.documents.push({ id: document.id, type: document.document_type, path: name, sha256: await sha256Hex(envelope) });
@@ -101,14 +102,14 @@ function holdsPart(result, session, settings, refresh) {
   return h("div", { class: "beian-holds-part" }, parts);
 }
 
-function exportPart(result, purpose) {
+function exportPart(result, stated) {
   const status = h("p", { role: "status" });
   const link = h("p", {});
   const button = h("button", { type: "button", class: "md-button", id: `export-${result.id}` }, say("导出检查材料包", "Export the inspection bundle"));
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const { blob, manifest } = await exportBundle(result.id, purpose, status);
+      const { blob, manifest } = await exportBundle(result.id, stated, status);
       const url = URL.createObjectURL(blob);
       status.textContent = manifest.missing.length
         ? say(`已导出；${manifest.missing.length} 份材料未能导出，见清单。`, `Exported; ${manifest.missing.length} documents could not be, see the manifest.`)
@@ -124,7 +125,7 @@ function exportPart(result, purpose) {
 }
 
 async function resultPanel(panel, result, context) {
-  const { data, session, names, purpose } = context;
+  const { data, session, names, stated } = context;
   // A hold placed or released answers with the filing's holds: shown at once.
   const refresh = (reply) => resultPanel(panel, { ...result, holds: reply.holds.map((held) => held.case_id) }, context);
   let documents;
@@ -137,9 +138,9 @@ async function resultPanel(panel, result, context) {
   const label = (d) => (names[d.document_type] ? pick(names[d.document_type]) : d.document_type);
   panel.replaceChildren(
     documentTable(documents, names),
-    h("div", { class: "beian-retrievals" }, documents.filter((d) => d.state === "received").map((d) => retrievalForm(result.id, d, label(d), { ...data, purpose }))),
+    h("div", { class: "beian-retrievals" }, documents.filter((d) => d.state === "received").map((d) => retrievalForm(result.id, d, label(d), { ...data, stated }))),
     holdsPart(result, session, data.settings, refresh),
-    exportPart(result, purpose),
+    exportPart(result, stated),
   );
 }
 
@@ -176,17 +177,17 @@ function searchForm(body, session, data) {
   const value = h("input", { id: "search-value", name: "search-value", required: true, autocomplete: "off", spellcheck: "false" });
   const since = h("input", { id: "search-from", name: "search-from", type: "date" });
   const until = h("input", { id: "search-to", name: "search-to", type: "date" });
-  const purpose = h("input", { id: "search-purpose", name: "search-purpose", required: true, autocomplete: "off" });
+  const asked = statedPurpose("search", data.rules);
   const results = h("div", { id: "search-results", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button md-button--primary" }, say("检索", "Search"));
   const search = async (cursor) => {
-    const stated = checkPurpose(purpose.value, data.settings);
-    const query = { [criterion.value]: value.value.trim(), purpose: stated };
+    const stated = asked.read();
+    const query = { [criterion.value]: value.value.trim(), ...stated };
     if (since.value) query.from = since.value;
     if (until.value) query.to = until.value;
     if (cursor) query.cursor = cursor;
     const found = await staffApi(`/archive/search?${new URLSearchParams(query)}`);
-    const context = { data, session, names, purpose: stated };
+    const context = { data, session, names, stated };
     const more = found.cursor
       ? h("button", { type: "button", class: "md-button", id: "search-more", onclick: () => run(found.cursor) }, say("下一页", "Next page"))
       : null;
@@ -197,7 +198,8 @@ function searchForm(body, session, data) {
     try {
       await search(cursor);
     } catch (error) {
-      showError(results, error);
+      if (asked.shown(error)) results.replaceChildren();
+      else showError(results, error);
     } finally {
       button.disabled = false;
     }
@@ -211,7 +213,7 @@ function searchForm(body, session, data) {
       field("search-value", say("检索内容", "Value"), value),
       field("search-from", say("起始日期（选填）", "From (optional)"), since),
       field("search-to", say("截止日期（选填）", "To (optional)"), until),
-      field("search-purpose", say("检索目的（记入审计）", "Purpose (audited)"), purpose),
+      asked.fields,
       h("p", { class: "beian-hint" }, say("证件号码以密钥散列检索，不以明文保存或记录。", "An ID number is looked up by a keyed hash; it is neither stored nor logged in the clear.")),
       button,
     ),

@@ -74,13 +74,14 @@ async function reviewPage(body, data, filingId) {
     return;
   }
   const label = (d) => (names[d.document_type] ? pick(names[d.document_type]) : d.document_type);
-  const purpose = say(`审核备案 ${filing.id}`, `Reviewing filing ${filing.id}`);
+  // The review's own purpose (the one that cites the review's clause), the filing as reference.
+  const stated = { purpose: data.settings.review_purpose, reference: say(`审核备案 ${filing.id}`, `Reviewing filing ${filing.id}`) };
   const received = documents.filter((d) => d.state === "received");
   body.replaceChildren(
     h("h2", {}, say(`审核：备案 ${filing.id}`, `Review: filing ${filing.id}`)),
     h("p", { id: "filing-state" }, say("当前环节：", "Current step: "), h("strong", {}, pick(filing.state_name))),
     h("p", {}, h("a", { href: consoleUrl("filing", { id: filing.id }) }, say("返回备案页面", "Back to the filing"))),
-    h("section", { id: "review-documents" }, h("h3", {}, say("照片、核验单与证件", "Photo, form and documents")), documentTable(documents, names), h("div", { id: "retrievals" }, received.map((d) => retrievalForm(filing.id, d, label(d), { ...data, purpose })))),
+    h("section", { id: "review-documents" }, h("h3", {}, say("照片、核验单与证件", "Photo, form and documents")), documentTable(documents, names), h("div", { id: "retrievals" }, received.map((d) => retrievalForm(filing.id, d, label(d), { ...data, stated })))),
     h("section", { id: "review-decision" }, h("h3", {}, say("审核结论", "Decision")), reviewForm(filing, keyItems(rules, filing), transitions, () => location.assign(consoleUrl("filing", { id: filing.id })))),
   );
 }

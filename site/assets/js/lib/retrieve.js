@@ -1,10 +1,11 @@
-// Reading an archived document in the console: a stated purpose (refused here if too short,
-// before any key is asked for), a key release audited by the API, the ciphertext fetched
-// from its short-lived link and opened in this page. The key and the plaintext live in this
-// page's memory only; leaving the page drops them and revokes every link made to them.
+// Reading an archived document in the console: a stated purpose (one of the rules file's list)
+// and a reference (refused here, at its field, before any key is asked for when too short), a
+// key release audited by the API, the ciphertext fetched from its short-lived link and opened
+// in this page. The key and the plaintext live in this page's memory only; leaving the page
+// drops them and revokes every link made to them.
 
 import { ApiError, showError } from "./api.js";
-import { formatBytes, h, say } from "./page.js";
+import { aside, formatBytes, h, pick, say } from "./page.js";
 import { staffApi } from "./staff.js";
 import { oneOffKeyPair, unseal } from "./unseal.js";
 import { sniff } from "../upload.js";
@@ -22,19 +23,81 @@ function refused(zh, en, code = "invalid", field = "purpose") {
   return new ApiError(0, { code, field, message_zh: zh, message_en: en });
 }
 
-/** Refuse a purpose shorter than the API accepts, before anything is sent. */
-export function checkPurpose(purpose, settings) {
-  const least = settings.min_purpose_chars;
-  if ([...purpose.trim()].length < least) {
-    throw refused(`请说明调阅目的（至少 ${least} 个字），它将记入审计日志。`, `State the purpose (at least ${least} characters); it goes into the audit log.`);
-  }
-  return purpose.trim();
+/** An error message shown under its field (and announced with it). */
+function errorAt(control) {
+  const box = h("p", { class: "beian-field-error", id: `${control.id}-error`, hidden: true });
+  return {
+    box,
+    show(text) {
+      box.replaceChildren(h("strong", {}, say("错误：", "Error: ")), text);
+      box.hidden = false;
+      control.setAttribute("aria-describedby", box.id);
+      control.setAttribute("aria-invalid", "true");
+    },
+    clear() {
+      box.replaceChildren();
+      box.hidden = true;
+      control.removeAttribute("aria-describedby");
+      control.removeAttribute("aria-invalid");
+    },
+  };
+}
+
+/**
+ * What staff state before they open the archive: a purpose chosen from the rules file's list
+ * and a reference (a case number, a letter, a ticket). `id` prefixes the controls' ids;
+ * `purpose` and `reference` fill them in. `read()` gives { purpose, reference } or throws the
+ * refusal (shown at its field); `shown(error)` puts an API refusal of either field there too.
+ */
+export function statedPurpose(id, rules, { purpose = "", reference = "" } = {}) {
+  const { purposes, reference_min_chars: least, reference_max_chars: most } = rules.stated_purposes;
+  const whose = (p) => aside(p.citation.source === "provider" ? say("本单位规则", "the provider's rule") : p.citation.cite);
+  const select = h(
+    "select",
+    { id: `purpose-${id}`, name: `purpose-${id}`, required: true },
+    h("option", { value: "" }, say("请选择", "Choose")),
+    purposes.map((p) => h("option", { value: p.id, selected: p.id === purpose }, pick(p.label) + whose(p))),
+  );
+  const input = h("input", { id: `reference-${id}`, name: `reference-${id}`, value: reference, required: true, maxlength: most, autocomplete: "off" });
+  const errors = { purpose: errorAt(select), reference: errorAt(input) };
+  const fields = [
+    h("div", { class: "beian-field" }, h("label", { for: select.id }, say("调阅目的（记入审计）", "Purpose (audited)")), select, errors.purpose.box),
+    h(
+      "div",
+      { class: "beian-field" },
+      h("label", { for: input.id }, say(`调阅依据：案件编号、函件或工单（至少 ${least} 个字，记入审计）`, `Reference: a case number, letter or ticket (at least ${least} characters; audited)`)),
+      input,
+      errors.reference.box,
+    ),
+  ];
+  const refuse = (field, zh, en) => {
+    const error = refused(zh, en, "invalid", field);
+    errors[field].show(error.text);
+    return error;
+  };
+  return {
+    fields,
+    read() {
+      for (const slot of Object.values(errors)) slot.clear();
+      if (!purposes.some((p) => p.id === select.value)) throw refuse("purpose", "请从列表中选择调阅目的。", "Choose the purpose from the list.");
+      const trimmed = input.value.trim();
+      if ([...trimmed].length < least || [...input.value].length > most) {
+        throw refuse("reference", `请填写调阅依据（案件编号、函件或工单），${least} 至 ${most} 个字。`, `State the reference (a case number, letter or ticket), ${least} to ${most} characters.`);
+      }
+      return { purpose: select.value, reference: trimmed };
+    },
+    shown(error) {
+      const slot = error instanceof ApiError && Object.hasOwn(errors, error.body.field) ? errors[error.body.field] : undefined;
+      if (slot) slot.show(error.text);
+      return Boolean(slot);
+    },
+  };
 }
 
 /** The document's envelope as stored, after an audited key release to `publicKey`. */
-export async function fetchEnvelope(filingId, documentId, purpose, publicKey) {
+export async function fetchEnvelope(filingId, documentId, { purpose, reference }, publicKey) {
   const path = `/filings/${encodeURIComponent(filingId)}/documents/${encodeURIComponent(documentId)}/key-release`;
-  const release = await staffApi(path, { method: "POST", body: { purpose, public_key: publicKey } });
+  const release = await staffApi(path, { method: "POST", body: { purpose, reference, public_key: publicKey } });
   let response;
   try {
     response = await fetch(new URL(release.download_url, location.href), { cache: "no-store", credentials: "omit" });
@@ -45,10 +108,10 @@ export async function fetchEnvelope(filingId, documentId, purpose, publicKey) {
   return { release, envelope: new Uint8Array(await response.arrayBuffer()) };
 }
 
-/** The document's plaintext as a Blob, after an audited key release for `purpose`. */
-export async function retrieve(filingId, documentId, purpose, filetypes) {
+/** The document's plaintext as a Blob, after an audited key release for `stated` purpose. */
+export async function retrieve(filingId, documentId, stated, filetypes) {
   const { privateKey, publicKey } = await oneOffKeyPair();
-  const { release, envelope } = await fetchEnvelope(filingId, documentId, purpose, publicKey);
+  const { release, envelope } = await fetchEnvelope(filingId, documentId, stated, publicKey);
   let plain;
   try {
     plain = await unseal(envelope, { wrappedKey: release.wrapped_key, privateKey, context: release.context });
@@ -88,10 +151,9 @@ export async function showPlaintext(target, { blob, document }, label) {
   target.replaceChildren(...parts);
 }
 
-/** A purpose field and a button that retrieve, decrypt and show one document here. */
-export function retrievalForm(filingId, document, label, { filetypes, settings, purpose = "" }) {
-  const id = `purpose-${document.id}`;
-  const input = h("input", { id, name: id, value: purpose, required: true, autocomplete: "off" });
+/** The purpose fields and a button that retrieve, decrypt and show one document here. */
+export function retrievalForm(filingId, document, label, { filetypes, rules, stated = {} }) {
+  const asked = statedPurpose(document.id, rules, stated);
   const output = h("div", { class: "beian-plaintext", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button" }, say("调阅并在本页解密", "Retrieve and decrypt here"));
   const form = h(
@@ -99,22 +161,24 @@ export function retrievalForm(filingId, document, label, { filetypes, settings, 
     {
       class: "beian-form beian-retrieve",
       "data-document": document.id,
+      novalidate: true, // the purpose's refusals are the API's words, shown at their fields
       onsubmit: async (event) => {
         event.preventDefault();
         button.disabled = true;
         try {
-          const stated = checkPurpose(input.value, settings);
+          const given = asked.read();
           output.replaceChildren(say("正在申请密钥并解密……", "Requesting the key and decrypting…"));
-          await showPlaintext(output, await retrieve(filingId, document.id, stated, filetypes), label);
+          await showPlaintext(output, await retrieve(filingId, document.id, given, filetypes), label);
         } catch (error) {
-          showError(output, error);
+          if (asked.shown(error)) output.replaceChildren();
+          else showError(output, error);
         } finally {
           button.disabled = false;
         }
       },
     },
-    h("label", { for: id }, say(`调阅目的（记入审计）：${label}`, `Purpose (audited): ${label}`)),
-    input,
+    h("p", { class: "beian-retrieve-title" }, h("strong", {}, label)),
+    asked.fields,
     button,
     output,
   );
