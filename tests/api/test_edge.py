@@ -235,10 +235,11 @@ def build_fresh_services() -> Any:
 STATED = load_rules().stated_purposes
 PURPOSE_IDS = STATED.ids()
 NOT_TEXT = st.one_of(st.lists(st.text(max_size=5), max_size=4), st.dictionaries(st.text(max_size=3), st.integers()),
-                     st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+                     st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none())
 UNLISTED = st.one_of(NOT_TEXT, st.text(max_size=30).filter(lambda text: text not in PURPOSE_IDS),
                      st.sampled_from(PURPOSE_IDS).flatmap(lambda listed: st.sampled_from(
-                         [listed.upper(), f" {listed}", f"{listed} ", listed.replace("_", "-")])))
+                         [listed.upper(), f" {listed}", f"{listed} ", listed.replace("_", "-")])).filter(
+                         lambda near: near not in PURPOSE_IDS))  # a one-word id has no "-" form
 SHORT = st.one_of(NOT_TEXT, st.text(st.characters(categories=["Zs", "Cc"], include_characters=" \t\n\u3000"),
                                     max_size=12).filter(str.isspace),
                   st.text(max_size=STATED.reference_min_chars - 1).map(lambda text: f"  {text}\t"),
