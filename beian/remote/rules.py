@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:  # the rules file and the calendars load in the commands that read them
-    from chalicelib.rules import Citation, Nationality, Rules
+    from chalicelib.rules import Bilingual, Citation, Nationality, Rules
 
 
 class NationalityOption(StrEnum):
@@ -27,6 +27,10 @@ class NationalityOption(StrEnum):
 
 def _both(text_zh: str, text_en: str) -> str:
     return f"{text_zh} / {text_en}"
+
+
+def _in_both(text: Bilingual) -> str:
+    return _both(text.zh, text.en)
 
 
 def _source(citation: Citation) -> str:
@@ -99,7 +103,7 @@ def rules_show(
     kind = rules.subject_type(subject_type).kind
     for group in rules.field_groups:
         if kind in group.applies_to:
-            console.print(_both(group.message.zh, group.message.en))
+            console.print(_in_both(group.message))
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -119,9 +123,9 @@ def _subject_types_table(rules: Rules) -> Table:
         kind = rules.kind(each.kind).name
         table.add_row(
             each.id,
-            _both(each.name.zh, each.name.en),
-            _both(kind.zh, kind.en),
-            _both(first.name.zh, first.name.en),
+            _in_both(each.name),
+            _in_both(kind),
+            _in_both(first.name),
             _source(each.citation),
         )
     return table
@@ -144,8 +148,8 @@ def _documents_table(rules: Rules, subject_type: str, nationality: Nationality) 
             table.add_row(
                 holders[options.holder],
                 _both("第一证件", "first choice") if order == 0 else _both("备选", "fallback"),
-                _both(document.name.zh, document.name.en),
-                _both(document.number_label.zh, document.number_label.en),
+                _in_both(document.name),
+                _in_both(document.number_label),
                 _source(options.citation),
             )
     return table
@@ -161,9 +165,9 @@ def _fields_table(rules: Rules, subject_type: str) -> Table:
         needed = REQUIREMENT_LABELS[rules.requirement(field, kind)]
         table.add_row(
             field.id,
-            _both(field.label.zh, field.label.en),
-            _both(needed.zh, needed.en),
-            _both(field.hint.zh, field.hint.en),
+            _in_both(field.label),
+            _in_both(needed),
+            _in_both(field.hint),
             _source(field.citation),
         )
     return table
