@@ -338,83 +338,23 @@ def deadlines(rules: Rules, lang: Lang) -> str:
     return "\n".join(lines)
 
 
-# The steps of 二.(二) as the applicant meets them: (node id, zh, en, deadline on the node).
-FLOW_STEPS: tuple[tuple[str, str, str, str], ...] = (
-    ("submit", "主办者在备案系统录入并提交备案信息", "The subject enters and submits the filing", ""),
-    ("pre", "接入服务单位预核验", "Pre-verification by the access provider", "pre_verification"),
-    ("fix", "主办者修改备案信息", "The subject corrects the filing", ""),
-    (
-        "onsite",
-        "网站负责人本人携证件原件到备案现场核验、拍照，签订信息安全管理协议书",
-        "On-site verification: the responsible person brings the originals, is photographed, "
-        "signs the security agreement",
-        "on_site_verification",
-    ),
-    ("province", "接入服务单位提交省通信管理局", "The provider submits the filing to the province", ""),
-    ("review", "省通信管理局审核", "Review by the provincial communications administration", "provincial_review"),
-    ("number", "下发备案号，接入网站", "Filing number issued, website connected", ""),
-    ("refused", "不予受理（终局）", "Refused (final)", ""),
-    ("again", "接入服务单位重新核验", "The provider verifies it again", "reverification"),
+# Each requirement of the photo the rules can switch on: (the rules' flag, zh, en).
+PHOTO_REQUIREMENTS = (
+    ("colour", "彩色照片", "In colour"),
+    ("front_facing", "正面", "Facing the camera"),
+    ("bareheaded", "免冠（不戴帽子）", "Bareheaded (no hat)"),
+    ("shows_capture_time", "照片显示拍照时间", "The photo shows when it was taken"),
+    ("shows_curtain_marker", "以备案中心统一制作、带有标识的幕布为背景，照片显示背景标识",
+     "Taken against the marked curtain the filing centre provides; the marker shows in the photo"),
 )
-FLOW_EDGES: tuple[tuple[str, str, str, str], ...] = (
-    ("submit", "pre", "", ""),
-    ("pre", "onsite", "通过：短信通知", "passed: SMS"),
-    ("pre", "fix", "未通过：短信退回", "not passed: SMS"),
-    ("fix", "pre", "修改后重新提交", "corrected, resubmitted"),
-    ("onsite", "province", "核验无误", "all verified"),
-    ("province", "review", "", ""),
-    ("review", "number", "合格", "approved"),
-    ("review", "again", "不合格：退回", "not approved: returned"),
-    ("again", "onsite", "更正后重新核验", "corrected, verified again"),
-    ("again", "fix", "交主办者修改", "sent to the subject to correct"),
-    ("onsite", "refused", "证件或域名不一致", "documents or domain do not match"),
-    ("again", "refused", "不予受理", "refused"),
-)
-
-
-def flow(rules: Rules, lang: Lang) -> str:
-    """The process as a Mermaid flowchart, with the rules' deadlines on its steps."""
-    title = {"zh": "网站备案流程", "en": "The website filing process"}
-    description = {
-        "zh": "从提交备案信息到下发备案号的各个环节、分支和时限；下文有同样内容的文字说明。",
-        "en": "Each step from submitting the filing to the filing number, its branches and time "
-        "limits; the text below says the same.",
-    }
-    lines = ["```mermaid", "flowchart TD", f"  accTitle: {title[lang]}", f"  accDescr: {description[lang]}"]
-    for node, zh, en, deadline in FLOW_STEPS:
-        label = zh if lang == "zh" else en
-        if deadline:
-            label += "<br/>" + aside(deadline_text(rules.deadline(deadline), lang), lang).strip()
-        lines.append(f'  {node}["{label}"]')
-    for source, target, zh, en in FLOW_EDGES:
-        label = zh if lang == "zh" else en
-        lines.append(f'  {source} -->|"{label}"| {target}' if label else f"  {source} --> {target}")
-    return "\n".join([*lines, "```", ""])
 
 
 def photo(rules: Rules, lang: Lang) -> str:
     spec = rules.photo
-    items = {
-        "zh": [
-            f"电子照片规格：**{spec.long_side_px}×{spec.short_side_px} 像素**",
-            "彩色照片" if spec.colour else "",
-            "正面" if spec.front_facing else "",
-            "免冠（不戴帽子）" if spec.bareheaded else "",
-            "照片显示拍照时间" if spec.shows_capture_time else "",
-            "以备案中心统一制作、带有标识的幕布为背景，照片显示背景标识" if spec.shows_curtain_marker else "",
-        ],
-        "en": [
-            f"Digital photo of **{spec.long_side_px}×{spec.short_side_px} pixels**",
-            "In colour" if spec.colour else "",
-            "Facing the camera" if spec.front_facing else "",
-            "Bareheaded (no hat)" if spec.bareheaded else "",
-            "The photo shows when it was taken" if spec.shows_capture_time else "",
-            "Taken against the marked curtain the filing centre provides; the marker shows in the photo"
-            if spec.shows_curtain_marker
-            else "",
-        ],
-    }
-    lines = [f"- {item}" for item in items[lang] if item]
+    size = {"zh": f"电子照片规格：**{spec.long_side_px}×{spec.short_side_px} 像素**",
+            "en": f"Digital photo of **{spec.long_side_px}×{spec.short_side_px} pixels**"}
+    pick = 1 if lang == "zh" else 2
+    lines = [f"- {size[lang]}", *(f"- {item[pick]}" for item in PHOTO_REQUIREMENTS if getattr(spec, item[0]))]
     return "\n".join([*lines, "", quoted(spec.citation, lang), ""])
 
 
@@ -512,6 +452,29 @@ ROLES = {"applicant": ("主办者", "applicant"), "verifier": ("接入服务单�
          "reviewer": ("通信管理局审核人员", "reviewer")}
 HEADERS = {"zh": ("步骤", "由谁", "状态", "时限", "短信", "依据"),
            "en": ("Step", "Who", "States", "Time limit", "SMS", "Notice")}
+
+
+def flow(rules: Rules, lang: Lang) -> str:
+    """The process as a Mermaid flowchart drawn from the transition table: a box per state,
+    with the deadlines that start on arriving there, and an arrow per step and state it leaves."""
+    pick = 0 if lang == "zh" else 1
+    title = {"zh": "网站备案流程", "en": "The website filing process"}
+    description = {
+        "zh": "从提交备案信息到下发备案号的各个状态、步骤和时限；下文的表格逐步说明。",
+        "en": "Each state from submitting the filing to the filing number, its steps and time "
+        "limits; the table below describes each step.",
+    }
+    start = {"zh": "主办者", "en": "The subject"}
+    lines = ["```mermaid", "flowchart TD", f"  accTitle: {title[lang]}", f"  accDescr: {description[lang]}",
+             f'  start(["{start[lang]}"])']
+    for state, names in STATE_NAMES.items():
+        started = dict.fromkeys(step.starts for step in STEPS if step.target == state and step.starts)
+        limits = "".join("<br/>" + aside(deadline_text(rules.deadline(name), lang), lang).strip() for name in started)
+        lines.append(f'  {state}["{names[pick]}{limits}"]')
+    for step in STEPS:
+        for source in step.sources or ("start",):
+            lines.append(f'  {source} -->|"{step.headline[pick]}"| {step.target}')
+    return "\n".join([*lines, "```", ""])
 
 
 def _join(lang: Lang) -> str:

@@ -62,20 +62,25 @@ class Transition:
     roles: tuple[str, ...]
     cite: str
     step: str  # the method of steps.Steps that checks and records this action's evidence
-    summary: tuple[str, str]  # what happens, for the README and the process page (zh, en)
+    summary: tuple[str, str]  # what happens, "headline：detail" (zh, en), for the README and the process page
     command: str = ""  # the `beian` command that takes it
     starts: str = ""  # the deadline started on arrival
     stops: tuple[str, ...] = ()  # the deadlines met on leaving
     sms: str = ""  # the rules' text sent to the applicant by SMS, if any
     new_payload: bool = False  # takes the applicant's corrected or changed filing
 
+    @property
+    def headline(self) -> tuple[str, str]:
+        """The summary's words before its colon (zh, en): the arrow's label on the process chart."""
+        return self.summary[0].split("：", 1)[0], self.summary[1].split(": ", 1)[0]
+
 
 # Submission creates the filing (FilingService.submit): listed for the documentation and
 # the deadline it starts, not an action on an existing filing.
 SUBMIT = Transition(
     "submit", (), SUBMITTED, ("applicant",), "二.(二)1(1)", "",
-    ("提交备案信息（一次列出全部字段错误），或在本站“提交备案”页面办理",
-     "submit the filing (every field error at once), or on the site's submit page"),
+    ("提交备案信息：一次列出全部字段错误；也可在本站“提交备案”页面办理",
+     "submit the filing: every field error at once; also on the site's submit page"),
     "beian apply filing.json", starts=PRE_VERIFICATION, new_payload=True)
 
 TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
@@ -90,13 +95,13 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
                "beian pre-verify ID --return --reason ...", stops=(PRE_VERIFICATION,),
                sms="sms_pre_verification_failed"),
     Transition("resubmit", (RETURNED_TO_APPLICANT,), SUBMITTED, ("applicant",), "二.(二)1(1)",
-               "new_payload", ("修改后重新提交，或在本站“备案进度”页面办理",
-                               "correct and resubmit, or on the site's status page"),
+               "new_payload", ("修改后重新提交：也可在本站“备案进度”页面办理",
+                               "correct and resubmit: also on the site's status page"),
                "beian resubmit ID filing.json", starts=PRE_VERIFICATION, new_payload=True),
     Transition("refuse", (SUBMITTED, PRE_VERIFIED, RETURNED_BY_PROVINCE), REFUSED, ("verifier",),
                "二.(二)1(5)", "refuse",
-               ("不予受理（证件或域名所有者不一致等，写明原因），终局，短信通知",
-                "refuse (不予受理: documents or domain holder do not match; reasons given), "
+               ("不予受理：证件或域名所有者不一致等，写明原因；终局，短信通知",
+                "refuse: documents or domain holder do not match (不予受理), reasons given; "
                 "final, SMS sent"),
                "beian refuse ID --reason ...",
                stops=(PRE_VERIFICATION, ON_SITE, REVERIFICATION), sms="sms_refused"),
@@ -126,14 +131,14 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
                "beian review ID --return --reason ...", starts=REVERIFICATION, stops=(REVIEW,)),
     Transition("send_back_to_applicant", (RETURNED_BY_PROVINCE,), RETURNED_TO_APPLICANT,
                ("verifier",), "二.(二)2", "send_back_to_applicant",
-               ("重新核验时交主办者修改后重新提交（此后重新预核验、当面核验），短信通知",
-                "re-verification: sent to the applicant to correct and resubmit (then "
-                "pre-verified and verified on site again), SMS sent"),
+               ("交主办者修改：重新核验时由主办者修改后重新提交（此后重新预核验、当面核验），短信通知",
+                "sent back to the applicant: to correct and resubmit during re-verification "
+                "(then pre-verified and verified on site again), SMS sent"),
                "beian send-back ID --reason ...", stops=(REVERIFICATION,),
                sms="sms_returned_for_correction"),
     Transition("follow_up", (APPROVED,), APPROVED, ("verifier",), "三.(一)5", "follow_up",
-               ("日常回访核查，记录结果，开始下一次回访时限",
-                "routine follow-up (回访): outcome recorded, the next one starts"),
+               ("日常回访核查：记录结果，开始下一次回访时限",
+                "routine follow-up: outcome recorded (回访), the next one starts"),
                "beian follow-up ID --outcome confirmed", starts=FOLLOW_UP, stops=(FOLLOW_UP,)),
     Transition("request_change", (APPROVED,), SUBMITTED, ("applicant",), "三.(一)5", "new_payload",
                ("变更备案信息：保留备案号，重新预核验和当面核验",
@@ -141,8 +146,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
                "beian change ID filing.json", starts=PRE_VERIFICATION, stops=(FOLLOW_UP,),
                new_payload=True),
     Transition("cancel", (APPROVED,), CANCELLED, ("applicant", "verifier"), "三.(一)5", "cancel",
-               ("注销备案（写明原因），网站域名可由他人重新备案",
-                "cancel the filing (with reasons); its domains may be filed again"),
+               ("注销备案：写明原因，网站域名可由他人重新备案",
+                "cancel the filing: reasons given; its domains may be filed again"),
                "beian cancel ID --reason ...", stops=(FOLLOW_UP,)),
 )}
 

@@ -84,3 +84,26 @@ def test_the_process_page_includes_the_generated_steps() -> None:
         for step in workflow.TRANSITIONS.values():
             assert step.summary[0 if lang == "zh" else 1] in text
         assert ("（本单位规则）" if lang == "zh" else "(The provider's rule)") in text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_process_chart_draws_every_state_and_every_way_between_them(lang: str) -> None:
+    rules = load_rules()
+    pick = 0 if lang == "zh" else 1
+    chart = rules_pages.SNIPPETS["flow"](rules, lang)  # type: ignore[arg-type]
+    arrows = [line.strip() for line in chart.splitlines() if "-->" in line]
+    expected = [f'{source} -->|"{step.headline[pick]}"| {step.target}'
+                for step in (workflow.SUBMIT, *workflow.TRANSITIONS.values()) for source in step.sources or ("start",)]
+    assert arrows == expected
+    for state, names in workflow.STATE_NAMES.items():
+        assert f'  {state}["{names[pick]}' in chart
+    review = rules.deadline(workflow.REVIEW)
+    assert f'{workflow.SUBMITTED_TO_PROVINCE}["{workflow.STATE_NAMES[workflow.SUBMITTED_TO_PROVINCE][pick]}<br/>' \
+           f'{rules_pages.aside(rules_pages.deadline_text(review, lang), lang).strip()}"]' in chart
+
+
+def test_every_summary_opens_with_a_headline_for_the_chart() -> None:
+    for step in (workflow.SUBMIT, *workflow.TRANSITIONS.values()):
+        zh, en = step.headline
+        assert zh != step.summary[0] and en != step.summary[1], step.action
+        assert 2 <= len(zh) <= 12 and 4 <= len(en) <= 32, step.headline

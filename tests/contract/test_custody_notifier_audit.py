@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chalicelib.adapters import aws, embedded
+from chalicelib.adapters import shared
 from chalicelib.ports import Backend, StorageError, VersionConflict
 
 SECRET = b"-----BEGIN PRIVATE KEY----- not really" * 20
@@ -66,8 +66,7 @@ def test_audit_refuses_a_taken_sequence_number(backend: Backend) -> None:
 
 
 def test_audit_reads_page_by_page(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedded, "AUDIT_PAGE", 2)
-    monkeypatch.setattr(aws, "AUDIT_PAGE", 2)
+    monkeypatch.setattr(shared, "AUDIT_PAGE", 2)  # both adapters read it from the shared module
     for seq in range(1, 8):
         backend.audit.append(seq, _entry(seq))
     assert list(backend.audit.read()) == [_entry(seq) for seq in range(1, 8)]

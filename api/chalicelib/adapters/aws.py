@@ -20,44 +20,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .. import ports
 from ..config import Settings
-from ..ports import (
-    Backend,
-    BadCursor,
-    BadUpload,
-    BlobInfo,
-    BlobLocked,
-    BlobMissing,
-    IndexEntry,
-    Page,
-    PartsSlot,
-    Record,
-    SentMessage,
-    StorageError,
-    StoredBlob,
-    UploadSlot,
-    VersionConflict,
-)
-from .shared import (
-    AUDIT_PAGE,
-    check_blob_key,
-    check_link,
-    check_parts,
-    check_phone,
-    check_query,
-    check_record_names,
-    check_seq,
-    check_upload_slot,
-    decode_cursor,
-    decode_indexes,
-    dump_json,
-    encode_cursor,
-    encode_indexes,
-    now_iso,
-    part_count,
-    refuse_if_locked,
-    retention_date,
-)
+from . import shared
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -94,37 +59,33 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+def _client_on_first_use(service: str) -> Any:
+    """A cached property that makes the boto3 client of ``service`` on first use."""
+
+    def make(clients: AwsClients) -> Any:
+        with _SESSION_LOCK:
+            # The stubs type each service by its literal name; the property's annotation types the client.
+            return _session().client(service, config=clients.config)  # type: ignore[call-overload]
+
+    return functools.cached_property(make)
+
+
 class AwsClients:
     """The boto3 clients of one configuration, each made on first use."""
+
+    dynamodb: DynamoDBClient = _client_on_first_use("dynamodb")
+    s3: S3Client = _client_on_first_use("s3")
+    kms: KMSClient = _client_on_first_use("kms")
+    sns: SNSClient = _client_on_first_use("sns")
 
     def __init__(self, settings: Settings) -> None:
         self.config = Config(signature_version="s3v4", region_name=settings.region,
                              retries={"max_attempts": 3, "mode": "standard"})
 
-    @functools.cached_property
-    def dynamodb(self) -> DynamoDBClient:
-        with _SESSION_LOCK:
-            return _session().client("dynamodb", config=self.config)
-
-    @functools.cached_property
-    def s3(self) -> S3Client:
-        with _SESSION_LOCK:
-            return _session().client("s3", config=self.config)
-
-    @functools.cached_property
-    def kms(self) -> KMSClient:
-        with _SESSION_LOCK:
-            return _session().client("kms", config=self.config)
-
-    @functools.cached_property
-    def sns(self) -> SNSClient:
-        with _SESSION_LOCK:
-            return _session().client("sns", config=self.config)
-
     def close(self) -> None:
         """Close the connection pools of the clients made so far; the next use makes new ones."""
-        for name in ("dynamodb", "s3", "kms", "sns"):
-            client = self.__dict__.pop(name, None)
+        for name, attribute in vars(AwsClients).items():
+            client = self.__dict__.pop(name, None) if isinstance(attribute, functools.cached_property) else None
             if client is not None:
                 client.close()
 
@@ -140,13 +101,13 @@ def _record_key(kind: str, key: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": _s(f"{kind}#{key}"), "sk": _s("record")}
 
 
-def _entry_item(entry: IndexEntry, kind: str, key: str) -> dict[str, AttributeValueTypeDef]:
+def _entry_item(entry: ports.IndexEntry, kind: str, key: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": _s(f"idx#{entry.index}#{entry.value}"), "sk": _s(f"{entry.sort}#{kind}#{key}")}
 
 
-def _item_record(item: Item) -> Record:
-    return Record(item["kind"]["S"], item["key"]["S"], json.loads(item["body"]["S"]),
-                  int(item["version"]["N"]), decode_indexes(item["indexes"]["S"]))
+def _item_record(item: Item) -> ports.Record:
+    return ports.Record(item["kind"]["S"], item["key"]["S"], json.loads(item["body"]["S"]),
+                        int(item["version"]["N"]), shared.decode_indexes(item["indexes"]["S"]))
 
 
 def _guarded(version: int, **operation: Any) -> Any:
@@ -166,24 +127,24 @@ class DynamoRecords:
         self._clients = clients
         self._table = table
 
-    def get(self, kind: str, key: str) -> Record | None:
+    def get(self, kind: str, key: str) -> ports.Record | None:
         item = self._clients.dynamodb.get_item(
             TableName=self._table, Key=_record_key(kind, key), ConsistentRead=True).get("Item")
         return None if item is None else _item_record(item)
 
-    def lists(self, entry: IndexEntry, kind: str, key: str) -> bool:
+    def lists(self, entry: ports.IndexEntry, kind: str, key: str) -> bool:
         return "Item" in self._clients.dynamodb.get_item(
             TableName=self._table, Key=_entry_item(entry, kind, key), ConsistentRead=True,
             ProjectionExpression="pk")
 
-    def save(self, record: Record) -> Record:
-        check_record_names(record.kind, record.key, record.indexes)
+    def save(self, record: ports.Record) -> ports.Record:
+        shared.check_record_names(record.kind, record.key, record.indexes)
         old = self._stored_entries(record) if record.version else set()
         new = set(record.indexes)
         saved = dataclasses.replace(record, version=record.version + 1)
         item = {**_record_key(record.kind, record.key), "kind": _s(record.kind),
                 "key": _s(record.key), "version": {"N": str(saved.version)},
-                "body": _s(dump_json(record.body)), "indexes": _s(encode_indexes(record.indexes))}
+                "body": _s(shared.dump_json(record.body)), "indexes": _s(shared.encode_indexes(record.indexes))}
         writes: list[TransactWriteItemTypeDef] = [
             {"Put": _guarded(record.version, TableName=self._table, Item=item)}]
         # Unchanged entries stay as they are: a transaction may touch an item only once.
@@ -197,18 +158,18 @@ class DynamoRecords:
         self._transact(writes, record)
         return saved
 
-    def insert_many(self, records: Iterable[Record]) -> int:
+    def insert_many(self, records: Iterable[ports.Record]) -> int:
         # DynamoDB has no transaction over a million items: each record goes in its own
         # (conditional) transaction, so the ones before a conflict stay stored.
         count = 0
         for record in records:
             if record.version != 0:
-                raise VersionConflict(f"{record.kind}/{record.key}: insert_many takes new records")
+                raise ports.VersionConflict(f"{record.kind}/{record.key}: insert_many takes new records")
             self.save(record)
             count += 1
         return count
 
-    def delete(self, record: Record) -> None:
+    def delete(self, record: ports.Record) -> None:
         entries = self._stored_entries(record)
         writes: list[TransactWriteItemTypeDef] = [{"Delete": _guarded(
             record.version, TableName=self._table, Key=_record_key(record.kind, record.key))}]
@@ -217,28 +178,28 @@ class DynamoRecords:
                    for entry in entries]
         self._transact(writes, record)
 
-    def _stored_entries(self, record: Record) -> set[IndexEntry]:
+    def _stored_entries(self, record: ports.Record) -> set[ports.IndexEntry]:
         """The index entries stored with ``record.version``; the transaction's condition
         makes sure they are still the stored ones when it commits."""
         stored = self.get(record.kind, record.key)
         if stored is None or stored.version != record.version:
-            raise VersionConflict(f"{record.kind}/{record.key} is not at version {record.version}")
+            raise ports.VersionConflict(f"{record.kind}/{record.key} is not at version {record.version}")
         return set(stored.indexes)
 
-    def _transact(self, writes: list[TransactWriteItemTypeDef], record: Record) -> None:
+    def _transact(self, writes: list[TransactWriteItemTypeDef], record: ports.Record) -> None:
         try:
             self._clients.dynamodb.transact_write_items(TransactItems=writes)
         except ClientError as error:
             reasons = {reason.get("Code") for reason in
                        error.response.get("CancellationReasons", [])}
             if error_code(error) == "TransactionCanceledException" and reasons & _LOST_RACE:
-                raise VersionConflict(f"{record.kind}/{record.key} was saved by someone else") \
+                raise ports.VersionConflict(f"{record.kind}/{record.key} was saved by someone else") \
                     from error
             raise
 
     def query(self, index: str, value: str, *, sort_from: str = "", sort_to: str = "\uffff",
-              limit: int = 100, after: str | None = None) -> Page:
-        check_query(index, sort_from, sort_to, limit)
+              limit: int = 100, after: str | None = None) -> ports.Page:
+        shared.check_query(index, sort_from, sort_to, limit)
         # Sort values hold no character up to "#", so "sort_to#\uffff" is above every entry
         # sorting at sort_to and below every later one. DynamoDB refuses an empty bound.
         values: dict[str, AttributeValueTypeDef] = {
@@ -249,9 +210,9 @@ class DynamoRecords:
             condition = "pk = :pk AND sk BETWEEN :lo AND :hi"
         start: dict[str, Any] = {}
         if after is not None:
-            pk, sk = decode_cursor(after, 2)
+            pk, sk = shared.decode_cursor(after, 2)
             if pk != values[":pk"]["S"]:  # DynamoDB would refuse it as a server error
-                raise BadCursor("cursor of another query")
+                raise ports.BadCursor("cursor of another query")
             start["ExclusiveStartKey"] = {"pk": _s(pk), "sk": _s(sk)}
         # One item more than asked tells whether another page exists.
         reply = self._clients.dynamodb.query(
@@ -260,32 +221,32 @@ class DynamoRecords:
         items = reply["Items"]
         page = items[:limit]
         last = page[-1] if len(items) > limit else reply.get("LastEvaluatedKey")
-        cursor = encode_cursor([last["pk"]["S"], last["sk"]["S"]]) if last else None
+        cursor = shared.encode_cursor([last["pk"]["S"], last["sk"]["S"]]) if last else None
         found = self._batch_get([(item["kind"]["S"], item["key"]["S"]) for item in page])
         records = []
         for item in page:
             record = found.get((item["kind"]["S"], item["key"]["S"]))
             # Skip records deleted or re-indexed between the query and the read.
-            if record is not None and IndexEntry(index, value, item["sort"]["S"]) in record.indexes:
+            if record is not None and ports.IndexEntry(index, value, item["sort"]["S"]) in record.indexes:
                 records.append(record)
-        return Page(records, cursor, examined=reply["ScannedCount"])
+        return ports.Page(records, cursor, examined=reply["ScannedCount"])
 
-    def scan(self, *, limit: int = 500, after: str | None = None) -> Page:
+    def scan(self, *, limit: int = 500, after: str | None = None) -> ports.Page:
         start: dict[str, Any] = {}
         if after is not None:
-            pk, sk = decode_cursor(after, 2)
+            pk, sk = shared.decode_cursor(after, 2)
             start["ExclusiveStartKey"] = {"pk": _s(pk), "sk": _s(sk)}
         # Limit counts the items read, index and audit items included; the filter keeps records.
         reply = self._clients.dynamodb.scan(
             TableName=self._table, FilterExpression="sk = :record",
             ExpressionAttributeValues={":record": _s("record")}, Limit=limit, ConsistentRead=True, **start)
         last = reply.get("LastEvaluatedKey")
-        cursor = encode_cursor([last["pk"]["S"], last["sk"]["S"]]) if last else None
-        return Page([_item_record(item) for item in reply["Items"]], cursor, examined=reply["ScannedCount"])
+        cursor = shared.encode_cursor([last["pk"]["S"], last["sk"]["S"]]) if last else None
+        return ports.Page([_item_record(item) for item in reply["Items"]], cursor, examined=reply["ScannedCount"])
 
-    def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+    def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], ports.Record]:
         wanted = list(dict.fromkeys(keys))
-        found: dict[tuple[str, str], Record] = {}
+        found: dict[tuple[str, str], ports.Record] = {}
         for first in range(0, len(wanted), _BATCH_GET):
             request: Mapping[str, KeysAndAttributesTypeDef] = {self._table: {
                 "Keys": [_record_key(kind, key) for kind, key in wanted[first:first + _BATCH_GET]],
@@ -302,12 +263,12 @@ class DynamoRecords:
                 # DynamoDB returns unprocessed keys under load: back off, as its docs ask.
                 time.sleep(0.05 * 2**attempt)
             else:
-                raise StorageError("DynamoDB kept records unprocessed")
+                raise ports.StorageError("DynamoDB kept records unprocessed")
         return found
 
 
 def _audit_item(partition: str, seq: int, entry: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {"pk": _s(partition), "sk": _s(f"{seq:020d}"), "entry": _s(dump_json(entry))}
+    return {"pk": _s(partition), "sk": _s(f"{seq:020d}"), "entry": _s(shared.dump_json(entry))}
 
 
 class DynamoAudit:
@@ -320,7 +281,7 @@ class DynamoAudit:
         self._table = table
 
     def append(self, seq: int, entry: Mapping[str, Any], *, by_action: bool = False) -> None:
-        check_seq(seq)
+        shared.check_seq(seq)
         put: PutTypeDef = {"TableName": self._table, "Item": _audit_item("audit", seq, entry),
                            "ConditionExpression": "attribute_not_exists(pk)"}
         try:
@@ -333,7 +294,7 @@ class DynamoAudit:
         except ClientError as error:
             reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
             if error_code(error) == "ConditionalCheckFailedException" or reasons & _LOST_RACE:
-                raise VersionConflict(f"audit sequence number {seq} is taken") from error
+                raise ports.VersionConflict(f"audit sequence number {seq} is taken") from error
             raise
 
     def last(self) -> tuple[int, Mapping[str, Any]] | None:
@@ -363,7 +324,7 @@ class DynamoAudit:
             TableName=self._table, KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
             ExpressionAttributeValues={":pk": _s(partition), ":lo": _s(f"{start:020d}"),
                                        ":hi": _s("9" * 20 if end is None else f"{end:020d}")},
-            ConsistentRead=True, PaginationConfig={"PageSize": AUDIT_PAGE})
+            ConsistentRead=True, PaginationConfig={"PageSize": shared.AUDIT_PAGE})
         for page in pages:
             yield from (json.loads(item["entry"]["S"]) for item in page["Items"])
 
@@ -371,10 +332,10 @@ class DynamoAudit:
 # --- Blobs (S3) ---------------------------------------------------------------------
 
 
-def _head_info(key: str, head: HeadObjectOutputTypeDef) -> BlobInfo:
+def _head_info(key: str, head: HeadObjectOutputTypeDef) -> ports.BlobInfo:
     until = head.get("ObjectLockRetainUntilDate")
-    return BlobInfo(key, head["ContentLength"], until and until.astimezone(UTC),
-                    head.get("ObjectLockLegalHoldStatus") == "ON")
+    return ports.BlobInfo(key, head["ContentLength"], until and until.astimezone(UTC),
+                          head.get("ObjectLockLegalHoldStatus") == "ON")
 
 
 class S3Blobs:
@@ -386,31 +347,31 @@ class S3Blobs:
         self._staging = settings.staging_bucket
         self._archive = settings.archive_bucket
 
-    def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> UploadSlot:
-        check_upload_slot(key, max_bytes, expires_in)
+    def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> ports.UploadSlot:
+        shared.check_upload_slot(key, max_bytes, expires_in)
         expires_at = (datetime.now(UTC) + timedelta(seconds=expires_in)).replace(microsecond=0)
         # boto3 adds the exact bucket and key to the policy's conditions itself.
         post = self._clients.s3.generate_presigned_post(
             Bucket=self._staging, Key=key, Conditions=[["content-length-range", 1, max_bytes]],
             ExpiresIn=expires_in)
         fields = {name: str(value) for name, value in post["fields"].items()}
-        return UploadSlot(post["url"], fields, key, max_bytes, expires_at)
+        return ports.UploadSlot(post["url"], fields, key, max_bytes, expires_at)
 
-    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> PartsSlot:
+    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> ports.PartsSlot:
         """An S3 multipart upload with a presigned UploadPart URL per part. S3 cannot cap a
         multipart upload's size: complete_parts checks it before joining the parts."""
-        check_upload_slot(key, max_bytes, expires_in)
+        shared.check_upload_slot(key, max_bytes, expires_in)
         s3 = self._clients.s3
         upload_id = s3.create_multipart_upload(Bucket=self._staging, Key=key)["UploadId"]
         urls = tuple(
             s3.generate_presigned_url("upload_part", ExpiresIn=expires_in, Params={
                 "Bucket": self._staging, "Key": key, "UploadId": upload_id, "PartNumber": part})
-            for part in range(1, part_count(max_bytes, part_size) + 1))
-        return PartsSlot(upload_id, part_size, urls)
+            for part in range(1, shared.part_count(max_bytes, part_size) + 1))
+        return ports.PartsSlot(upload_id, part_size, urls)
 
     def complete_parts(self, key: str, upload_id: str, *, max_bytes: int) -> bool:
         s3, bucket = self._clients.s3, self._staging
-        check_blob_key(key)
+        shared.check_blob_key(key)
 
         def abort() -> None:
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
@@ -425,8 +386,8 @@ class S3Blobs:
             abort()
             return False
         try:
-            check_parts({part["PartNumber"]: part["Size"] for part in parts}, max_bytes)
-        except BadUpload:
+            shared.check_parts({part["PartNumber"]: part["Size"] for part in parts}, max_bytes)
+        except ports.BadUpload:
             abort()
             raise
         try:
@@ -434,39 +395,39 @@ class S3Blobs:
                 "Parts": [{"PartNumber": part["PartNumber"], "ETag": part["ETag"]} for part in parts]})
         except ClientError as error:  # e.g. EntityTooSmall: a part but the last under 5 MiB
             abort()
-            raise BadUpload(f"S3 refused the parts: {error_code(error)}") from error
+            raise ports.BadUpload(f"S3 refused the parts: {error_code(error)}") from error
         return True
 
     def read_staged(self, key: str, length: int) -> tuple[int, bytes]:
         try:
-            reply = self._clients.s3.get_object(Bucket=self._staging, Key=check_blob_key(key),
+            reply = self._clients.s3.get_object(Bucket=self._staging, Key=shared.check_blob_key(key),
                                                 Range=f"bytes=0-{max(length, 1) - 1}")
         except ClientError as error:
             if error_code(error) in _MISSING:
-                raise BlobMissing(f"nothing staged at {key}") from error
+                raise ports.BlobMissing(f"nothing staged at {key}") from error
             raise
         with reply["Body"] as body:
             head = body.read()
         return int(reply["ContentRange"].rsplit("/", 1)[1]), head[:length]
 
-    def list_staged(self, prefix: str = "") -> Iterator[StoredBlob]:
+    def list_staged(self, prefix: str = "") -> Iterator[ports.StoredBlob]:
         return self._listing(self._staging, prefix)
 
     def delete_staged(self, key: str) -> None:
-        self._clients.s3.delete_object(Bucket=self._staging, Key=check_blob_key(key))
+        self._clients.s3.delete_object(Bucket=self._staging, Key=shared.check_blob_key(key))
 
-    def list_archived(self, prefix: str = "") -> Iterator[StoredBlob]:
+    def list_archived(self, prefix: str = "") -> Iterator[ports.StoredBlob]:
         return self._listing(self._archive, prefix)
 
-    def _listing(self, bucket: str, prefix: str) -> Iterator[StoredBlob]:
+    def _listing(self, bucket: str, prefix: str) -> Iterator[ports.StoredBlob]:
         """Current versions only: a key whose newest version is a delete marker is not listed."""
         for page in self._clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                yield StoredBlob(item["Key"], item["Size"], item["LastModified"].astimezone(UTC))
+                yield ports.StoredBlob(item["Key"], item["Size"], item["LastModified"].astimezone(UTC))
 
-    def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
-        until = retention_date(retain_until)
-        refuse_if_locked(self.info(key))
+    def promote(self, key: str, *, retain_until: datetime) -> ports.BlobInfo:
+        until = shared.retention_date(retain_until)
+        shared.refuse_if_locked(self.info(key))
         # The copy carries its own lock: no unlocked version exists, not even briefly (the
         # bucket policy refuses a write without it). The staged original stays until the
         # copy is in, so a failure here leaves nothing lost and promote can be retried.
@@ -476,37 +437,37 @@ class S3Blobs:
                 ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
         except ClientError as error:
             if error_code(error) in _MISSING:
-                raise BlobMissing(f"nothing staged at {key}") from error
+                raise ports.BlobMissing(f"nothing staged at {key}") from error
             raise
         self._clients.s3.delete_object(Bucket=self._staging, Key=key)
         return self._existing(key)[0]
 
-    def put(self, key: str, data: bytes, *, retain_until: datetime) -> BlobInfo:
-        until = retention_date(retain_until)
-        refuse_if_locked(self.info(key))
+    def put(self, key: str, data: bytes, *, retain_until: datetime) -> ports.BlobInfo:
+        until = shared.retention_date(retain_until)
+        shared.refuse_if_locked(self.info(key))
         # Object Lock wants a checksum on uploads that carry a retention period.
         self._clients.s3.put_object(
             Bucket=self._archive, Key=key, Body=data, ChecksumAlgorithm="SHA256",
             ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
-        return BlobInfo(key, len(data), until)
+        return ports.BlobInfo(key, len(data), until)
 
-    def info(self, key: str) -> BlobInfo | None:
+    def info(self, key: str) -> ports.BlobInfo | None:
         head = self._head(key)
         return None if head is None else _head_info(key, head)
 
     def open(self, key: str) -> BinaryIO:
         try:
             body = self._clients.s3.get_object(
-                Bucket=self._archive, Key=check_blob_key(key))["Body"]
+                Bucket=self._archive, Key=shared.check_blob_key(key))["Body"]
         except ClientError as error:
             if error_code(error) in _MISSING:
-                raise BlobMissing(f"nothing archived at {key}") from error
+                raise ports.BlobMissing(f"nothing archived at {key}") from error
             raise
         # StreamingBody has readinto, all a raw stream needs: stream, never load whole.
         return io.BufferedReader(cast(io.RawIOBase, body))
 
     def download_url(self, key: str, *, expires_in: int) -> str:
-        check_link(key, expires_in)
+        shared.check_link(key, expires_in)
         # Never served inline: the browser must save it, not render it.
         return self._clients.s3.generate_presigned_url(
             "get_object", ExpiresIn=expires_in,
@@ -516,16 +477,16 @@ class S3Blobs:
     def verify_download(self, query: Mapping[str, str]) -> str:
         raise ValueError("S3 serves its own presigned URLs: no other server grants downloads")
 
-    def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:
-        until = retention_date(retain_until)
+    def extend_retention(self, key: str, retain_until: datetime) -> ports.BlobInfo:
+        until = shared.retention_date(retain_until)
         info, version = self._existing(key)
         # COMPLIANCE mode refuses this too; moto does not, so check here.
         if info.retain_until is not None and until < info.retain_until:
-            raise BlobLocked(f"{key} is retained until {info.retain_until}: cannot shorten")
+            raise ports.BlobLocked(f"{key} is retained until {info.retain_until}: cannot shorten")
         self._lock(key, version, until)
         return dataclasses.replace(info, retain_until=until)
 
-    def set_legal_hold(self, key: str, on: bool) -> BlobInfo:
+    def set_legal_hold(self, key: str, on: bool) -> ports.BlobInfo:
         info, version = self._existing(key)
         self._clients.s3.put_object_legal_hold(
             Bucket=self._archive, Key=key, VersionId=version,
@@ -537,33 +498,33 @@ class S3Blobs:
         locked version. Older versions were superseded only once unlocked, so the refusal
         comes before anything is gone."""
         pages = self._clients.s3.get_paginator("list_object_versions").paginate(
-            Bucket=self._archive, Prefix=check_blob_key(key))
+            Bucket=self._archive, Prefix=shared.check_blob_key(key))
         versions = [version["VersionId"] for page in pages
                     for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
                     if version["Key"] == key]
         if not versions:
-            raise BlobMissing(f"nothing archived at {key}")
+            raise ports.BlobMissing(f"nothing archived at {key}")
         for version in versions:
             try:
                 self._clients.s3.delete_object(Bucket=self._archive, Key=key, VersionId=version)
             except ClientError as error:
                 if error_code(error) == "AccessDenied":
-                    raise BlobLocked(f"{key} is under retention or legal hold") from error
+                    raise ports.BlobLocked(f"{key} is under retention or legal hold") from error
                 raise
 
     def _head(self, key: str) -> HeadObjectOutputTypeDef | None:
         try:
-            return self._clients.s3.head_object(Bucket=self._archive, Key=check_blob_key(key))
+            return self._clients.s3.head_object(Bucket=self._archive, Key=shared.check_blob_key(key))
         except ClientError as error:
             if error_code(error) in _MISSING:
                 return None
             raise
 
-    def _existing(self, key: str) -> tuple[BlobInfo, str]:
+    def _existing(self, key: str) -> tuple[ports.BlobInfo, str]:
         """The current version's info and id; raises BlobMissing."""
         head = self._head(key)
         if head is None:
-            raise BlobMissing(f"nothing archived at {key}")
+            raise ports.BlobMissing(f"nothing archived at {key}")
         return _head_info(key, head), head["VersionId"]
 
     def _lock(self, key: str, version: str, until: datetime) -> None:
@@ -593,7 +554,7 @@ class KmsKeyCustody:
                                              EncryptionContext={"purpose": purpose})["Plaintext"]
         except ClientError as error:
             if error_code(error) in ("InvalidCiphertextException", "IncorrectKeyException"):
-                raise StorageError(
+                raise ports.StorageError(
                     "sealed data is foreign, tampered with, or for another purpose") from error
             raise
 
@@ -603,17 +564,17 @@ class SnsNotifier:
         self._clients = clients
         self._sender_id = sender_id
 
-    def send_sms(self, phone: str, text: str) -> SentMessage:
-        check_phone(phone)
+    def send_sms(self, phone: str, text: str) -> ports.SentMessage:
+        shared.check_phone(phone)
         reply = self._clients.sns.publish(PhoneNumber=phone, Message=text, MessageAttributes={
             "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": self._sender_id},
             "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}})
-        return SentMessage(reply["MessageId"], phone, text, now_iso())
+        return ports.SentMessage(reply["MessageId"], phone, text, shared.now_iso())
 
 
-def build(settings: Settings) -> Backend:
+def build(settings: Settings) -> ports.Backend:
     clients = AwsClients(settings)
-    return Backend(
+    return ports.Backend(
         name="aws",
         records=DynamoRecords(clients, settings.table),
         blobs=S3Blobs(clients, settings),

@@ -32,42 +32,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from .. import ports
 from ..config import Settings
-from ..ports import (
-    Backend,
-    BlobInfo,
-    BlobLocked,
-    BlobMissing,
-    IndexEntry,
-    Page,
-    PartsSlot,
-    Record,
-    SentMessage,
-    StorageError,
-    StoredBlob,
-    UploadSlot,
-    VersionConflict,
-)
-from .shared import (
-    AUDIT_PAGE,
-    check_blob_key,
-    check_link,
-    check_parts,
-    check_phone,
-    check_query,
-    check_record_names,
-    check_seq,
-    check_upload_slot,
-    decode_cursor,
-    decode_indexes,
-    dump_json,
-    encode_cursor,
-    encode_indexes,
-    now_iso,
-    part_count,
-    refuse_if_locked,
-    retention_date,
-)
+from . import shared
 
 # --- Files ---------------------------------------------------------------------------
 
@@ -78,7 +45,7 @@ LOCAL_BLOBS = "/blobs"
 UNFINISHED_PARTS_SECONDS = 24 * 3600
 
 
-class TooLargeUpload(StorageError):
+class TooLargeUpload(ports.StorageError):
     """An upload passed its slot's max_bytes; nothing was kept."""
 
 
@@ -259,51 +226,51 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
 
 
-def _row_record(kind: str, key: str, version: int, body: str, indexes: str) -> Record:
-    return Record(kind, key, json.loads(body), version, decode_indexes(indexes))
+def _row_record(kind: str, key: str, version: int, body: str, indexes: str) -> ports.Record:
+    return ports.Record(kind, key, json.loads(body), version, shared.decode_indexes(indexes))
 
 
 class SqliteRecords:
     def __init__(self, db: _Database) -> None:
         self._db = db
 
-    def get(self, kind: str, key: str) -> Record | None:
+    def get(self, kind: str, key: str) -> ports.Record | None:
         row = self._db.connection().execute(
             "SELECT version, body, indexes FROM records WHERE kind = ? AND key = ?", (kind, key)
         ).fetchone()
         return None if row is None else _row_record(kind, key, *row)
 
-    def lists(self, entry: IndexEntry, kind: str, key: str) -> bool:
+    def lists(self, entry: ports.IndexEntry, kind: str, key: str) -> bool:
         return self._db.connection().execute(
             "SELECT 1 FROM entries WHERE idx = ? AND value = ? AND sort = ? AND kind = ? AND key = ?",
             (entry.index, entry.value, entry.sort, kind, key)).fetchone() is not None
 
-    def save(self, record: Record) -> Record:
-        check_record_names(record.kind, record.key, record.indexes)
+    def save(self, record: ports.Record) -> ports.Record:
+        shared.check_record_names(record.kind, record.key, record.indexes)
         with self._db.transaction() as conn:
             return self._write(conn, record)
 
-    def insert_many(self, records: Iterable[Record]) -> int:
+    def insert_many(self, records: Iterable[ports.Record]) -> int:
         # One transaction (one fsync) for the lot: the difference between hours and
         # minutes for a million-record import.
         count = 0
         with self._db.transaction() as conn:
             for record in records:
-                check_record_names(record.kind, record.key, record.indexes)
+                shared.check_record_names(record.kind, record.key, record.indexes)
                 if record.version != 0:
-                    raise VersionConflict(f"{record.kind}/{record.key}: insert_many takes new records")
+                    raise ports.VersionConflict(f"{record.kind}/{record.key}: insert_many takes new records")
                 self._write(conn, record)
                 count += 1
         return count
 
-    def _write(self, conn: sqlite3.Connection, record: Record) -> Record:
+    def _write(self, conn: sqlite3.Connection, record: ports.Record) -> ports.Record:
         self._check_version(conn, record, allow_new=True)
         saved = dataclasses.replace(record, version=record.version + 1)
         conn.execute(
             "INSERT OR REPLACE INTO records (kind, key, version, body, indexes)"
             " VALUES (?, ?, ?, ?, ?)",
-            (saved.kind, saved.key, saved.version, dump_json(saved.body),
-             encode_indexes(saved.indexes)),
+            (saved.kind, saved.key, saved.version, shared.dump_json(saved.body),
+             shared.encode_indexes(saved.indexes)),
         )
         conn.execute(_DELETE_ENTRIES, (record.kind, record.key))
         conn.executemany(
@@ -313,7 +280,7 @@ class SqliteRecords:
         )
         return saved
 
-    def delete(self, record: Record) -> None:
+    def delete(self, record: ports.Record) -> None:
         with self._db.transaction() as conn:
             self._check_version(conn, record, allow_new=False)
             conn.execute("DELETE FROM records WHERE kind = ? AND key = ?",
@@ -321,21 +288,21 @@ class SqliteRecords:
             conn.execute(_DELETE_ENTRIES, (record.kind, record.key))
 
     @staticmethod
-    def _check_version(conn: sqlite3.Connection, record: Record, *, allow_new: bool) -> None:
+    def _check_version(conn: sqlite3.Connection, record: ports.Record, *, allow_new: bool) -> None:
         row = conn.execute(
             "SELECT version FROM records WHERE kind = ? AND key = ?", (record.kind, record.key)
         ).fetchone()
         stored = row[0] if row else 0
         if stored != record.version or (row is None and not allow_new):
-            raise VersionConflict(f"{record.kind}/{record.key} is not at version {record.version}")
+            raise ports.VersionConflict(f"{record.kind}/{record.key} is not at version {record.version}")
 
     def query(self, index: str, value: str, *, sort_from: str = "", sort_to: str = "\uffff",
-              limit: int = 100, after: str | None = None) -> Page:
-        check_query(index, sort_from, sort_to, limit)
+              limit: int = 100, after: str | None = None) -> ports.Page:
+        shared.check_query(index, sort_from, sort_to, limit)
         # Kinds are never empty, so every entry sorting at sort_from is after (sort_from, "", "").
         start = (sort_from, "", "")
         if after is not None:
-            after_sort, after_kind, after_key = decode_cursor(after, 3)
+            after_sort, after_kind, after_key = shared.decode_cursor(after, 3)
             start = max(start, (after_sort, after_kind, after_key))
         # The row value lets SQLite seek the primary key straight to the start, and reading
         # one row more than asked tells whether another page exists.
@@ -347,17 +314,17 @@ class SqliteRecords:
             (index, value, *start, sort_to, limit + 1),
         ).fetchall()
         page = rows[:limit]
-        cursor = encode_cursor(list(page[-1][:3])) if len(rows) > limit else None
-        return Page([_row_record(*row[1:]) for row in page], cursor, examined=len(rows))
+        cursor = shared.encode_cursor(list(page[-1][:3])) if len(rows) > limit else None
+        return ports.Page([_row_record(*row[1:]) for row in page], cursor, examined=len(rows))
 
-    def scan(self, *, limit: int = 500, after: str | None = None) -> Page:
-        start = decode_cursor(after, 2) if after is not None else ["", ""]
+    def scan(self, *, limit: int = 500, after: str | None = None) -> ports.Page:
+        start = shared.decode_cursor(after, 2) if after is not None else ["", ""]
         rows = self._db.connection().execute(
             "SELECT kind, key, version, body, indexes FROM records WHERE (kind, key) > (?, ?)"
             " ORDER BY kind, key LIMIT ?", (*start, limit + 1)).fetchall()
         page = rows[:limit]
-        cursor = encode_cursor(list(page[-1][:2])) if len(rows) > limit else None
-        return Page([_row_record(*row) for row in page], cursor, examined=len(rows))
+        cursor = shared.encode_cursor(list(page[-1][:2])) if len(rows) > limit else None
+        return ports.Page([_row_record(*row) for row in page], cursor, examined=len(rows))
 
 
 class SqliteAudit:
@@ -365,16 +332,16 @@ class SqliteAudit:
         self._db = db
 
     def append(self, seq: int, entry: Mapping[str, Any], *, by_action: bool = False) -> None:
-        check_seq(seq)
+        shared.check_seq(seq)
         try:
             with self._db.transaction() as conn:
                 conn.execute("INSERT INTO audit (seq, entry) VALUES (?, ?)",
-                             (seq, dump_json(entry)))
+                             (seq, shared.dump_json(entry)))
                 if by_action:
                     conn.execute("INSERT INTO audit_by_action (action, seq) VALUES (?, ?)",
                                  (str(entry["action"]), seq))
         except sqlite3.IntegrityError as error:
-            raise VersionConflict(f"audit sequence number {seq} is taken") from error
+            raise ports.VersionConflict(f"audit sequence number {seq} is taken") from error
 
     def last(self) -> tuple[int, Mapping[str, Any]] | None:
         row = self._db.connection().execute(
@@ -402,9 +369,9 @@ class SqliteAudit:
     def _pages(self, query: str, bound: object, start: int) -> Iterator[Mapping[str, Any]]:
         """What ``query`` (its parameters: ``bound``, the first seq, the page size) finds, a page at a time."""
         while True:
-            rows = self._db.connection().execute(query, (bound, start, AUDIT_PAGE)).fetchall()
+            rows = self._db.connection().execute(query, (bound, start, shared.AUDIT_PAGE)).fetchall()
             yield from (json.loads(entry) for _, entry in rows)
-            if len(rows) < AUDIT_PAGE:
+            if len(rows) < shared.AUDIT_PAGE:
                 return
             start = rows[-1][0] + 1
 
@@ -429,26 +396,26 @@ class LocalBlobs:
     # The local presigned POST and GET: an HMAC binds the key, the expiry and (for uploads)
     # the size limit; the embedded server checks it.
 
-    def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> UploadSlot:
-        check_upload_slot(key, max_bytes, expires_in)
+    def upload_slot(self, key: str, *, max_bytes: int, expires_in: int) -> ports.UploadSlot:
+        shared.check_upload_slot(key, max_bytes, expires_in)
         expires = int(time.time()) + expires_in
         fields = {"key": key, "expires": str(expires), "max_bytes": str(max_bytes),
                   "signature": self._sign("upload", key, expires, max_bytes)}
-        return UploadSlot(f"{LOCAL_BLOBS}/upload", fields, key, max_bytes,
-                          datetime.fromtimestamp(expires, UTC))
+        return ports.UploadSlot(f"{LOCAL_BLOBS}/upload", fields, key, max_bytes,
+                                datetime.fromtimestamp(expires, UTC))
 
-    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> PartsSlot:
-        check_upload_slot(key, max_bytes, expires_in)
+    def upload_parts(self, key: str, *, max_bytes: int, part_size: int, expires_in: int) -> ports.PartsSlot:
+        shared.check_upload_slot(key, max_bytes, expires_in)
         self._forget_unfinished_parts()
         expires = int(time.time()) + expires_in
         upload_id = secrets.randbits(62)
         urls = []
-        for part in range(1, part_count(max_bytes, part_size) + 1):
+        for part in range(1, shared.part_count(max_bytes, part_size) + 1):
             query = {"key": key, "upload_id": upload_id, "part": part, "part_size": part_size,
                      "expires": expires,
                      "signature": self._sign("part", key, expires, upload_id, part, part_size)}
             urls.append(f"{LOCAL_BLOBS}/part?{urlencode(query)}")
-        return PartsSlot(str(upload_id), part_size, tuple(urls))
+        return ports.PartsSlot(str(upload_id), part_size, tuple(urls))
 
     def _forget_unfinished_parts(self) -> None:
         """Parts of uploads never completed, after a day: what S3's lifecycle rule
@@ -468,7 +435,7 @@ class LocalBlobs:
 
     def write_part(self, key: str, upload_id: int, part: int, chunks: Iterable[bytes], part_size: int) -> int:
         """Store one part (again, if retried); refused once the parts were joined."""
-        if (self._staging / check_blob_key(key)).exists():
+        if (self._staging / shared.check_blob_key(key)).exists():
             raise ValueError("this upload is complete")
         # Not synced: complete_parts joins the parts into the staged object, which is.
         return _atomic_write(self._parts / str(upload_id) / str(part), chunks, mode=0o600,
@@ -482,7 +449,7 @@ class LocalBlobs:
         except _ABSENT:
             return False
         try:
-            check_parts(sizes, max_bytes)
+            shared.check_parts(sizes, max_bytes)
             self.write_staged(key, _joined(folder, len(sizes)), max_bytes)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -494,7 +461,7 @@ class LocalBlobs:
         return fields["key"], max_bytes
 
     def download_url(self, key: str, *, expires_in: int) -> str:
-        check_link(key, expires_in)
+        shared.check_link(key, expires_in)
         expires = int(time.time()) + expires_in
         query = {"key": key, "expires": expires, "signature": self._sign("download", key, expires)}
         return f"{LOCAL_BLOBS}/download?{urlencode(query)}"
@@ -515,12 +482,12 @@ class LocalBlobs:
             raise ValueError(f"bad {purpose} signature")
         if time.time() >= expires:
             raise ValueError(f"{purpose} link expired")
-        check_blob_key(key)
+        shared.check_blob_key(key)
         return values
 
     def write_staged(self, key: str, chunks: Iterable[bytes], max_bytes: int) -> int:
         """Stream an upload into staging; TooLargeUpload past max_bytes, ValueError if empty."""
-        return _atomic_write(self._staging / check_blob_key(key), chunks, mode=0o600,
+        return _atomic_write(self._staging / shared.check_blob_key(key), chunks, mode=0o600,
                              min_bytes=1, max_bytes=max_bytes)
 
     def _sign(self, purpose: str, key: str, *numbers: int) -> str:
@@ -534,31 +501,31 @@ class LocalBlobs:
 
     def read_staged(self, key: str, length: int) -> tuple[int, bytes]:
         try:
-            with (self._staging / check_blob_key(key)).open("rb") as staged:
+            with (self._staging / shared.check_blob_key(key)).open("rb") as staged:
                 return os.fstat(staged.fileno()).st_size, staged.read(length)
         except _ABSENT as error:
-            raise BlobMissing(f"nothing staged at {key}") from error
+            raise ports.BlobMissing(f"nothing staged at {key}") from error
 
-    def list_staged(self, prefix: str = "") -> Iterator[StoredBlob]:
+    def list_staged(self, prefix: str = "") -> Iterator[ports.StoredBlob]:
         return _listing(self._staging, prefix)
 
     def delete_staged(self, key: str) -> None:
         with suppress(*_ABSENT):
-            (self._staging / check_blob_key(key)).unlink()
+            (self._staging / shared.check_blob_key(key)).unlink()
 
     # Archive
 
-    def list_archived(self, prefix: str = "") -> Iterator[StoredBlob]:
+    def list_archived(self, prefix: str = "") -> Iterator[ports.StoredBlob]:
         return _listing(self._archive, prefix)
 
-    def promote(self, key: str, *, retain_until: datetime) -> BlobInfo:
-        staged = self._staging / check_blob_key(key)
-        until = retention_date(retain_until)
+    def promote(self, key: str, *, retain_until: datetime) -> ports.BlobInfo:
+        staged = self._staging / shared.check_blob_key(key)
+        until = shared.retention_date(retain_until)
         with self._exclusive():
-            refuse_if_locked(self.info(key))
+            shared.refuse_if_locked(self.info(key))
             if not staged.is_file():
-                raise BlobMissing(f"nothing staged at {key}")
-            info = BlobInfo(key, staged.stat().st_size, until)
+                raise ports.BlobMissing(f"nothing staged at {key}")
+            info = ports.BlobInfo(key, staged.stat().st_size, until)
             # Retention first: a crash in between leaves a file more locked, never less.
             self._write_state(info)
             target = self._archive / key
@@ -569,43 +536,43 @@ class LocalBlobs:
             _fsync_dir(staged.parent)
         return info
 
-    def put(self, key: str, data: bytes, *, retain_until: datetime) -> BlobInfo:
-        info = BlobInfo(check_blob_key(key), len(data), retention_date(retain_until))
+    def put(self, key: str, data: bytes, *, retain_until: datetime) -> ports.BlobInfo:
+        info = ports.BlobInfo(shared.check_blob_key(key), len(data), shared.retention_date(retain_until))
         with self._exclusive():
-            refuse_if_locked(self.info(key))
+            shared.refuse_if_locked(self.info(key))
             self._write_state(info)
             _atomic_write(self._archive / key, [data], mode=0o444)
         return info
 
-    def info(self, key: str) -> BlobInfo | None:
-        size = _file_size(self._archive / check_blob_key(key))
+    def info(self, key: str) -> ports.BlobInfo | None:
+        size = _file_size(self._archive / shared.check_blob_key(key))
         if size is None:
             return None
         try:
             state = json.loads(self._state_path(key).read_text())
         except FileNotFoundError as error:
             # Promote and put write the state first: a blob without one was tampered with.
-            raise StorageError(f"retention state of {key} is missing") from error
+            raise ports.StorageError(f"retention state of {key} is missing") from error
         until = state["retain_until"]
-        return BlobInfo(key, size, until and datetime.fromisoformat(until), state["legal_hold"])
+        return ports.BlobInfo(key, size, until and datetime.fromisoformat(until), state["legal_hold"])
 
     def open(self, key: str) -> BinaryIO:
         try:
-            return (self._archive / check_blob_key(key)).open("rb")
+            return (self._archive / shared.check_blob_key(key)).open("rb")
         except _ABSENT as error:
-            raise BlobMissing(f"nothing archived at {key}") from error
+            raise ports.BlobMissing(f"nothing archived at {key}") from error
 
-    def extend_retention(self, key: str, retain_until: datetime) -> BlobInfo:
-        until = retention_date(retain_until)
+    def extend_retention(self, key: str, retain_until: datetime) -> ports.BlobInfo:
+        until = shared.retention_date(retain_until)
         with self._exclusive():
             info = self._existing(key)
             if info.retain_until is not None and until < info.retain_until:
-                raise BlobLocked(f"{key} is retained until {info.retain_until}: cannot shorten")
+                raise ports.BlobLocked(f"{key} is retained until {info.retain_until}: cannot shorten")
             info = dataclasses.replace(info, retain_until=until)
             self._write_state(info)
         return info
 
-    def set_legal_hold(self, key: str, on: bool) -> BlobInfo:
+    def set_legal_hold(self, key: str, on: bool) -> ports.BlobInfo:
         with self._exclusive():
             info = dataclasses.replace(self._existing(key), legal_hold=on)
             self._write_state(info)
@@ -613,26 +580,26 @@ class LocalBlobs:
 
     def delete(self, key: str) -> None:
         with self._exclusive():
-            refuse_if_locked(self._existing(key))
+            shared.refuse_if_locked(self._existing(key))
             # The blob goes first: a crash in between leaves a harmless orphan state.
             target = self._archive / key
             target.unlink()
             _fsync_dir(target.parent)
             self._state_path(key).unlink()
 
-    def _existing(self, key: str) -> BlobInfo:
+    def _existing(self, key: str) -> ports.BlobInfo:
         info = self.info(key)
         if info is None:
-            raise BlobMissing(f"nothing archived at {key}")
+            raise ports.BlobMissing(f"nothing archived at {key}")
         return info
 
     def _state_path(self, key: str) -> Path:
         return self._retention / f"{key}.json"
 
-    def _write_state(self, info: BlobInfo) -> None:
+    def _write_state(self, info: ports.BlobInfo) -> None:
         state = {"retain_until": info.retain_until and info.retain_until.isoformat(),
                  "legal_hold": info.legal_hold}
-        _atomic_write(self._state_path(info.key), [dump_json(state).encode()], mode=0o600)
+        _atomic_write(self._state_path(info.key), [shared.dump_json(state).encode()], mode=0o600)
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -647,7 +614,7 @@ class LocalBlobs:
             os.close(fd)
 
 
-def _listing(root: Path, prefix: str) -> Iterator[StoredBlob]:
+def _listing(root: Path, prefix: str) -> Iterator[ports.StoredBlob]:
     """The files under ``root`` whose key starts with ``prefix``, in key order; an atomic write's
     temporary file (".tmp-...") is not a blob yet."""
     for folder, folders, files in os.walk(root):
@@ -659,7 +626,7 @@ def _listing(root: Path, prefix: str) -> Iterator[StoredBlob]:
                 continue
             with suppress(*_ABSENT):
                 status = path.stat()
-                yield StoredBlob(key, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC))
+                yield ports.StoredBlob(key, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC))
 
 
 # --- Key custody (a master key file) ------------------------------------------------
@@ -687,11 +654,11 @@ class FileKeyCustody:
 
     def unseal(self, sealed: bytes, purpose: str) -> bytes:
         if sealed[:1] != _SEALED_VERSION:
-            raise StorageError("not sealed by this key custody")
+            raise ports.StorageError("not sealed by this key custody")
         try:
             return self._aead.decrypt(sealed[1:13], sealed[13:], purpose.encode())
         except (InvalidTag, ValueError) as error:
-            raise StorageError("sealed data is foreign, tampered with, or for another purpose") \
+            raise ports.StorageError("sealed data is foreign, tampered with, or for another purpose") \
                 from error
 
     def _new_master(self) -> bytes:
@@ -706,18 +673,18 @@ class FileKeyCustody:
     def _open_master(self, stored: bytes) -> bytes:
         if not stored.startswith(_SEALED_KEY_MAGIC):
             if self._passphrase is not None:
-                raise StorageError(f"{self._path} is not sealed but a passphrase is set")
+                raise ports.StorageError(f"{self._path} is not sealed but a passphrase is set")
             if len(stored) != 32:
-                raise StorageError(f"{self._path} is not a 256-bit key")
+                raise ports.StorageError(f"{self._path} is not a 256-bit key")
             return stored
         if self._passphrase is None:
-            raise StorageError(f"{self._path} is sealed: set BEIAN_MASTER_PASSPHRASE")
+            raise ports.StorageError(f"{self._path} is sealed: set BEIAN_MASTER_PASSPHRASE")
         body = stored[len(_SEALED_KEY_MAGIC):]
         try:
             return AESGCM(_passphrase_key(self._passphrase, body[:16])).decrypt(
                 body[16:28], body[28:], _SEALED_KEY_MAGIC)
         except InvalidTag as error:
-            raise StorageError("wrong BEIAN_MASTER_PASSPHRASE") from error
+            raise ports.StorageError("wrong BEIAN_MASTER_PASSPHRASE") from error
 
 
 def _passphrase_key(passphrase: bytes, salt: bytes) -> bytes:
@@ -733,30 +700,30 @@ class OutboxNotifier:
     def __init__(self, settings: Settings) -> None:
         self._path = settings.data_dir / "outbox" / "sms.jsonl"
 
-    def send_sms(self, phone: str, text: str) -> SentMessage:
-        check_phone(phone)
-        message = SentMessage(uuid.uuid4().hex, phone, text, now_iso())
+    def send_sms(self, phone: str, text: str) -> ports.SentMessage:
+        shared.check_phone(phone)
+        message = ports.SentMessage(uuid.uuid4().hex, phone, text, shared.now_iso())
         _ensure_dir(self._path.parent)
         fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             # One write of a whole line: O_APPEND keeps concurrent lines from interleaving.
-            os.write(fd, (dump_json(dataclasses.asdict(message)) + "\n").encode())
+            os.write(fd, (shared.dump_json(dataclasses.asdict(message)) + "\n").encode())
             os.fsync(fd)
         finally:
             os.close(fd)
         return message
 
-    def sent(self) -> list[SentMessage]:
+    def sent(self) -> list[ports.SentMessage]:
         try:
             lines = self._path.read_text().splitlines()
         except FileNotFoundError:
             return []
-        return [SentMessage(**json.loads(line)) for line in lines]
+        return [ports.SentMessage(**json.loads(line)) for line in lines]
 
 
-def build(settings: Settings) -> Backend:
+def build(settings: Settings) -> ports.Backend:
     db = _Database(settings.data_dir / "beian.db")
-    return Backend(
+    return ports.Backend(
         name="embedded",
         records=SqliteRecords(db),
         blobs=LocalBlobs(settings),
