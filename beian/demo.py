@@ -291,7 +291,7 @@ class Seeder:
         self._filings.take(body, workflow.transition(action, str(body["state"])), actor, role, at)
 
     def _returned(self, body: dict[str, Any], stage: str, at: datetime, actor: str, *, chance: float) -> bool:
-        """Whether the filing is returned at ``stage`` (one time in ``1 / chance``); if so, by ``actor``."""
+        """Whether the filing is returned at ``stage`` (with probability ``chance``); if so, by ``actor``."""
         if self._rng.random() >= chance:
             return False
         action, role, reason = RETURNS[stage]
