@@ -89,6 +89,11 @@ DAY = 86_400
 BATCH = 1000  # filings inserted per transaction
 SAMPLE_SIZE = 100  # per month, for the made-up phone checks
 OUTCOME_SHARES = (("confirmed", 90), ("mismatch", 6), ("unreachable", 4))
+# Where the made-up filings are returned: the stage's workflow action, the role that returns them, and why.
+RETURNS = {
+    "pre_verification": ("pre_verify_return", "verifier", "联系方式无法核实 / contact details could not be verified"),
+    "review": ("return_to_provider", "reviewer", "核验单信息不全 / the verification form is incomplete"),
+}
 
 
 class CachedDeadlines(Deadlines):
@@ -285,6 +290,15 @@ class Seeder:
         transition from the table, through the same bookkeeping."""
         self._filings.take(body, workflow.transition(action, str(body["state"])), actor, role, at)
 
+    def _returned(self, body: dict[str, Any], stage: str, at: datetime, actor: str, *, chance: float) -> bool:
+        """Whether the filing is returned at ``stage`` (with probability ``chance``); if so, by ``actor``."""
+        if self._rng.random() >= chance:
+            return False
+        action, role, reason = RETURNS[stage]
+        self._step(body, action, at, actor, role)
+        body["returns"] = [return_record(stage, actor, at, [reason])]
+        return True
+
     def _walk(self, body: dict[str, Any], created: datetime) -> None:
         """Take the filing through the workflow until a step would fall after ``now``."""
         rng = self._rng
@@ -297,10 +311,7 @@ class Seeder:
         at = self._at(created, rng.uniform(0, 6) if rng.random() > 0.08 else rng.uniform(8, 16))
         if at > self._now:
             return
-        if rng.random() < 0.06:
-            self._step(body, "pre_verify_return", at, verifier, "verifier")
-            body["returns"] = [return_record("pre_verification", verifier, at,
-                                             ["联系方式无法核实 / contact details could not be verified"])]
+        if self._returned(body, "pre_verification", at, verifier, chance=0.06):
             return
         self._step(body, "pre_verify_pass", at, verifier, "verifier")
         body["pre_verification"] = pre_verification_record(verifier, at, "phone")
@@ -318,10 +329,7 @@ class Seeder:
         at = self._at(at, rng.uniform(1, 26) if rng.random() > 0.06 else rng.uniform(30, 45))
         if at > self._now:
             return
-        if rng.random() < 0.05:
-            self._step(body, "return_to_provider", at, reviewer, "reviewer")
-            body["returns"] = [return_record("review", reviewer, at,
-                                             ["核验单信息不全 / the verification form is incomplete"])]
+        if self._returned(body, "review", at, reviewer, chance=0.05):
             return
         self._approve(body, at, reviewer)
         at = self._at(at, rng.uniform(5, 60))

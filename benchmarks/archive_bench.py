@@ -212,11 +212,9 @@ def main() -> None:
               f"{'exactly what it returned' if all(e == f for _, _, e, f in aws) else 'more than it returned'}. "
               + NOTE]
     section = "\n".join(lines)
-    print(section)
-    if args.write:
-        from benchmarks.results import write_section
+    from benchmarks.results import publish
 
-        write_section(section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

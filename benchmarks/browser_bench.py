@@ -328,11 +328,9 @@ def main() -> None:
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
     command = "python " + " ".join(["benchmarks/browser_bench.py", *sys.argv[1:]])
     section = report(runs, args.rounds, command, load)
-    print(section)
-    if args.write:
-        from benchmarks.results import write_section
+    from benchmarks.results import publish
 
-        write_section(section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

@@ -87,13 +87,11 @@ def main() -> None:
     args = parser.parse_args()
     command = "python " + " ".join(["benchmarks/cli_bench.py", *sys.argv[1:]])
     section = report(args.rounds, command)
-    print(section)
-    if args.write:
-        sys.path.insert(0, str(ROOT))
-        from benchmarks.results import write_section
+    from benchmarks.results import publish
 
-        write_section(section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # benchmarks.results, when run as a script
     main()

@@ -319,11 +319,9 @@ def main() -> None:
     prepare(sizes)
     command = "python " + " ".join(["benchmarks/crypto_bench.py", *sys.argv[1:]])
     section = report(sizes, args.repeat, command, skip=("aws",) if args.without_aws else ())
-    print(section)
-    if args.write:
-        from benchmarks.results import write_section
+    from benchmarks.results import publish
 
-        write_section(section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

@@ -104,11 +104,9 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.results, when run as a script
     command = "python " + " ".join(["benchmarks/integrity_bench.py", *sys.argv[1:]])
     section = report(args.filings, args.rounds, command)
-    print(section)
-    if args.write:
-        from benchmarks.results import write_section
+    from benchmarks.results import publish
 
-        write_section(section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

@@ -141,11 +141,9 @@ def main() -> None:
     lines += ["", f"Time ratio {largest[0]:,} / {smallest[0]:,} filings: **{ratio:.2f}x** for "
               f"{largest[0] / smallest[0]:.0f}x the filings.", "", NOTE]
     text = "\n".join(lines)
-    print(text)
-    if args.write:
-        from benchmarks.results import write_section
+    from benchmarks.results import publish
 
-        write_section(text)
+    publish(text, write=args.write)
 
 
 if __name__ == "__main__":

@@ -22,3 +22,10 @@ def replace_section(text: str, section: str) -> str:
 def write_section(section: str) -> None:
     current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
     RESULTS.write_text(replace_section(current, section), encoding="utf-8")
+
+
+def publish(section: str, *, write: bool) -> None:
+    """Print a benchmark's ``section``; with ``write`` (its --write), store it in RESULTS.md too."""
+    print(section)
+    if write:
+        write_section(section)

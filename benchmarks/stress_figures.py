@@ -145,11 +145,9 @@ def main() -> None:
         section = render(f"BEIAN_STRESS={os.environ.get('BEIAN_STRESS', '0')} .venv/bin/python "
                          "benchmarks/stress_figures.py --write", time.monotonic() - started,
                          totals(figures_file), junit_counts(junit))
-    print(section)
-    if args.write:
-        from benchmarks.results import write_section
+    from benchmarks.results import publish
 
-        write_section(section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from chalicelib.errors import DomainError
@@ -27,7 +27,7 @@ err = Console(stderr=True)
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def fail(error: DomainError) -> None:
+def fail(error: DomainError) -> NoReturn:
     err.print(f"[red]{error.message_zh}[/red] / {error.message_en}")
     raise typer.Exit(2)
 

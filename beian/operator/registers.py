@@ -107,6 +107,14 @@ def inspection_add(
     console.print(f"已登记 / Recorded: {province} {provider} {date} {zh} / {en}")
 
 
+def _quarter(text: str) -> Quarter:
+    """The quarter as typed, or the bilingual error and exit status 2."""
+    try:
+        return Quarter.parse(text)
+    except DomainError as error:
+        fail(error)
+
+
 def _counts_table(title: str, first: str, counts: Mapping[str, InspectionCounts]) -> object:
     return table(title, [first, "检查 / Inspections", "发现问题 / With issues", "责令改正 / Orders",
                          "处罚 / Penalties"],
@@ -117,10 +125,7 @@ def _counts_table(title: str, first: str, counts: Mapping[str, InspectionCounts]
 def inspection_summary_command(quarter: str = typer.Option(..., help="季度 YYYYQn / Quarter")) -> None:
     """按季度汇总检查与处罚（分省、分接入服务单位）/ The quarter's inspections and penalties."""
     services = admin.services()
-    try:
-        summary = inspection_summary(services.backend.records, Quarter.parse(quarter))
-    except DomainError as error:
-        fail(error)
+    summary = inspection_summary(services.backend.records, _quarter(quarter))
     audited(services, "register.inspection_summary", f"quarter:{summary.quarter}")
     console.print(_counts_table(f"{summary.quarter} 按省 / By province", "省份 / Province", summary.by_province))
     console.print(_counts_table(f"{summary.quarter} 按接入服务单位 / By provider", "接入服务单位 / Provider",
@@ -150,11 +155,7 @@ def training_add(
 @training.command("list")
 def training_list(quarter: str = typer.Option(..., help="季度 YYYYQn / Quarter")) -> None:
     """列出某季度的培训及各单位参训人数 / The quarter's sessions and attendance per provider."""
-    services = admin.services()
-    try:
-        sessions = trainings(services.backend.records, Quarter.parse(quarter))
-    except DomainError as error:
-        fail(error)
+    sessions = trainings(admin.services().backend.records, _quarter(quarter))
     console.print(table("培训 / Training", ["日期 / Date", "内容 / Subject", "组织 / Organiser", "人数 / People"],
                         ([s["held_on"], s["title"], s["organiser"], len(s["attendees"])] for s in sessions)))
     console.print(table("参训人数 / Attendance", ["接入服务单位 / Provider", "人数 / People"],

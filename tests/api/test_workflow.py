@@ -7,7 +7,6 @@ import io
 import random
 import re
 import subprocess
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests.api.evidence import (
     walk_to_province,
 )
 from tests.support import require_command
+from tests.threads import race
 
 FILING_NUMBER = re.compile(r"^京ICP备\d{10}号$")
 
@@ -49,26 +49,6 @@ def sent_texts() -> list[str]:
     region = current_services().settings.region
     return [message[1] for message in
             sns_backends[DEFAULT_ACCOUNT_ID][region].sms_messages.values()]
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run ``calls`` at the same moment, each in its thread: their results, or their ApiErrors."""
-    outcomes: list[Any] = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[index] = calls[index]()
-        except ApiError as error:
-            outcomes[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
 
 
 def pdf_text(path: Path) -> str:
@@ -192,7 +172,8 @@ def test_of_two_conflicting_transitions_exactly_one_wins(
     actions = [("pre_verify_pass", {"contact_verified_by": "phone"}),
                ("pre_verify_return", {"reasons": ["资料不全"]})]
     outcomes = race(*(functools.partial(verifiers[index].act, filing["id"], *actions[index],
-                                        expected_version=filing["version"]) for index in range(2)))
+                                        expected_version=filing["version"]) for index in range(2)),
+                    caught=ApiError)
     winners = [outcome for outcome in outcomes if isinstance(outcome, dict)]
     losers = [outcome for outcome in outcomes if isinstance(outcome, ApiError)]
     assert len(winners) == 1 and len(losers) == 1
@@ -411,7 +392,7 @@ def test_one_domain_two_racing_submissions_exactly_one_wins(
         anonymous: BeianClient, rng: random.Random) -> None:
     payloads = [filing_payload(rng, "individual"), filing_payload(rng, "enterprise")]
     payloads[1]["website"]["domains"] = list(payloads[0]["website"]["domains"])
-    outcomes = race(*(functools.partial(anonymous.submit, payload) for payload in payloads))
+    outcomes = race(*(functools.partial(anonymous.submit, payload) for payload in payloads), caught=ApiError)
     losers = [outcome for outcome in outcomes if isinstance(outcome, ApiError)]
     assert len(losers) == 1 and losers[0].status == 409, outcomes
     assert losers[0].body["field"] == "website.domains[0]"

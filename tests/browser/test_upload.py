@@ -51,6 +51,15 @@ class Applicant:
         token = current_services().auth.issue(f"{role}-1", role, provider=settings.provider, province=settings.province)
         return BeianClient(self.base, token)
 
+    def documents(self) -> list[dict[str, Any]]:
+        documents: list[dict[str, Any]] = BeianClient(self.base, self.token).call(
+            "GET", f"/filings/{self.id}/documents")["documents"]
+        return documents
+
+    def verifier_copy(self, document: dict[str, Any], reference: str, target: Path) -> bytes:
+        """The document as a verifier retrieves it for verification, decrypted on their side."""
+        return self.staff("verifier").retrieve(self.id, document["id"], "verification", reference, target).read_bytes()
+
 
 @pytest.fixture
 def applicant(live_server: str) -> Applicant:
@@ -120,13 +129,8 @@ def test_a_file_encrypted_by_the_page_decrypts_to_identical_bytes(
     assert document_states(page) == ["received", "received"]
     screenshot(page, "upload-received")
 
-    listed = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")["documents"]
-    verifier = applicant.staff("verifier")
-    copies = sorted(
-        verifier.retrieve(applicant.id, document["id"], "verification", "核对营业执照",
-                          tmp_path / document["id"]).read_bytes()
-        for document in listed
-    )
+    copies = sorted(applicant.verifier_copy(document, "核对营业执照", tmp_path / document["id"])
+                    for document in applicant.documents())
     assert copies == sorted(f.read_bytes() for f in files)
 
     assert any(len(body) > 200_000 for body in sent), "the ciphertext upload was not seen"
@@ -160,12 +164,7 @@ def test_a_large_file_goes_up_in_bounded_parts_while_it_is_encrypted(
     parts = page.evaluate("window.parts")
     assert len(parts["sizes"]) == 4 and max(parts["sizes"]) == UPLOAD_PART_BYTES
     assert parts["peak"] == 3
-    document = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")[
-        "documents"
-    ][0]
-    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "verification", "核对营业执照",
-                                                tmp_path / "copy")
-    assert copy.read_bytes() == file.read_bytes()
+    assert applicant.verifier_copy(applicant.documents()[0], "核对营业执照", tmp_path / "copy") == file.read_bytes()
 
 
 def test_a_wrong_token_says_what_to_check(page: Any, applicant: Applicant) -> None:
@@ -247,12 +246,7 @@ def test_a_dropped_connection_is_retried_and_never_shown_as_received(
     assert document_states(page) == ["received"]
     screenshot(page, "upload-retried")
 
-    document = BeianClient(applicant.base, applicant.token).call("GET", f"/filings/{applicant.id}/documents")[
-        "documents"
-    ][0]
-    copy = applicant.staff("verifier").retrieve(applicant.id, document["id"], "verification", "核对身份证",
-                                                tmp_path / "copy")
-    assert copy.read_bytes() == file.read_bytes()
+    assert applicant.verifier_copy(applicant.documents()[0], "核对身份证", tmp_path / "copy") == file.read_bytes()
 
 
 @pytest.mark.parametrize("prefix", ["", "/en"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
+import functools
 
 import pytest
 from chalicelib.ports import Backend, BadCursor, IndexEntry, Record, VersionConflict
+
+from tests.threads import race
 
 
 def _filing(key: str, *indexes: IndexEntry, **body: object) -> Record:
@@ -48,23 +50,8 @@ def test_replace_needs_the_stored_version(backend: Backend) -> None:
 
 def _race(backend: Backend, base: Record) -> list[Record | VersionConflict]:
     """Two threads save over ``base`` at the same moment."""
-    start = threading.Barrier(2)
-    outcomes: list[Record | VersionConflict] = []
-
-    def save(writer: int) -> None:
-        start.wait()
-        try:
-            outcomes.append(backend.records.save(Record(base.kind, base.key, {"w": writer},
-                                                        base.version)))
-        except VersionConflict as conflict:
-            outcomes.append(conflict)
-
-    threads = [threading.Thread(target=save, args=(writer,)) for writer in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+    return race(*(functools.partial(backend.records.save, Record(base.kind, base.key, {"w": writer}, base.version))
+                  for writer in (1, 2)), caught=VersionConflict)
 
 
 def test_two_threads_saving_one_version_one_wins(backend: Backend) -> None:
