@@ -180,24 +180,40 @@ def _seal(
     label = draft.preamble_digest
     header = _with_recipients(draft, tuple(wrap_for(r, file_key, label) for r in recipients), file_key)
     _write_all(dst, memoryview(header.encode()))
-    cipher = _ChunkCipher(header, file_key)
     chunks = _chunks_per_block(chunk_size)
     plain = memoryview(bytearray(chunks * chunk_size))
     sealed = memoryview(bytearray(chunks * (chunk_size + TAG_SIZE)))
+    _stream_chunks(src, dst, _ChunkCipher(header, file_key), plain, sealed, sealing=True, progress=progress)
+    return header
+
+
+def _stream_chunks(src: Source, dst: Sink, cipher: _ChunkCipher, source: memoryview, target: memoryview, *,
+                   sealing: bool, progress: ProgressCallback | None) -> None:
+    """Seal or open a version 2 body, a block at a time, between two preallocated buffers.
+
+    A full ``source`` block is all data chunks; a short one ends the stream: its whole chunks
+    are data chunks and the rest is the final chunk (0 to chunk_size - 1 plaintext bytes, so
+    sealed it is at least a tag: an opened stream that ends without one has lost its end).
+    Each block is written once all its chunks are sealed or have authenticated.
+    """
+    unit = cipher.chunk_size if sealing else cipher.chunk_size + TAG_SIZE
+    block, final = (cipher.seal_block, cipher.seal_into) if sealing else (cipher.open_block, cipher.open_into)
     counter = 0
     while True:
-        size = _read_full(src, plain)
-        # A full block is all data chunks; a short one ends the stream: its whole chunks are
-        # data chunks and the rest (0 to chunk_size - 1 bytes) is the final chunk.
-        whole = size - size % chunk_size if size < len(plain) else size
-        written, counter = cipher.seal_block(plain[:whole], sealed, counter)
-        if size < len(plain):
-            written += cipher.seal_into(counter, plain[whole:size], sealed[written:], last=True)
-        _write_all(dst, sealed[:written])
-        if progress and size:
-            progress(size)
-        if size < len(plain):
-            return header
+        size = _read_full(src, source)
+        ending = size < len(source)
+        whole = size - size % unit if ending else size
+        if ending and not sealing and size - whole < TAG_SIZE:
+            raise DecryptionError()  # no final chunk
+        written, counter = block(source[:whole], target, counter)
+        if ending:
+            written += final(counter, source[whole:size], target[written:], last=True)
+        _write_all(dst, target[:written])
+        plaintext = size if sealing else written
+        if progress and plaintext:
+            progress(plaintext)
+        if ending:
+            return
 
 
 def _open_body(src: Source, dst: Sink, header: Header, file_key: bytes, progress: ProgressCallback | None) -> None:
@@ -206,25 +222,10 @@ def _open_body(src: Source, dst: Sink, header: Header, file_key: bytes, progress
     A full chunk is always a data chunk (the final chunk is shorter), so nothing is held
     back; a stream that ends without a final chunk fails at its end.
     """
-    cipher = _ChunkCipher(header, file_key)
-    step = header.chunk_size + TAG_SIZE
-    sealed = memoryview(bytearray(_chunks_per_block(header.chunk_size) * step))
+    sealed = memoryview(bytearray(_chunks_per_block(header.chunk_size) * (header.chunk_size + TAG_SIZE)))
     plain = memoryview(bytearray(len(sealed)))
-    counter = 0
     try:
-        while True:
-            filled = _read_full(src, sealed)
-            whole = filled - filled % step if filled < len(sealed) else filled
-            if filled < len(sealed) and filled - whole < TAG_SIZE:
-                raise DecryptionError()  # no final chunk
-            written, counter = cipher.open_block(sealed[:whole], plain, counter)
-            if filled < len(sealed):
-                written += cipher.open_into(counter, sealed[whole:filled], plain[written:], last=True)
-            _write_all(dst, plain[:written])
-            if progress and written:
-                progress(written)
-            if filled < len(sealed):
-                return
+        _stream_chunks(src, dst, _ChunkCipher(header, file_key), sealed, plain, sealing=False, progress=progress)
     except InvalidTag:
         raise DecryptionError() from None
 
@@ -479,29 +480,16 @@ def _private_output(path: Path, verify: Callable[[BinaryIO], None] | None = None
         raise
 
 
-def encrypt_file(
-    src: Path,
-    dst: Path,
-    *,
-    recipients: Sequence[Recipient],
-    context: Context,
-    progress: ProgressCallback | None = None,
-) -> Header:
+def encrypt_file(src: Path, dst: Path, *, recipients: Sequence[Recipient], context: Context,
+                 progress: ProgressCallback | None = None) -> Header:
     """:func:`encrypt_stream` from file ``src`` to a new file ``dst``, written atomically."""
     with open(src, "rb") as source, _private_output(Path(dst)) as sink:
         return encrypt_stream(source, sink, recipients=recipients, context=context, progress=progress)
 
 
-def decrypt_file(
-    src: Path,
-    dst: Path,
-    *,
-    context: Context,
-    identity: Identity | None = None,
-    file_key: FileKey | None = None,
-    progress: ProgressCallback | None = None,
-    verify: Callable[[BinaryIO], None] | None = None,
-) -> Header:
+def decrypt_file(src: Path, dst: Path, *, context: Context, identity: Identity | None = None,
+                 file_key: FileKey | None = None, progress: ProgressCallback | None = None,
+                 verify: Callable[[BinaryIO], None] | None = None) -> Header:
     """:func:`decrypt_stream` into a new owner-only file that appears at ``dst`` only once all
     authenticates and ``verify`` (given the plaintext file, if any) returns without raising.
 
@@ -511,14 +499,8 @@ def decrypt_file(
         return decrypt_stream(source, sink, context=context, identity=identity, file_key=file_key, progress=progress)
 
 
-def rewrap_file(
-    src: Path,
-    dst: Path,
-    *,
-    identity: Identity,
-    add: Sequence[Recipient] = (),
-    remove: Collection[str] = (),
-) -> Header:
+def rewrap_file(src: Path, dst: Path, *, identity: Identity, add: Sequence[Recipient] = (),
+                remove: Collection[str] = ()) -> Header:
     """:func:`rewrap_stream` between files; ``dst`` may be ``src`` (replaced atomically)."""
     with open(src, "rb") as source, _private_output(Path(dst)) as sink:
         return rewrap_stream(source, sink, identity=identity, add=add, remove=remove)
