@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from chalicelib.adapters.embedded import dump_json, encode_indexes
+from chalicelib.adapters.shared import dump_json, encode_indexes
 from chalicelib.auth import Principal, staff_name
 from chalicelib.errors import Unauthorized
 from chalicelib.filings import FILING
