@@ -6,7 +6,7 @@
 import { ApiError, showError } from "./lib/api.js";
 import { documentNames, documentTable } from "./lib/filing.js";
 import { consolePage } from "./lib/console.js";
-import { h, pick, say } from "./lib/page.js";
+import { field, h, pick, say } from "./lib/page.js";
 import { fetchEnvelope, retrievalForm, statedPurpose } from "./lib/retrieve.js";
 import { consoleUrl, staffApi } from "./lib/staff.js";
 import { oneOffKeyPair } from "./lib/unseal.js";
@@ -20,10 +20,6 @@ const CRITERIA = [
   ["province", "省份", "Province"],
 ];
 const BUNDLE_FORMAT = "beian-inspection-bundle-v1";
-
-function field(id, label, control) {
-  return h("div", { class: "beian-field" }, h("label", { for: id }, label), control);
-}
 
 /** The inspection bundle, as the CLI makes it without --decrypt: nothing leaves in the clear. */
 async function exportBundle(filingId, stated, status) {

@@ -4,25 +4,27 @@
 // checked by the API as from the CLI, and all of its field errors are shown at once.
 
 import { showError } from "./lib/api.js";
-import { documentNames, documentTable } from "./lib/filing.js";
+import { documentNames, documentTable, historyList } from "./lib/filing.js";
 import { consolePage, takeStep } from "./lib/console.js";
-import { formatDate, h, pick, say } from "./lib/page.js";
+import { submitForm } from "./lib/form.js";
+import { field, h, pick, say } from "./lib/page.js";
 import { retrievalForm } from "./lib/retrieve.js";
 import { scanUploader } from "./lib/scans.js";
 import { consoleUrl, roleName, staffApi } from "./lib/staff.js";
 import { deadlinesTable, filingDetails } from "./status.js";
 
-const ACTION_NAMES = {
-  pre_verify_pass: ["预核验通过", "Pass pre-verification"],
-  pre_verify_return: ["预核验未通过，退回申请人", "Fail pre-verification: return to the applicant"],
-  refuse: ["不予受理（终局）", "Refuse (final)"],
-  record_on_site: ["当面核验", "Verify on site"],
-  submit_to_province: ["提交通信管理局审核", "Submit to the province"],
-  approve: ["审核通过，下发备案号", "Approve and issue the number"],
-  return_to_provider: ["审核不通过，退回接入服务单位", "Return to the provider"],
-  send_back_to_applicant: ["交申请人修改后重新提交", "Send back to the applicant to correct"],
-  follow_up: ["记录回访", "Record a follow-up"],
-  cancel: ["注销备案", "Cancel the filing"],
+// Each workflow action's name, and the console page that takes it where it needs one of its own.
+const ACTIONS = {
+  pre_verify_pass: { name: ["预核验通过", "Pass pre-verification"] },
+  pre_verify_return: { name: ["预核验未通过，退回申请人", "Fail pre-verification: return to the applicant"] },
+  refuse: { name: ["不予受理（终局）", "Refuse (final)"] },
+  record_on_site: { name: ["当面核验", "Verify on site"], page: "on-site" },
+  submit_to_province: { name: ["提交通信管理局审核", "Submit to the province"] },
+  approve: { name: ["审核通过，下发备案号", "Approve and issue the number"], page: "review" },
+  return_to_provider: { name: ["审核不通过，退回接入服务单位", "Return to the provider"], page: "review" },
+  send_back_to_applicant: { name: ["交申请人修改后重新提交", "Send back to the applicant to correct"] },
+  follow_up: { name: ["记录回访", "Record a follow-up"] },
+  cancel: { name: ["注销备案", "Cancel the filing"] },
 };
 const CONTACT_CHECKS = [
   ["phone", "电话", "Phone"],
@@ -36,11 +38,6 @@ const FOLLOW_UP_OUTCOMES = [
 ];
 // Before the one transition table, follow-ups had a route of their own.
 const FOLLOW_UP = { sources: ["approved"], roles: ["verifier"] };
-const PAGES = { record_on_site: "on-site", approve: "review", return_to_provider: "review" };
-
-function field(id, label, control, hint) {
-  return h("div", { class: "beian-field" }, h("label", { for: id }, label), control, hint ? h("p", { class: "beian-hint" }, hint) : null);
-}
 
 function choice(id, options) {
   return h("select", { id, name: id }, options.map(([value, zh, en]) => h("option", { value }, say(zh, en))));
@@ -70,28 +67,23 @@ function stepInputs(action) {
 }
 
 function stepForm(filing, action, transitions, reload) {
-  const name = ACTION_NAMES[action] ? say(...ACTION_NAMES[action]) : action;
-  if (PAGES[action]) {
-    return h("p", { class: "beian-step", "data-action": action }, h("a", { class: "md-button md-button--primary", href: consoleUrl(PAGES[action], { id: filing.id }), id: `go-${action}` }, name));
+  const { name: words, page } = ACTIONS[action] || {};
+  const name = words ? say(...words) : action;
+  if (page) {
+    return h("p", { class: "beian-step", "data-action": action }, h("a", { class: "md-button md-button--primary", href: consoleUrl(page, { id: filing.id }), id: `go-${action}` }, name));
   }
   const inputs = stepInputs(action);
   const message = h("div", { class: "beian-message", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button md-button--primary", id: `do-${action}` }, name);
-  return h(
-    "form",
+  return submitForm(
     {
       class: "beian-form beian-step",
       "data-action": action,
-      onsubmit: async (event) => {
-        event.preventDefault();
-        button.disabled = true;
-        try {
-          await takeStep(filing, action, inputs.params(), transitions);
-          await reload(say(`已完成：${name}`, `Done: ${name}`));
-        } catch (error) {
-          showError(message, error);
-          button.disabled = false;
-        }
+      button,
+      message,
+      submit: async () => {
+        await takeStep(filing, action, inputs.params(), transitions);
+        await reload(say(`已完成：${name}`, `Done: ${name}`));
       },
     },
     h("h4", {}, name),
@@ -109,23 +101,12 @@ export function stepsNow(filing, role, transitions) {
     .map(([action]) => action);
 }
 
+/** The history as staff read it: the state reached in bold, and who took each step. */
 function trail(filing, states) {
-  const entries = filing.history || [];
-  return h(
-    "ol",
-    { id: "trail" },
-    entries.map((entry) =>
-      h(
-        "li",
-        {},
-        h("time", { datetime: entry.at }, formatDate(entry.at)),
-        " ",
-        h("strong", {}, states[entry.to] ? pick(states[entry.to]) : entry.to),
-        entry.actor ? ` — ${entry.actor}${entry.role ? ` (${roleName(entry.role)})` : ""}` : "",
-        entry.note ? h("span", { class: "beian-hint" }, ` — ${entry.note}`) : null,
-      ),
-    ),
-  );
+  return historyList("trail", filing.history || [], (entry) => [
+    h("strong", {}, states[entry.to] ? pick(states[entry.to]) : entry.to),
+    entry.actor ? ` — ${entry.actor}${entry.role ? ` (${roleName(entry.role)})` : ""}` : "",
+  ]);
 }
 
 function findingsList(findings) {

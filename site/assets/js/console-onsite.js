@@ -8,7 +8,8 @@
 import { ApiError, showError } from "./lib/api.js";
 import { documentNames, documentTable } from "./lib/filing.js";
 import { consolePage, takeStep } from "./lib/console.js";
-import { aside, h, pick, say } from "./lib/page.js";
+import { submitForm } from "./lib/form.js";
+import { aside, field, h, pick, say } from "./lib/page.js";
 import { encryptedUpload, scanUploader, statusView } from "./lib/scans.js";
 import { consoleUrl, staffApi } from "./lib/staff.js";
 
@@ -83,7 +84,7 @@ class PhotoStep {
       { id: "photo-step" },
       h("h3", {}, say("网站负责人现场照片", "On-site photo of the person responsible")),
       h("p", { class: "beian-hint" }, say(`彩色正面免冠照，${size} 像素，以备案中心提供的带标识幕布为背景。本页在照片上加印拍照时间（北京时间）和幕布标识。`, `Colour, front-facing, bareheaded, ${size} pixels, in front of the filing center's marked curtain. This page stamps the capture time (China time) and the curtain marker on it.`)),
-      h("div", { class: "beian-field" }, h("label", { for: "curtain-marker" }, say("幕布标识", "Curtain marker")), this.marker),
+      field("curtain-marker", say("幕布标识", "Curtain marker"), this.marker),
       h("p", {}, this.start, " ", this.shoot),
       this.video,
       this.fileField,
@@ -268,49 +269,45 @@ async function onSitePage(body, session, data, filingId) {
   const message = h("div", { class: "beian-message", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button md-button--primary", id: "record-on-site" }, say("加密上传照片并记录当面核验", "Encrypt the photo, upload it and record the verification"));
   let photoUpload = null;
-  const form = h(
-    "form",
+  const form = submitForm(
     {
-      class: "beian-form",
       id: "on-site-form",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        button.disabled = true;
-        message.replaceChildren();
-        try {
-          if (!photo.taken) throw photoError("请先拍摄或选择网站负责人照片", "Take or choose the photo of the person responsible first");
-          if (!photoUpload || photoUpload.taken !== photo.taken) {
-            const file = new File([photo.taken.blob], "face-photo.jpg", { type: "image/jpeg" });
-            const view = statusView(status, say("照片", "Photo"));
-            photoUpload = { taken: photo.taken, upload: encryptedUpload(filing.id, PHOTO_TYPE, file, filetypes, view, { photo: photo.taken.info }) };
-          }
-          photoUpload.document ||= await photoUpload.upload.run(); // a retry resumes where it stopped
-          const params = {
-            originals: checklist.originals(),
-            checks: checklist.checks(),
-            photo_document_id: photoUpload.document.id,
-            agreement_accepted: papers.agreement(),
-            contract_clause_accepted: papers.clause(),
-            corrections: corrections.value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
-              const [fieldName, ...note] = line.split("=");
-              return { field: fieldName.trim(), note: note.join("=").trim() };
-            }),
-            access: access.value(),
-          };
-          status.textContent = say("正在记录……", "Recording…");
-          await takeStep(filing, "record_on_site", params, transitions);
-          location.assign(consoleUrl("filing", { id: filing.id }));
-        } catch (error) {
-          status.textContent = "";
-          showError(message, error);
-          button.disabled = false;
+      button,
+      message,
+      submit: async () => {
+        if (!photo.taken) throw photoError("请先拍摄或选择网站负责人照片", "Take or choose the photo of the person responsible first");
+        if (!photoUpload || photoUpload.taken !== photo.taken) {
+          const file = new File([photo.taken.blob], "face-photo.jpg", { type: "image/jpeg" });
+          const view = statusView(status, say("照片", "Photo"));
+          photoUpload = { taken: photo.taken, upload: encryptedUpload(filing.id, PHOTO_TYPE, file, filetypes, view, { photo: photo.taken.info }) };
         }
+        photoUpload.document ||= await photoUpload.upload.run(); // a retry resumes where it stopped
+        const params = {
+          originals: checklist.originals(),
+          checks: checklist.checks(),
+          photo_document_id: photoUpload.document.id,
+          agreement_accepted: papers.agreement(),
+          contract_clause_accepted: papers.clause(),
+          corrections: corrections.value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+            const [fieldName, ...note] = line.split("=");
+            return { field: fieldName.trim(), note: note.join("=").trim() };
+          }),
+          access: access.value(),
+        };
+        status.textContent = say("正在记录……", "Recording…");
+        await takeStep(filing, "record_on_site", params, transitions);
+        location.assign(consoleUrl("filing", { id: filing.id }));
+        await new Promise(() => {}); // the page is being left: the button stays disabled
+      },
+      failed: (error) => {
+        status.textContent = "";
+        showError(message, error);
       },
     },
     checklist.element,
     access.element,
     papers.element,
-    h("section", {}, h("h3", {}, say("现场更正", "Corrections on site")), h("div", { class: "beian-field" }, h("label", { for: "corrections" }, say("每行一条：字段=说明（可不填）", "One a line: field=note (optional)")), corrections)),
+    h("section", {}, h("h3", {}, say("现场更正", "Corrections on site")), field("corrections", say("每行一条：字段=说明（可不填）", "One a line: field=note (optional)"), corrections)),
     status,
     message,
     button,

@@ -3,7 +3,7 @@
 // deadline with its working days left, overdue in red, provisional dates marked.
 
 import { showError } from "./lib/api.js";
-import { aside, generated, h, mount, pick, say } from "./lib/page.js";
+import { aside, field, generated, h, mount, pick, say, scrollingTable } from "./lib/page.js";
 import { consoleUrl, hasToken, lastEnding, openSession, signInForm, staffApi } from "./lib/staff.js";
 
 const PAGE_SIZE = 20;
@@ -37,35 +37,20 @@ function daysLeft(deadline) {
 
 function queueTable(rows, labels, states) {
   if (!rows.length) return h("p", { id: "queue-empty" }, say("没有符合条件的备案。", "No filing matches."));
-  return h(
-    "table",
-    { id: "queue", tabindex: "0" }, // scrolls on a narrow screen: reachable by keyboard
-    h("caption", {}, say("待办备案与时限", "Filings waiting, with their deadlines")),
-    h(
-      "thead",
-      {},
+  return scrollingTable(
+    "queue",
+    say("待办备案与时限", "Filings waiting, with their deadlines"),
+    [say("备案", "Filing"), say("网站", "Website"), say("环节", "State"), say("时限", "Deadline"), say("到期日", "Due"), say("剩余", "Left")],
+    rows.map(({ filing, name, deadline }) =>
       h(
         "tr",
-        {},
-        [say("备案", "Filing"), say("网站", "Website"), say("环节", "State"), say("时限", "Deadline"), say("到期日", "Due"), say("剩余", "Left")].map((text) =>
-          h("th", { scope: "col" }, text),
-        ),
-      ),
-    ),
-    h(
-      "tbody",
-      {},
-      rows.map(({ filing, name, deadline }) =>
-        h(
-          "tr",
-          { "data-filing": filing.id, "data-deadline": name, "data-overdue": String(deadline.overdue), class: deadline.overdue ? "beian-overdue" : null },
-          h("th", { scope: "row" }, h("a", { href: consoleUrl("filing", { id: filing.id }) }, filing.id)),
-          h("td", {}, ((filing.payload || {}).website || {}).name || "", " ", h("span", { class: "beian-hint" }, (((filing.payload || {}).website || {}).domains || []).join(", "))),
-          h("td", {}, states[filing.state] ? pick(states[filing.state]) : filing.state),
-          h("td", {}, labels[name] ? pick(labels[name]) : name),
-          h("td", {}, deadline.due, deadline.provisional ? h("span", { class: "beian-provisional" }, aside(say("暂定", "provisional"))) : null),
-          h("td", { class: "beian-days-left" }, daysLeft(deadline)),
-        ),
+        { "data-filing": filing.id, "data-deadline": name, "data-overdue": String(deadline.overdue), class: deadline.overdue ? "beian-overdue" : null },
+        h("th", { scope: "row" }, h("a", { href: consoleUrl("filing", { id: filing.id }) }, filing.id)),
+        h("td", {}, ((filing.payload || {}).website || {}).name || "", " ", h("span", { class: "beian-hint" }, (((filing.payload || {}).website || {}).domains || []).join(", "))),
+        h("td", {}, states[filing.state] ? pick(states[filing.state]) : filing.state),
+        h("td", {}, labels[name] ? pick(labels[name]) : name),
+        h("td", {}, deadline.due, deadline.provisional ? h("span", { class: "beian-provisional" }, aside(say("暂定", "provisional"))) : null),
+        h("td", { class: "beian-days-left" }, daysLeft(deadline)),
       ),
     ),
   );
@@ -73,7 +58,7 @@ function queueTable(rows, labels, states) {
 
 function select(id, label, options, onchange) {
   const element = h("select", { id, name: id, onchange }, options.map(([value, text]) => h("option", { value }, text)));
-  return [h("div", { class: "beian-field" }, h("label", { for: id }, label), element), element];
+  return [field(id, label, element), element];
 }
 
 async function workQueue(body, session, data) {

@@ -7,7 +7,7 @@
 import { showError } from "./lib/api.js";
 import { documentNames, documentTable } from "./lib/filing.js";
 import { consolePage, takeStep } from "./lib/console.js";
-import { h, pick, say } from "./lib/page.js";
+import { field, h, pick, say } from "./lib/page.js";
 import { retrievalForm } from "./lib/retrieve.js";
 import { consoleUrl, staffApi } from "./lib/staff.js";
 
@@ -23,7 +23,7 @@ function reviewForm(filing, items, transitions, done) {
   const notes = items.map((item) => {
     const id = `checked-${item.id}`;
     const input = h("textarea", { id, name: id, rows: 2, "data-item": item.id });
-    return { item, input, field: h("div", { class: "beian-field" }, h("label", { for: id }, pick(item.name)), input) };
+    return { item, input, field: field(id, pick(item.name), input) };
   });
   const reasons = h("textarea", { id: "return-reasons-input", name: "return-reasons-input", rows: 3 });
   const message = h("div", { class: "beian-message", id: "review-message", "aria-live": "polite" });
@@ -54,7 +54,7 @@ function reviewForm(filing, items, transitions, done) {
     },
     items.length ? h("fieldset", { id: "review-items" }, h("legend", {}, say("逐项记录审核了什么", "Record what you checked, item by item")), notes.map((n) => n.field)) : null,
     approve,
-    h("div", { class: "beian-field" }, h("label", { for: "return-reasons-input" }, say("退回原因（每行一条）", "Reasons for returning (one a line)")), reasons),
+    field("return-reasons-input", say("退回原因（每行一条）", "Reasons for returning (one a line)"), reasons),
     giveBack,
     message,
   );

@@ -2,7 +2,7 @@
 // them; a filing returned to its applicant shows why, and the form to correct and resubmit it.
 
 import { api, showError } from "./lib/api.js";
-import { accessForm, documentNames, documentTable } from "./lib/filing.js";
+import { accessForm, documentNames, documentTable, historyList } from "./lib/filing.js";
 import { aside, formatDate, generated, h, mount, pick, say } from "./lib/page.js";
 import { FilingForm } from "./submit.js";
 
@@ -42,23 +42,6 @@ export function deadlinesTable(rules, deadlines) {
       "tbody",
       {},
       rules.deadlines.filter((rule) => rule.bound === "within").map((rule) => deadlineRow(rule, deadlines[rule.id])),
-    ),
-  );
-}
-
-function historyList(history, states) {
-  return h(
-    "ol",
-    { id: "history" },
-    history.map((entry) =>
-      h(
-        "li",
-        {},
-        h("time", { datetime: entry.at }, formatDate(entry.at)),
-        " ",
-        states[entry.to] ? pick(states[entry.to]) : entry.to,
-        entry.note ? h("span", { class: "beian-hint" }, ` — ${entry.note}`) : null,
-      ),
     ),
   );
 }
@@ -164,7 +147,7 @@ async function overview(data, names, opened, reopen, notice) {
       say("工作日不含周末和法定节假日；“暂定”表示该年的节假日安排尚未公布。", "Working days exclude weekends and public holidays; “provisional” means that year's holidays are not yet published."),
     ),
     h("h3", {}, say("办理记录", "History")),
-    historyList(filing.history || [], states),
+    historyList("history", filing.history || [], (entry) => (states[entry.to] ? pick(states[entry.to]) : entry.to)),
     h("h3", {}, say("材料", "Documents")),
     documents,
   );

@@ -6,7 +6,8 @@
 import { api, ApiError, networkError, showError } from "./lib/api.js";
 import { importRecipient, seal } from "./lib/envelope.js";
 import { accessForm, documentNames, documentTable } from "./lib/filing.js";
-import { aside, formatBytes, generated, h, mount, pick, say } from "./lib/page.js";
+import { submitForm } from "./lib/form.js";
+import { aside, field, formatBytes, generated, h, mount, pick, say } from "./lib/page.js";
 
 const SLOT_MARGIN_MS = 60 * 1000; // request a new slot rather than race its expiry
 
@@ -242,14 +243,11 @@ function workspace({ rules, checklists, filetypes }, names, filing) {
   const files = h("input", { id: "document-file", name: "document-file", type: "file", multiple: true, required: true, "aria-describedby": "document-file-hint", accept: filetypes.signatures.map((s) => s.media_type).join(",") });
   const button = h("button", { type: "submit", class: "md-button md-button--primary", id: "upload-button" }, say("加密并上传", "Encrypt and upload"));
   const rows = h("ol", { id: "uploads", class: "beian-uploads" });
-  const form = h(
-    "form",
+  const form = submitForm(
     {
-      class: "beian-form",
       id: "upload-form",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        button.disabled = true;
+      button,
+      submit: async () => {
         const chosen = [...files.files];
         const views = chosen.map((file, index) => uploadRow(file, rows.children.length + index));
         rows.append(...views.map((view) => view.row));
@@ -257,20 +255,14 @@ function workspace({ rules, checklists, filetypes }, names, filing) {
           await attempt(new Upload(filing, type.value, file, filetypes, views[index]), views[index], refresh);
         }
         files.value = "";
-        button.disabled = false;
       },
     },
-    h("div", { class: "beian-field" }, h("label", { for: "document-type" }, say("材料类型", "Type of document")), type),
-    h(
-      "div",
-      { class: "beian-field" },
-      h("label", { for: "document-file" }, say("文件（可多选，每个文件作为一份材料）", "Files (each file is one document)")),
+    field("document-type", say("材料类型", "Type of document"), type),
+    field(
+      "document-file",
+      say("文件（可多选，每个文件作为一份材料）", "Files (each file is one document)"),
       files,
-      h(
-        "p",
-        { class: "beian-hint", id: "document-file-hint" },
-        say("接受的格式：", "Accepted formats: ") + filetypes.signatures.map((s) => s.media_type.split("/")[1].toUpperCase()).join(", "),
-      ),
+      say("接受的格式：", "Accepted formats: ") + filetypes.signatures.map((s) => s.media_type.split("/")[1].toUpperCase()).join(", "),
     ),
     button,
   );

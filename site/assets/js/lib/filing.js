@@ -1,7 +1,8 @@
-// Opening a filing with its id and access token, and showing its documents.
+// Opening a filing with its id and access token, and showing its documents and history.
 
-import { api, showError } from "./api.js";
-import { formatBytes, formatDate, h, pick, say } from "./page.js";
+import { api } from "./api.js";
+import { submitForm } from "./form.js";
+import { field, formatBytes, formatDate, h, pick, say, scrollingTable } from "./page.js";
 
 const STORE = { id: "beian.filing", token: "beian.token" };
 
@@ -37,37 +38,23 @@ export function accessForm(onOpen) {
   });
   const message = h("div", { class: "beian-message", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button md-button--primary" }, say("打开备案", "Open the filing"));
-  const form = h(
-    "form",
+  const form = submitForm(
     {
-      class: "beian-form",
       id: "access-form",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        button.disabled = true;
-        message.replaceChildren(say("正在打开……", "Opening…"));
+      button,
+      message,
+      pending: say("正在打开……", "Opening…"),
+      submit: async () => {
         const pair = { id: id.value.trim().toUpperCase(), token: token.value.trim() }; // ids are upper case; people type either
-        try {
-          const filing = await api(`/filings/${encodeURIComponent(pair.id)}`, { token: pair.token });
-          sessionStorage.setItem(STORE.id, pair.id);
-          sessionStorage.setItem(STORE.token, pair.token);
-          message.replaceChildren();
-          await onOpen({ ...pair, filing });
-        } catch (error) {
-          showError(message, error);
-        } finally {
-          button.disabled = false;
-        }
+        const filing = await api(`/filings/${encodeURIComponent(pair.id)}`, { token: pair.token });
+        sessionStorage.setItem(STORE.id, pair.id);
+        sessionStorage.setItem(STORE.token, pair.token);
+        message.replaceChildren();
+        await onOpen({ ...pair, filing });
       },
     },
-    h("div", { class: "beian-field" }, h("label", { for: "filing-id" }, say("备案编号", "Filing id")), id),
-    h(
-      "div",
-      { class: "beian-field" },
-      h("label", { for: "filing-token" }, say("访问令牌", "Access token")),
-      token,
-      h("p", { class: "beian-hint", id: "filing-token-hint" }, say("提交备案时显示，以 bft_ 开头。", "Shown when you submitted the filing; starts with bft_.")),
-    ),
+    field("filing-id", say("备案编号", "Filing id"), id),
+    field("filing-token", say("访问令牌", "Access token"), token, say("提交备案时显示，以 bft_ 开头。", "Shown when you submitted the filing; starts with bft_.")),
     button,
     message,
   );
@@ -89,22 +76,31 @@ export function documentTable(documents, names) {
       h("td", {}, formatDate(d.received_at || d.created_at)),
     ),
   );
+  return scrollingTable(
+    "documents",
+    say("本备案的材料", "Documents of this filing"),
+    [say("材料", "Document"), say("原文件大小", "Original size"), say("状态", "State"), say("时间", "Time")],
+    rows,
+  );
+}
+
+/**
+ * The filing's history, one item per step: when, then `step(entry)` (the state reached, and
+ * for staff who took the step), then the step's note.
+ */
+export function historyList(id, entries, step) {
   return h(
-    "table",
-    { id: "documents", tabindex: "0" }, // scrolls on a narrow screen: reachable by keyboard
-    h("caption", {}, say("本备案的材料", "Documents of this filing")),
-    h(
-      "thead",
-      {},
+    "ol",
+    { id },
+    entries.map((entry) =>
       h(
-        "tr",
+        "li",
         {},
-        h("th", { scope: "col" }, say("材料", "Document")),
-        h("th", { scope: "col" }, say("原文件大小", "Original size")),
-        h("th", { scope: "col" }, say("状态", "State")),
-        h("th", { scope: "col" }, say("时间", "Time")),
+        h("time", { datetime: entry.at }, formatDate(entry.at)),
+        " ",
+        step(entry),
+        entry.note ? h("span", { class: "beian-hint" }, ` — ${entry.note}`) : null,
       ),
     ),
-    h("tbody", {}, rows),
   );
 }

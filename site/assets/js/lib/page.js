@@ -32,6 +32,25 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+/** A labelled control, with a hint below it if given (`${id}-hint`, for aria-describedby). */
+export function field(id, label, control, hint = null) {
+  return h("div", { class: "beian-field" }, h("label", { for: id }, label), control, hint ? h("p", { class: "beian-hint", id: `${id}-hint` }, hint) : null);
+}
+
+/**
+ * A table with a caption and a row of column headings over `rows`. It scrolls on a narrow
+ * screen, so it takes keyboard focus.
+ */
+export function scrollingTable(id, caption, headings, rows) {
+  return h(
+    "table",
+    { id, tabindex: "0" },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col" }, text)))),
+    h("tbody", {}, rows),
+  );
+}
+
 /** The page's mount point, marked ready once `build` has filled it. */
 export async function mount(id, build) {
   const root = document.getElementById(id);

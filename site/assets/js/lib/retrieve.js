@@ -5,6 +5,7 @@
 // drops them and revokes every link made to them.
 
 import { ApiError, showError } from "./api.js";
+import { submitForm } from "./form.js";
 import { aside, formatBytes, h, pick, say } from "./page.js";
 import { staffApi } from "./staff.js";
 import { oneOffKeyPair, unseal } from "./unseal.js";
@@ -156,25 +157,21 @@ export function retrievalForm(filingId, document, label, { filetypes, rules, sta
   const asked = statedPurpose(document.id, rules, stated);
   const output = h("div", { class: "beian-plaintext", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button" }, say("调阅并在本页解密", "Retrieve and decrypt here"));
-  const form = h(
-    "form",
+  const form = submitForm(
     {
       class: "beian-form beian-retrieve",
       "data-document": document.id,
       novalidate: true, // the purpose's refusals are the API's words, shown at their fields
-      onsubmit: async (event) => {
-        event.preventDefault();
-        button.disabled = true;
-        try {
-          const given = asked.read();
-          output.replaceChildren(say("正在申请密钥并解密……", "Requesting the key and decrypting…"));
-          await showPlaintext(output, await retrieve(filingId, document.id, given, filetypes), label);
-        } catch (error) {
-          if (asked.shown(error)) output.replaceChildren();
-          else showError(output, error);
-        } finally {
-          button.disabled = false;
-        }
+      button,
+      message: output,
+      submit: async () => {
+        const given = asked.read();
+        output.replaceChildren(say("正在申请密钥并解密……", "Requesting the key and decrypting…"));
+        await showPlaintext(output, await retrieve(filingId, document.id, given, filetypes), label);
+      },
+      failed: (error) => {
+        if (asked.shown(error)) output.replaceChildren();
+        else showError(output, error);
       },
     },
     h("p", { class: "beian-retrieve-title" }, h("strong", {}, label)),

@@ -2,7 +2,7 @@
 // before submission): each encrypted in the page by the applicant upload page's code.
 
 import { showError } from "./api.js";
-import { h, say } from "./page.js";
+import { field, h, say } from "./page.js";
 import { staffToken } from "./staff.js";
 import { Upload } from "../upload.js";
 
@@ -64,8 +64,8 @@ export function scanUploader(id, filingId, types, filetypes, onUploaded) {
         }
       },
     },
-    h("div", { class: "beian-field" }, h("label", { for: `${id}-type` }, say("材料类型", "Type of document")), type),
-    h("div", { class: "beian-field" }, h("label", { for: `${id}-file` }, say("扫描件（PDF、JPEG 或 PNG）", "Scans (PDF, JPEG or PNG)")), files),
+    field(`${id}-type`, say("材料类型", "Type of document"), type),
+    field(`${id}-file`, say("扫描件（PDF、JPEG 或 PNG）", "Scans (PDF, JPEG or PNG)"), files),
     button,
     status,
     message,

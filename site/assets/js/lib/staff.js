@@ -3,7 +3,8 @@
 // ends the session and returns to the sign-in page with the reason.
 
 import { api, showError } from "./api.js";
-import { h, say } from "./page.js";
+import { submitForm } from "./form.js";
+import { field, h, say } from "./page.js";
 
 const TOKEN = "beian.staff.token";
 const ENDED = "beian.staff.ended"; // why the last session ended, said once on the sign-in page
@@ -141,40 +142,30 @@ export function signInForm(onSignedIn) {
   });
   const message = h("div", { class: "beian-message", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "md-button md-button--primary" }, say("登录", "Sign in"));
-  return h(
-    "form",
+  return submitForm(
     {
-      class: "beian-form",
       id: "sign-in-form",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        button.disabled = true;
-        message.replaceChildren(say("正在核对令牌……", "Checking the token…"));
-        try {
-          const session = await signIn(token.value.trim());
-          token.value = "";
-          message.replaceChildren();
-          await onSignedIn(session);
-        } catch (error) {
-          if (error.status === 401) message.replaceChildren(refusedToken());
-          else showError(message, error);
-        } finally {
-          button.disabled = false;
-        }
+      button,
+      message,
+      pending: say("正在核对令牌……", "Checking the token…"),
+      submit: async () => {
+        const session = await signIn(token.value.trim());
+        token.value = "";
+        message.replaceChildren();
+        await onSignedIn(session);
+      },
+      failed: (error) => {
+        if (error.status === 401) message.replaceChildren(refusedToken());
+        else showError(message, error);
       },
     },
-    h(
-      "div",
-      { class: "beian-field" },
-      h("label", { for: "staff-token" }, say("工作人员令牌", "Staff token")),
+    field(
+      "staff-token",
+      say("工作人员令牌", "Staff token"),
       token,
-      h(
-        "p",
-        { class: "beian-hint", id: "staff-token-hint" },
-        say(
-          "由管理员用 beian users add 签发（生产环境由单位的身份系统签发）。令牌只保存在本标签页中，关闭标签页或退出登录即清除。",
-          "Issued by an administrator with beian users add (in production, by your organisation's identity system). It is kept in this tab only and cleared when you close the tab or sign out.",
-        ),
+      say(
+        "由管理员用 beian users add 签发（生产环境由单位的身份系统签发）。令牌只保存在本标签页中，关闭标签页或退出登录即清除。",
+        "Issued by an administrator with beian users add (in production, by your organisation's identity system). It is kept in this tab only and cleared when you close the tab or sign out.",
       ),
     ),
     button,
