@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Rate, Response
@@ -30,6 +31,11 @@ def bearer(auth_request: AuthRequest) -> AuthResponse:
     except DomainError:
         return AuthResponse(routes=[], principal_id="anonymous")
     return AuthResponse(routes=["*"], principal_id=who.subject, context=who.to_context())
+
+
+def signed_in(path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A route for the bearer of a staff or filing token (``bearer``), its domain errors answered."""
+    return lambda view: app.route(path, authorizer=bearer, **options)(guarded(view))
 
 
 def request_body() -> dict[str, Any]:
@@ -93,34 +99,29 @@ def submit_filing() -> Response:
     return Response(body={"filing": filing, "token": token}, status_code=201)
 
 
-@app.route("/filings", authorizer=bearer)
-@guarded
+@signed_in("/filings")
 def filing_queue() -> dict[str, Any]:
     state = query_params().get("state", "submitted")
     return {"filings": current_services().filings.queue(caller(), state)}
 
 
-@app.route("/deadlines", authorizer=bearer)
-@guarded
+@signed_in("/deadlines")
 def deadlines() -> dict[str, Any]:
     # The edge has checked it against the document: ASCII digits, 0-366.
     return {"filings": current_services().filings.due(caller(), int(query_params().get("within_days", "3")))}
 
 
-@app.route("/session", authorizer=bearer)
-@guarded
+@signed_in("/session")
 def session() -> dict[str, str]:
     return current_services().staff.session(caller())
 
 
-@app.route("/filings/{filing_id}", authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}")
 def view_filing(filing_id: str) -> dict[str, Any]:
     return current_services().filings.view(caller(), filing_id)
 
 
-@app.route("/filings/{filing_id}/transitions", methods=["POST"], authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/transitions", methods=["POST"])
 def transition_filing(filing_id: str) -> dict[str, Any]:
     body = request_body()
     return current_services().steps.act(
@@ -128,65 +129,54 @@ def transition_filing(filing_id: str) -> dict[str, Any]:
         expected_version=body.get("expected_version"))
 
 
-@app.route("/filings/{filing_id}/follow-ups", methods=["POST"], authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/follow-ups", methods=["POST"])
 def record_follow_up(filing_id: str) -> dict[str, Any]:
     return current_services().steps.act(caller(), filing_id, "follow_up", request_body())
 
 
-@app.route("/filings/{filing_id}/documents", authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/documents")
 def list_documents(filing_id: str) -> dict[str, Any]:
     documents = current_services().documents.list_for(caller(), filing_id)
     return {"documents": documents}
 
 
-@app.route("/filings/{filing_id}/documents", methods=["POST"], authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/documents", methods=["POST"])
 def request_upload(filing_id: str) -> Response:
     slot = current_services().documents.request_upload(
         caller(), filing_id, request_body())
     return Response(body=slot, status_code=201)
 
 
-@app.route("/filings/{filing_id}/documents/{document_id}/complete", methods=["POST"],
-           authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/documents/{document_id}/complete", methods=["POST"])
 def complete_upload(filing_id: str, document_id: str) -> dict[str, Any]:
     return current_services().documents.complete_upload(
         caller(), filing_id, document_id)
 
 
-@app.route("/filings/{filing_id}/documents/{document_id}/key-release", methods=["POST"],
-           authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/documents/{document_id}/key-release", methods=["POST"])
 def release_key(filing_id: str, document_id: str) -> dict[str, Any]:
     return current_services().documents.release_key(
         caller(), filing_id, document_id, request_body())
 
 
-@app.route("/archive/search", authorizer=bearer)
-@guarded
+@signed_in("/archive/search")
 def search_archive() -> dict[str, Any]:
     return current_services().archive.search(caller(), query_params())
 
 
-@app.route("/filings/{filing_id}/holds", methods=["POST"], authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/holds", methods=["POST"])
 def place_hold(filing_id: str) -> Response:
     body = request_body()
     held = current_services().archive.hold(caller(), filing_id, body.get("case_id"), body.get("reason"))
     return Response(body=held, status_code=201)
 
 
-@app.route("/filings/{filing_id}/holds/{case_id}", methods=["DELETE"], authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/holds/{case_id}", methods=["DELETE"])
 def release_hold(filing_id: str, case_id: str) -> dict[str, Any]:
     return current_services().archive.release_hold(caller(), filing_id, case_id)
 
 
-@app.route("/filings/{filing_id}/documents/{document_id}", methods=["DELETE"], authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/documents/{document_id}", methods=["DELETE"])
 def delete_document(filing_id: str, document_id: str) -> Response:
     services = current_services()
     document = services.documents.find(filing_id, document_id)
@@ -197,33 +187,28 @@ def delete_document(filing_id: str, document_id: str) -> Response:
     return Response(body="", status_code=204)
 
 
-@app.route("/archive/sweep", methods=["POST"], authorizer=bearer)
-@guarded
+@signed_in("/archive/sweep", methods=["POST"])
 def sweep_archive() -> dict[str, Any]:
     dry_run = request_body().get("dry_run", True) is not False  # the edge has checked it is a boolean
     return current_services().archive.sweep_for(caller(), dry_run=dry_run).to_dict()
 
 
-@app.route("/findings", authorizer=bearer)
-@guarded
+@signed_in("/findings")
 def list_findings() -> dict[str, Any]:
     return current_services().oversight.findings(caller(), query_params())
 
 
-@app.route("/filings/{filing_id}/findings", authorizer=bearer)
-@guarded
+@signed_in("/filings/{filing_id}/findings")
 def filing_findings(filing_id: str) -> dict[str, Any]:
     return current_services().oversight.of_filing(caller(), filing_id)
 
 
-@app.route("/connected-sites", methods=["POST"], authorizer=bearer)
-@guarded
+@signed_in("/connected-sites", methods=["POST"])
 def report_connected_sites() -> dict[str, Any]:
     return current_services().oversight.report_sites(caller(), request_body())
 
 
-@app.route("/audit/export", authorizer=bearer)
-@guarded
+@signed_in("/audit/export")
 def export_audit() -> dict[str, Any]:
     return current_services().audit.export_for(caller())
 

@@ -12,6 +12,11 @@ from typing import Any
 class DomainError(Exception):
     code = "error"
 
+    def __init_subclass__(cls, *, code: str, **kwargs: Any) -> None:
+        """Each kind names its ``code`` in its class line (the API maps codes to statuses)."""
+        super().__init_subclass__(**kwargs)
+        cls.code = code
+
     def __init__(self, message_zh: str, message_en: str, *, field: str | None = None,
                  details: Sequence[dict[str, Any]] = ()) -> None:
         super().__init__(message_en)
@@ -33,54 +38,46 @@ class DomainError(Exception):
         return body
 
 
-class Invalid(DomainError):
-    code = "invalid"
+class Invalid(DomainError, code="invalid"):
+    """Input that breaks a rule of the notice or of the provider."""
 
 
-class Unauthorized(DomainError):
-    code = "unauthorized"
+class Unauthorized(DomainError, code="unauthorized"):
+    """No credential, or one that is not valid (expired, unknown, wrongly signed)."""
 
 
-class Forbidden(DomainError):
-    code = "forbidden"
+class Forbidden(DomainError, code="forbidden"):
+    """A credential whose role or scope does not allow the operation."""
 
 
-class NotFound(DomainError):
-    code = "not_found"
+class NotFound(DomainError, code="not_found"):
+    """Nothing of that name within the caller's scope."""
 
 
-class Conflict(DomainError):
+class Conflict(DomainError, code="conflict"):
     """A transition not allowed from the current state, or a lost optimistic-concurrency race."""
 
-    code = "conflict"
+
+class RetentionLocked(DomainError, code="retention_locked"):
+    """Deleting or overwriting before retain-until, or disposing of a held record."""
+
+
+class TooLarge(DomainError, code="too_large"):
+    """A request body or upload over the size allowed."""
+
+
+class UnsupportedMediaType(DomainError, code="unsupported_media_type"):
+    """A body sent as something other than JSON to an operation that takes JSON."""
+
+
+class Unavailable(DomainError, code="unavailable"):
+    """A dependency failed (e.g. the audit log): nothing was released or changed."""
+
+
+def not_found(what_zh: str, what_en: str) -> NotFound:
+    return NotFound(f"{what_zh}不存在", f"{what_en} not found")
 
 
 def invalid_cursor() -> Invalid:
     return Invalid("分页游标无效，请从第一页重新查询",
                    "The cursor is not one this query handed out; start again from the first page", field="cursor")
-
-
-class RetentionLocked(DomainError):
-    """Deleting or overwriting before retain-until, or disposing of a held record."""
-
-    code = "retention_locked"
-
-
-class TooLarge(DomainError):
-    code = "too_large"
-
-
-class UnsupportedMediaType(DomainError):
-    """A body sent as something other than JSON to an operation that takes JSON."""
-
-    code = "unsupported_media_type"
-
-
-class Unavailable(DomainError):
-    """A dependency failed (e.g. the audit log): nothing was released or changed."""
-
-    code = "unavailable"
-
-
-def not_found(what_zh: str, what_en: str) -> NotFound:
-    return NotFound(f"{what_zh}不存在", f"{what_en} not found")

@@ -322,15 +322,8 @@ class _Check:
             self.error(path, "type", *_labelled(field.label, "应为列表。", "must be a list."))
             return None
         if field.max_items is not None and len(raw) > field.max_items:
-            self.error(
-                path,
-                "too_many",
-                *_labelled(
-                    field.label,
-                    f"最多填写{field.max_items}项。",
-                    f"at most {field.max_items} entries.",
-                ),
-            )
+            self.error(path, "too_many", *_labelled(field.label, f"最多填写{field.max_items}项。",
+                                                    f"at most {field.max_items} entries."))
             return None
         items: list[str] = []
         for index, item in enumerate(raw):
@@ -363,15 +356,8 @@ class _Check:
             self.error(path, error.code, *_labelled(field.label, error.message_zh, error.message_en))
             return None
         if field.max_length is not None and len(value) > field.max_length:
-            self.error(
-                path,
-                "too_long",
-                *_labelled(
-                    field.label,
-                    f"最多{field.max_length}个字符。",
-                    f"at most {field.max_length} characters.",
-                ),
-            )
+            self.error(path, "too_long", *_labelled(field.label, f"最多{field.max_length}个字符。",
+                                                    f"at most {field.max_length} characters."))
             return None
         return value
 

@@ -7,23 +7,9 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
+from chalicelib import validators
 from chalicelib.rules import Rules, load_rules
-from chalicelib.validators import (
-    VALIDATORS,
-    ValidationError,
-    document_number,
-    domain,
-    email,
-    filing_number,
-    ip,
-    organisation_code,
-    passport,
-    phone,
-    postal_address,
-    resident_id,
-    text,
-    uscc,
-)
+from chalicelib.validators import VALIDATORS, ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
@@ -62,7 +48,7 @@ def test_every_synthetic_resident_id_passes(
     make_resident_id: MakeResidentId, region: str, birth: date, sequence: int
 ) -> None:
     number = make_resident_id(region, birth, sequence)
-    accepted = resident_id.validate(number) == number
+    accepted = validators.resident_id.validate(number) == number
     assert accepted
 
 
@@ -85,7 +71,7 @@ def test_any_single_character_change_fails(
     number = make_resident_id(region, birth, sequence)
     changed = number[:position] + replacement + number[position + 1 :]
     if changed != number:
-        rejected = not resident_id.is_valid(changed)
+        rejected = not validators.resident_id.is_valid(changed)
         assert rejected
 
 
@@ -97,7 +83,7 @@ def test_residence_permit_prefixes_are_accepted_though_stdnum_rejects_them(
 
     number = make_resident_id(region, date(1990, 5, 17), 7)
     stdnum_rejects = not ric.is_valid(number)
-    we_accept = resident_id.is_valid(number)
+    we_accept = validators.resident_id.is_valid(number)
     assert stdnum_rejects and we_accept
 
 
@@ -109,13 +95,13 @@ def test_a_region_created_after_the_birth_year_is_accepted(make_resident_id: Mak
 
     number = make_resident_id(region, born, 22)
     assert not ric.is_valid(number)  # stdnum checks the code against the birth year
-    assert resident_id.validate(number) == number
+    assert validators.resident_id.validate(number) == number
 
 
 def test_a_15_digit_number_is_refused_with_an_explanation() -> None:
     legacy = "110101" + "850615" + "123"
     with pytest.raises(ValidationError) as caught:
-        resident_id.validate(legacy)
+        validators.resident_id.validate(legacy)
     assert caught.value.code == "legacy_15_digit"
     assert "18位" in caught.value.message_zh
     assert "18-digit" in caught.value.message_en
@@ -123,19 +109,20 @@ def test_a_15_digit_number_is_refused_with_an_explanation() -> None:
 
 
 def test_resident_id_errors(make_resident_id: MakeResidentId) -> None:
+    validate = validators.resident_id.validate
     tomorrow = date.today() + timedelta(days=2)
-    assert _code(resident_id.validate, make_resident_id("110101", tomorrow, 1)) == "invalid_birth_date"
-    assert _code(resident_id.validate, make_resident_id("110101", date(1899, 12, 31), 1)) == "invalid_birth_date"
-    assert _code(resident_id.validate, make_resident_id("990101", date(1990, 1, 1), 1)) == "invalid_region"
-    assert _code(resident_id.validate, "11010119900101001") == "invalid_length"
-    assert _code(resident_id.validate, "11010119900101001A") == "invalid_format"
+    assert _code(validate, make_resident_id("110101", tomorrow, 1)) == "invalid_birth_date"
+    assert _code(validate, make_resident_id("110101", date(1899, 12, 31), 1)) == "invalid_birth_date"
+    assert _code(validate, make_resident_id("990101", date(1990, 1, 1), 1)) == "invalid_region"
+    assert _code(validate, "11010119900101001") == "invalid_length"
+    assert _code(validate, "11010119900101001A") == "invalid_format"
 
 
 def test_resident_id_is_normalised(make_resident_id: MakeResidentId) -> None:
     number = make_resident_id("110101", date(1990, 1, 1), 2)
     spaced = f" {number[:6]} {number[6:14]} {number[14:]} ".lower()
     full_width = "".join(chr(ord(ch) + 0xFEE0) for ch in number)
-    same = resident_id.validate(spaced) == number and resident_id.validate(full_width) == number
+    same = validators.resident_id.validate(spaced) == number and validators.resident_id.validate(full_width) == number
     assert same
 
 
@@ -145,7 +132,7 @@ def test_resident_id_is_normalised(make_resident_id: MakeResidentId) -> None:
 @pytest.mark.parametrize("authority", ["A", "N", "Y", "1", "5", "9"])
 def test_uscc_with_any_registration_authority_passes(make_uscc: MakeCode, authority: str) -> None:
     code = make_uscc(f"{authority}1110000MA0000001")
-    assert uscc.validate(code) == code
+    assert validators.uscc.validate(code) == code
     if authority.isalpha():
         # The reason for the wrapper: stdnum refuses letter authorities.
         assert not stdnum_uscc.is_valid(code)
@@ -165,19 +152,19 @@ def test_uscc_checksum_catches_any_single_change(
     make_uscc: MakeCode, body: tuple[str, str, str], position: int, replacement: str
 ) -> None:
     code = make_uscc("".join(body))
-    assert uscc.is_valid(code)
+    assert validators.uscc.is_valid(code)
     changed = code[:position] + replacement + code[position + 1 :]
-    assert changed == code or not uscc.is_valid(changed)
+    assert changed == code or not validators.uscc.is_valid(changed)
 
 
 def test_uscc_errors(make_uscc: MakeCode) -> None:
     valid = make_uscc("91110000MA0000001")
-    assert _code(uscc.validate, valid[:-1]) == "invalid_length"
-    assert _code(uscc.validate, "I" + valid[1:]) == "invalid_format"
-    assert _code(uscc.validate, make_uscc("91A10000MA0000001")) == "invalid_format"
+    assert _code(validators.uscc.validate, valid[:-1]) == "invalid_length"
+    assert _code(validators.uscc.validate, "I" + valid[1:]) == "invalid_format"
+    assert _code(validators.uscc.validate, make_uscc("91A10000MA0000001")) == "invalid_format"
     wrong = valid[:-1] + ("0" if valid[-1] != "0" else "1")
-    assert _code(uscc.validate, wrong) == "invalid_checksum"
-    assert uscc.validate(f"{valid[:9]} {valid[9:]}".lower()) == valid
+    assert _code(validators.uscc.validate, wrong) == "invalid_checksum"
+    assert validators.uscc.validate(f"{valid[:9]} {valid[9:]}".lower()) == valid
 
 
 @pytest.mark.parametrize(
@@ -185,41 +172,41 @@ def test_uscc_errors(make_uscc: MakeCode) -> None:
     [("D2143569", "X"), ("60003734", "1"), ("00000000", "0")],
 )
 def test_organisation_code_check_character(body: str, check: str) -> None:
-    assert organisation_code.calc_check_digit(body) == check
-    assert organisation_code.validate(f"{body}-{check}") == body + check
-    assert organisation_code.format(body + check) == f"{body}-{check}"
+    assert validators.organisation_code.calc_check_digit(body) == check
+    assert validators.organisation_code.validate(f"{body}-{check}") == body + check
+    assert validators.organisation_code.format(body + check) == f"{body}-{check}"
 
 
 @CHECKS
 @given(body=st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=8, max_size=8))
 def test_organisation_codes_with_their_check_character_pass(make_organisation_code: MakeCode, body: str) -> None:
     code = make_organisation_code(body)
-    assert organisation_code.is_valid(code)
+    assert validators.organisation_code.is_valid(code)
     wrong = code[:8] + ("1" if code[8] != "1" else "2")
-    assert not organisation_code.is_valid(wrong)
+    assert not validators.organisation_code.is_valid(wrong)
 
 
 def test_organisation_code_errors() -> None:
-    assert _code(organisation_code.validate, "D2143569") == "invalid_length"
-    assert _code(organisation_code.validate, "D214356*X") == "invalid_format"
-    assert _code(organisation_code.validate, "D2143569-1") == "invalid_checksum"
+    assert _code(validators.organisation_code.validate, "D2143569") == "invalid_length"
+    assert _code(validators.organisation_code.validate, "D214356*X") == "invalid_format"
+    assert _code(validators.organisation_code.validate, "D2143569-1") == "invalid_checksum"
 
 
 # ------------------------------------------------------------- other documents
 
 
 def test_passport() -> None:
-    assert passport.validate(" e1234 5678 ") == "E12345678"
-    assert _code(passport.validate, "E12") == "invalid_format"
-    assert _code(passport.validate, "E1234567#") == "invalid_format"
-    assert _code(passport.validate, "A" * 21) == "invalid_format"
+    assert validators.passport.validate(" e1234 5678 ") == "E12345678"
+    assert _code(validators.passport.validate, "E12") == "invalid_format"
+    assert _code(validators.passport.validate, "E1234567#") == "invalid_format"
+    assert _code(validators.passport.validate, "A" * 21) == "invalid_format"
 
 
 def test_document_number() -> None:
-    assert document_number.validate("南字第 1234567 号") == "南字第1234567号"
-    assert document_number.validate("（１２３４５６）") == "(123456)"
-    assert _code(document_number.validate, "军字第号") == "invalid_format"
-    assert _code(document_number.validate, "12") == "invalid_length"
+    assert validators.document_number.validate("南字第 1234567 号") == "南字第1234567号"
+    assert validators.document_number.validate("（１２３４５６）") == "(123456)"
+    assert _code(validators.document_number.validate, "军字第号") == "invalid_format"
+    assert _code(validators.document_number.validate, "12") == "invalid_length"
 
 
 # ----------------------------------------------------------------- contact
@@ -239,43 +226,43 @@ def test_document_number() -> None:
     ],
 )
 def test_phone_numbers_are_accepted_and_normalised(raw: str, compact: str) -> None:
-    assert phone.validate(raw) == compact
-    assert phone.validate(compact) == compact
+    assert validators.phone.validate(raw) == compact
+    assert validators.phone.validate(compact) == compact
 
 
 @pytest.mark.parametrize("raw", ["12800138000", "1380013800", "62345678", "010-12345678", "0755-0123456", "电话"])
 def test_bad_phone_numbers_are_refused(raw: str) -> None:
-    assert _code(phone.validate, raw) == "invalid_format"
+    assert _code(validators.phone.validate, raw) == "invalid_format"
 
 
 def test_mobile_only() -> None:
-    assert phone.validate_mobile("+8613800138000") == "13800138000"
-    assert _code(phone.validate_mobile, "010-62345678") == "invalid_mobile"
-    assert phone.format("13800138000") == "138 0013 8000"
-    assert phone.is_mobile("138 0013 8000") and not phone.is_mobile("010-62345678")
+    assert validators.phone.validate_mobile("+8613800138000") == "13800138000"
+    assert _code(validators.phone.validate_mobile, "010-62345678") == "invalid_mobile"
+    assert validators.phone.format("13800138000") == "138 0013 8000"
+    assert validators.phone.is_mobile("138 0013 8000") and not validators.phone.is_mobile("010-62345678")
 
 
 def test_email() -> None:
-    assert email.validate(" Li.Lei@例子.中国 ") == "Li.Lei@xn--fsqu00a.xn--fiqs8s"
-    assert email.format("Li.Lei@xn--fsqu00a.xn--fiqs8s") == "Li.Lei@例子.中国"
-    assert _code(email.validate, "no-at-sign.example.com") == "invalid_format"
-    assert _code(email.validate, "a..b@example.com") == "invalid_format"
-    assert _code(email.validate, "a@localhost") == "invalid_domain"
+    assert validators.email.validate(" Li.Lei@例子.中国 ") == "Li.Lei@xn--fsqu00a.xn--fiqs8s"
+    assert validators.email.format("Li.Lei@xn--fsqu00a.xn--fiqs8s") == "Li.Lei@例子.中国"
+    assert _code(validators.email.validate, "no-at-sign.example.com") == "invalid_format"
+    assert _code(validators.email.validate, "a..b@example.com") == "invalid_format"
+    assert _code(validators.email.validate, "a@localhost") == "invalid_domain"
 
 
 def test_postal_address() -> None:
-    assert postal_address.validate("  北京市东城区\n示例路1号 ") == "北京市东城区 示例路1号"
-    assert postal_address.validate("1 Example Road, Beijing") == "1 Example Road, Beijing"
-    assert _code(postal_address.validate, "北京") == "incomplete_address"
-    assert _code(postal_address.validate, "12345 678") == "incomplete_address"
-    assert _code(postal_address.validate, "北京市东城区\u202e示例路") == "invalid_characters"
-    assert _code(postal_address.validate, "路" * 201) == "too_long"
+    assert validators.postal_address.validate("  北京市东城区\n示例路1号 ") == "北京市东城区 示例路1号"
+    assert validators.postal_address.validate("1 Example Road, Beijing") == "1 Example Road, Beijing"
+    assert _code(validators.postal_address.validate, "北京") == "incomplete_address"
+    assert _code(validators.postal_address.validate, "12345 678") == "incomplete_address"
+    assert _code(validators.postal_address.validate, "北京市东城区\u202e示例路") == "invalid_characters"
+    assert _code(validators.postal_address.validate, "路" * 201) == "too_long"
 
 
 def test_text() -> None:
-    assert text.validate(" 示例  网站 ") == "示例 网站"
-    assert _code(text.validate, "——") == "no_text"
-    assert _code(text.validate, "a\x00b") == "invalid_characters"
+    assert validators.text.validate(" 示例  网站 ") == "示例 网站"
+    assert _code(validators.text.validate, "——") == "no_text"
+    assert _code(validators.text.validate, "a\x00b") == "invalid_characters"
 
 
 # ------------------------------------------------------------ website, access
@@ -292,7 +279,7 @@ def test_text() -> None:
     ],
 )
 def test_domains_are_normalised_to_lower_case_a_labels(raw: str, normalised: str) -> None:
-    assert domain.validate(raw) == normalised
+    assert validators.domain.validate(raw) == normalised
 
 
 @pytest.mark.parametrize(
@@ -313,11 +300,11 @@ def test_domains_are_normalised_to_lower_case_a_labels(raw: str, normalised: str
     ],
 )
 def test_bad_domains_are_refused(raw: str, code: str) -> None:
-    assert _code(domain.validate, raw) == code
+    assert _code(validators.domain.validate, raw) == code
 
 
 def test_domain_format_shows_unicode() -> None:
-    assert domain.format("xn--fsqu00a.xn--fiqs8s") == "例子.中国"
+    assert validators.domain.format("xn--fsqu00a.xn--fiqs8s") == "例子.中国"
 
 
 @pytest.mark.parametrize(
@@ -325,7 +312,7 @@ def test_domain_format_shows_unicode() -> None:
     [("1.2.3.4", "1.2.3.4"), (" 2400:3200:0::1 ", "2400:3200::1"), ("::ffff:1.2.3.4", "1.2.3.4")],
 )
 def test_public_ip_addresses_are_accepted(raw: str, normalised: str) -> None:
-    assert ip.validate(raw) == normalised
+    assert validators.ip.validate(raw) == normalised
 
 
 @pytest.mark.parametrize(
@@ -344,7 +331,7 @@ def test_public_ip_addresses_are_accepted(raw: str, normalised: str) -> None:
     ],
 )
 def test_non_public_or_malformed_ip_addresses_are_refused(raw: str, code: str) -> None:
-    assert _code(ip.validate, raw) == code
+    assert _code(validators.ip.validate, raw) == code
 
 
 # -------------------------------------------------------------- filing numbers
@@ -355,7 +342,7 @@ def test_non_public_or_malformed_ip_addresses_are_refused(raw: str, code: str) -
     ["京ICP备11018762号-11", "粤ICP备2021012345号", "蜀ICP备2021012345号-1", "陇icp备12345678号"],
 )
 def test_filing_numbers(number: str) -> None:
-    assert filing_number.is_valid(number)
+    assert validators.filing_number.is_valid(number)
 
 
 @pytest.mark.parametrize(
@@ -363,23 +350,23 @@ def test_filing_numbers(number: str) -> None:
     ["京ICP备1101876号", "川ICP备2021012345号", "京ICP备2021012345号-0", "京ICP证2021012345号"],
 )
 def test_bad_filing_numbers(number: str) -> None:
-    assert _code(filing_number.validate, number) == "invalid_format"
+    assert _code(validators.filing_number.validate, number) == "invalid_format"
 
 
 def test_filing_number_generator() -> None:
-    subject = filing_number.generate("沪", 2026, 42)
-    website = filing_number.generate("沪", 2026, 42, website=3)
+    subject = validators.filing_number.generate("沪", 2026, 42)
+    website = validators.filing_number.generate("沪", 2026, 42, website=3)
     assert subject == "沪ICP备2026000042号"
     assert website == "沪ICP备2026000042号-3"
-    assert filing_number.is_valid(subject) and filing_number.is_valid(website)
-    assert filing_number.province(website).name_en == "Shanghai"
-    assert len(filing_number.PROVINCES) == 31
+    assert validators.filing_number.is_valid(subject) and validators.filing_number.is_valid(website)
+    assert validators.filing_number.province(website).name_en == "Shanghai"
+    assert len(validators.filing_number.PROVINCES) == 31
     with pytest.raises(ValueError):
-        filing_number.generate("川", 2026, 1)
+        validators.filing_number.generate("川", 2026, 1)
     with pytest.raises(ValueError):
-        filing_number.generate("沪", 2026, 1_000_000)
+        validators.filing_number.generate("沪", 2026, 1_000_000)
     with pytest.raises(ValueError):
-        filing_number.generate("沪", 2026, 1, website=0)
+        validators.filing_number.generate("沪", 2026, 1, website=0)
 
 
 # ------------------------------------------------------------------ registry
@@ -396,9 +383,9 @@ def test_the_example_numbers_people_are_shown_are_valid() -> None:
     """A hint or an error that offers an example must offer one that passes."""
     shown = []
     with pytest.raises(ValidationError) as caught:
-        phone.validate("电话")
+        validators.phone.validate("电话")
     shown += [caught.value.message_zh, caught.value.message_en]
     shown += [text for field in load_rules().fields if field.validator == "phone"
               for text in (field.hint.zh, field.hint.en)]
     examples = {found for text in shown for found in re.findall(r"\b0\d{2,3}-\d{7,8}\b", text)}
-    assert examples and all(phone.is_valid(example) for example in examples), examples
+    assert examples and all(validators.phone.is_valid(example) for example in examples), examples

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from ..deadlines import CHINA_STANDARD_TIME, china_day
 from ..errors import Invalid
@@ -22,8 +22,6 @@ from ..ports import IndexEntry
 MONTH_INDEX = "month"
 FIRST_SORT = ""
 LAST_SORT = "\uffff"
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-_QUARTER = re.compile(r"(\d{4})Q([1-4])")
 
 
 def filing_month(created_at: str) -> str:
@@ -48,43 +46,51 @@ def sort_bound(day: date) -> str:
     return f"{day_start(day):%Y-%m-%dT%H:%M:%S}"
 
 
-def _parsed(pattern: re.Pattern[str], text: str, field: str, zh: str, en: str) -> re.Match[str]:
-    """``pattern``'s full match of ``text``, or Invalid with the messages for ``field``."""
-    found = pattern.fullmatch(text)
-    if found is None:
-        raise Invalid(zh, en, field=field)
-    return found
-
-
 @dataclass(frozen=True, order=True)
-class Month:
+class _Period:
+    """A year's ``number``-th period of ``_MONTHS`` calendar months, written as ``_LABEL``."""
+
     year: int
-    month: int
+    number: int
+    _MONTHS: ClassVar[int]
+    _LABEL: ClassVar[str]  # str.format with the year and the number
+    _PATTERN: ClassVar[re.Pattern[str]]  # what parse accepts: the year, then the number
+    _MALFORMED: ClassVar[tuple[str, str, str]]  # field, Chinese and English messages for text that does not match
 
     @classmethod
-    def parse(cls, text: str) -> Month:
-        found = _parsed(_MONTH, text.strip(), "month", "月份格式应为 YYYY-MM，如 2024-01",
-                        "A month is written YYYY-MM, e.g. 2024-01")
+    def parse(cls, text: str) -> Self:
+        found = cls._PATTERN.fullmatch(text.strip().upper())
+        if found is None:
+            field, message_zh, message_en = cls._MALFORMED
+            raise Invalid(message_zh, message_en, field=field)
         return cls(int(found[1]), int(found[2]))
 
     @classmethod
-    def of(cls, day: date) -> Month:
-        return cls(day.year, day.month)
+    def of(cls, day: date) -> Self:
+        return cls(day.year, (day.month - 1) // cls._MONTHS + 1)
 
     @property
     def label(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
+        return self._LABEL.format(self.year, self.number)
 
     @property
     def first_day(self) -> date:
-        return date(self.year, self.month, 1)
+        return date(self.year, (self.number - 1) * self._MONTHS + 1, 1)
 
-    def next(self) -> Month:
-        return Month(self.year + self.month // 12, self.month % 12 + 1)
+    def next(self) -> Self:
+        per_year = 12 // self._MONTHS
+        return type(self)(self.year + self.number // per_year, self.number % per_year + 1)
 
     @property
     def last_day(self) -> date:
         return self.next().first_day - timedelta(days=1)
+
+
+class Month(_Period):
+    _MONTHS = 1
+    _LABEL = "{0:04d}-{1:02d}"
+    _PATTERN = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+    _MALFORMED = ("month", "月份格式应为 YYYY-MM，如 2024-01", "A month is written YYYY-MM, e.g. 2024-01")
 
     def slices(self, parts: int) -> list[tuple[str, str]]:
         """``parts`` consecutive (sort_from, sort_to) ranges covering the month's index values,
@@ -95,37 +101,16 @@ class Month:
         return list(zip([FIRST_SORT, *cuts], [*cuts, LAST_SORT], strict=True))
 
 
-@dataclass(frozen=True, order=True)
-class Quarter:
-    year: int
-    number: int
-
-    @classmethod
-    def parse(cls, text: str) -> Quarter:
-        found = _parsed(_QUARTER, text.strip().upper(), "quarter", "季度格式应为 YYYYQn，如 2024Q1",
-                        "A quarter is written YYYYQn, e.g. 2024Q1")
-        return cls(int(found[1]), int(found[2]))
-
-    @classmethod
-    def of(cls, day: date) -> Quarter:
-        return cls(day.year, (day.month - 1) // 3 + 1)
-
-    @property
-    def label(self) -> str:
-        return f"{self.year:04d}Q{self.number}"
+class Quarter(_Period):
+    _MONTHS = 3
+    _LABEL = "{0:04d}Q{1}"
+    _PATTERN = re.compile(r"(\d{4})Q([1-4])")
+    _MALFORMED = ("quarter", "季度格式应为 YYYYQn，如 2024Q1", "A quarter is written YYYYQn, e.g. 2024Q1")
 
     @property
     def months(self) -> tuple[Month, Month, Month]:
-        first = 3 * self.number - 2
-        return Month(self.year, first), Month(self.year, first + 1), Month(self.year, first + 2)
-
-    @property
-    def first_day(self) -> date:
-        return self.months[0].first_day
-
-    @property
-    def last_day(self) -> date:
-        return self.months[-1].last_day
+        first = Month.of(self.first_day)
+        return first, first.next(), first.next().next()
 
     @property
     def end(self) -> datetime:

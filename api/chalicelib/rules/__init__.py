@@ -30,11 +30,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from chalicelib.rules._model import Bilingual, Serialisable
 from chalicelib.rules._notice import Cite, Notice, Paragraph, split_sections
@@ -554,11 +554,22 @@ _I = TypeVar("_I", bound=_Identified)
 _S = TypeVar("_S", bound=str)
 
 
-def _lookup(items: Iterable[_I], wanted: str, what: str) -> _I:
-    for item in items:
-        if item.id == wanted:
-            return item
-    raise KeyError(f"unknown {what}: {wanted!r}")
+class _ById(Generic[_I]):
+    """A look-up by id among one collection of the rules, read as a method of ``Rules``
+    (``rules.document(id)``); an unknown id raises ``KeyError`` naming ``what``."""
+
+    def __init__(self, items: Callable[[Rules], Iterable[_I]], what: str) -> None:
+        self._items = items
+        self._what = what
+
+    def __get__(self, rules: Rules, owner: type[Rules]) -> Callable[[str], _I]:
+        def find(wanted: str) -> _I:
+            for item in self._items(rules):
+                if item.id == wanted:
+                    return item
+            raise KeyError(f"unknown {self._what}: {wanted!r}")
+
+        return find
 
 
 @dataclass(frozen=True)
@@ -591,41 +602,18 @@ class Rules(Serialisable):
     stated_purposes: StatedPurposes
     clauses: tuple[Clause, ...]
 
-    def subject_type(self, subject_type: str) -> SubjectType:
-        """Return the subject type with id ``subject_type``."""
-        return _lookup(self.subject_types, subject_type, "subject type")
-
-    def kind(self, kind: Kind) -> KindInfo:
-        """Return the names of a subject kind."""
-        return _lookup(self.kinds, kind, "kind")
-
-    def nationality(self, nationality: str) -> NationalityInfo:
-        """Return the names of a nationality (``cn`` or ``foreign``)."""
-        return _lookup(self.nationalities, nationality, "nationality")
-
-    def document(self, document: str) -> Document:
-        """Return the document with id ``document``."""
-        return _lookup(self.documents, document, "document")
-
-    def section(self, section: str) -> Section:
-        """Return the payload section with id ``section``."""
-        return _lookup(self.sections, section, "section")
-
-    def field(self, field: str) -> Field:
-        """Return the field with id ``field`` (``<section>.<key>``)."""
-        return _lookup(self.fields, field, "field")
-
-    def deadline(self, deadline: str) -> Deadline:
-        """Return the deadline named ``deadline``."""
-        return _lookup(self.deadlines, deadline, "deadline")
-
-    def notice_text(self, notice_text: str) -> NoticeText:
-        """Return the official text named ``notice_text``."""
-        return _lookup(self.notice_texts, notice_text, "notice text")
-
-    def provider_text(self, provider_text: str) -> ProviderText:
-        """Return the provider's own text named ``provider_text``."""
-        return _lookup(self.provider_texts, provider_text, "provider text")
+    # Look-ups by id (raising KeyError for an unknown one): rules.document("business_licence").
+    subject_type = _ById(lambda rules: rules.subject_types, "subject type")
+    kind = _ById(lambda rules: rules.kinds, "kind")  # its names
+    nationality = _ById(lambda rules: rules.nationalities, "nationality")  # "cn" or "foreign"
+    document = _ById(lambda rules: rules.documents, "document")
+    section = _ById(lambda rules: rules.sections, "section")
+    field = _ById(lambda rules: rules.fields, "field")  # "<section>.<key>"
+    deadline = _ById(lambda rules: rules.deadlines, "deadline")
+    notice_text = _ById(lambda rules: rules.notice_texts, "notice text")
+    provider_text = _ById(lambda rules: rules.provider_texts, "provider text")
+    evidence_item = _ById(lambda rules: rules.evidence, "evidence")
+    provider_note = _ById(lambda rules: rules.provider_notes, "provider rule")  # in [provider_rules]
 
     def sms_text(self, name: str) -> str:
         """The Chinese text of an SMS: the notice's wording, or else the provider's own."""
@@ -634,10 +622,6 @@ class Rules(Serialisable):
                 return text.text
         return self.provider_text(name).text.zh
 
-    def evidence_item(self, evidence: str) -> Evidence:
-        """Return the evidence document type with id ``evidence``."""
-        return _lookup(self.evidence, evidence, "evidence")
-
     def required_evidence(self, action: str) -> tuple[Evidence, ...]:
         """The evidence that must be received before ``action`` may be taken."""
         return tuple(item for item in self.evidence if item.required_at == action)
@@ -645,10 +629,6 @@ class Rules(Serialisable):
     def cited_text(self, cite: str) -> str:
         """Return the words of the notice's section ``cite``."""
         return self.notice.cited_text(cite)
-
-    def provider_note(self, note: str) -> ProviderRule:
-        """Return the provider rule named ``note`` in ``[provider_rules]``."""
-        return _lookup(self.provider_notes, note, "provider rule")
 
     def clause(self, cite: str) -> Clause:
         """Return how the leaf clause ``cite`` is accounted for."""
