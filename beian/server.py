@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import mimetypes
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -439,10 +439,19 @@ class Listener:
             threading.Thread(target=self._shut_down, name="beian-stop", daemon=True).start()
 
     def _shut_down(self) -> None:
-        finished = self._server.task_dispatcher.shutdown(timeout=STOP_SECONDS)
-        if not finished:
-            logging.getLogger("beian.server").warning("requests still running after %s s", STOP_SECONDS)
-        self._server.trigger.pull_trigger(self._close_sockets)
+        workers = self._server.task_dispatcher
+        workers.shutdown(timeout=STOP_SECONDS)  # waitress logs the threads still running after it
+        # A worker still running hands its reply to the loop through the wake-up pipe: the pipe
+        # may close only once the last worker has gone.
+        while workers.threads:
+            time.sleep(0.05)
+        # The loop runs the trigger's thunks holding its lock. Holding it here too, the wake-up
+        # byte is written before the thunk can close the pipe: a write after the close would
+        # fail (EBADF) or, once the descriptor number is reused, land in another file.
+        trigger = self._server.trigger
+        with trigger.lock:
+            trigger.thunks.append(self._close_sockets)
+            trigger.pull_trigger()
 
     def _close_sockets(self) -> None:
         for dispatcher in list(self._sockets.values()):

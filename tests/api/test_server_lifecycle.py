@@ -6,6 +6,7 @@ import logging
 import os
 import resource
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -77,6 +78,32 @@ def test_stopping_under_load_closes_everything_without_a_thread_error(
         assert set(answered) == {200}
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{url}/api/health", timeout=5)
+    assert thread_errors() == []
+
+
+def test_the_stop_wakes_the_loop_before_the_loop_can_close_its_wake_up_pipe(
+        backend_env: dict[str, str], tmp_path: Path, thread_errors: Callable[[], list[str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop may wake for a worker's reply between the stop queueing its closing work and
+    writing its own wake-up byte. That closing work must not run before the byte is written."""
+    listener, loop, _ = started(tmp_path)
+    trigger = listener._server.trigger
+    pull, about_to_write = trigger._physical_pull, threading.Event()
+
+    def slow_pull() -> None:
+        if threading.current_thread().name == "beian-stop":
+            about_to_write.set()
+            time.sleep(0.3)  # meanwhile a worker's reply wakes the loop
+        pull()
+
+    monkeypatch.setattr(trigger, "_physical_pull", slow_pull)
+    listener.stop()
+    assert about_to_write.wait(timeout=40)
+    os.write(trigger.trigger, b"x")  # what a worker handing the loop its reply writes
+    loop.join(timeout=40)
+    for stopping in [thread for thread in threading.enumerate() if thread.name == "beian-stop"]:
+        stopping.join(timeout=40)
+    assert not loop.is_alive()
     assert thread_errors() == []
 
 
