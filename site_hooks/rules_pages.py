@@ -456,7 +456,8 @@ HEADERS = {"zh": ("步骤", "由谁", "状态", "时限", "短信", "依据"),
 
 def flow(rules: Rules, lang: Lang) -> str:
     """The process as a Mermaid flowchart drawn from the transition table: a box per state,
-    with the deadlines that start on arriving there, and an arrow per step and state it leaves."""
+    with the deadlines that start on arriving there (each the provider sets says so), and an
+    arrow per step and state it leaves."""
     pick = 0 if lang == "zh" else 1
     title = {"zh": "网站备案流程", "en": "The website filing process"}
     description = {
@@ -468,8 +469,9 @@ def flow(rules: Rules, lang: Lang) -> str:
     lines = ["```mermaid", "flowchart TD", f"  accTitle: {title[lang]}", f"  accDescr: {description[lang]}",
              f'  start(["{start[lang]}"])']
     for state, names in STATE_NAMES.items():
-        started = dict.fromkeys(step.starts for step in STEPS if step.target == state and step.starts)
-        limits = "".join("<br/>" + aside(deadline_text(rules.deadline(name), lang), lang).strip() for name in started)
+        started = dict.fromkeys(rules.deadline(step.starts) for step in STEPS if step.target == state and step.starts)
+        limits = "".join(f"<br/>{tr(deadline.label, lang)}{PUNCTUATION[lang][':']}{deadline_text(deadline, lang)}"
+                         f"{provider_mark(deadline, lang)}" for deadline in started)
         lines.append(f'  {state}["{names[pick]}{limits}"]')
     for step in STEPS:
         for source in step.sources or ("start",):

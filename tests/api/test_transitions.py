@@ -97,9 +97,14 @@ def test_the_process_chart_draws_every_state_and_every_way_between_them(lang: st
     assert arrows == expected
     for state, names in workflow.STATE_NAMES.items():
         assert f'  {state}["{names[pick]}' in chart
-    review = rules.deadline(workflow.REVIEW)
-    assert f'{workflow.SUBMITTED_TO_PROVINCE}["{workflow.STATE_NAMES[workflow.SUBMITTED_TO_PROVINCE][pick]}<br/>' \
-           f'{rules_pages.aside(rules_pages.deadline_text(review, lang), lang).strip()}"]' in chart
+    # Each box shows the time limits that start on arriving there; the provider's say so.
+    for state, deadline_name in ((workflow.SUBMITTED_TO_PROVINCE, workflow.REVIEW),
+                                 (workflow.APPROVED, workflow.FOLLOW_UP)):
+        deadline = rules.deadline(deadline_name)
+        limit = (f"{rules_pages.tr(deadline.label, lang)}{rules_pages.PUNCTUATION[lang][':']}"
+                 f"{rules_pages.deadline_text(deadline, lang)}{rules_pages.provider_mark(deadline, lang)}")
+        assert f'  {state}["{workflow.STATE_NAMES[state][pick]}<br/>{limit}"]' in chart
+        assert (rules_pages.WORDS[lang]["provider_rule"] in limit) == (deadline.source == "provider")
 
 
 def test_every_summary_opens_with_a_headline_for_the_chart() -> None:

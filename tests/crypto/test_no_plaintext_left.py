@@ -42,7 +42,10 @@ def material(tmp_path_factory: pytest.TempPathFactory, alice: crypto.PrivateKey)
 
 
 def _command(key: Path, source: Path, target: Path, *, unnamed: bool) -> list[str]:
-    prelude = "" if unnamed else "import os; del os.O_TMPFILE; "
+    # Ctrl-C interrupts, as in a terminal, even where the test runs in the background (whose
+    # children inherit SIGINT ignored).
+    prelude = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    prelude += "" if unnamed else "import os; del os.O_TMPFILE; "
     code = f"{prelude}import sys; from beian.cli import main; sys.argv[0] = 'beian'; main()"
     return [sys.executable, "-c", code, "decrypt", str(source), str(target), *RECORD, "--key", str(key)]
 
